@@ -1,0 +1,120 @@
+"""Command line for single stages: ``python -m berl <stage> --help``.
+
+The Snakemake rules call these same entry points, so a stage behaves identically inside
+and outside the workflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _collect(args) -> None:
+    from .collect import collect
+
+    collect(args.domain, args.agent, args.transitions, args.seed, args.out)
+
+
+def _relabel(args) -> None:
+    from .relabel import relabel
+
+    relabel(args.manifest, args.task, args.out)
+
+
+def _train(args) -> None:
+    from .device import pick_device, set_threads
+    from .offline.train import train
+
+    set_threads(args.threads)
+    train(
+        args.algorithm, args.data, args.out, list(range(args.seeds)), args.steps,
+        {"hidden_dim": args.hidden_dim, "batch_size": args.batch_size}, pick_device(),
+        args.log_every, args.checkpoint_every,
+    )
+
+
+def _evaluate(args) -> None:
+    from .device import set_threads
+    from .evaluate import evaluate
+
+    set_threads(args.threads)
+    evaluate(args.agent, args.task, args.dataset, args.episodes, args.out)
+
+
+def _aggregate(args) -> None:
+    from .report import aggregate
+
+    aggregate(args.eval_files, args.out)
+
+
+def _table1(args) -> None:
+    from .report import provenance, write_table1
+
+    write_table1(args.returns, args.tasks, args.out_prefix, provenance(args.preset, args.config_hash))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="berl", description=__doc__)
+    stages = parser.add_subparsers(dest="stage", required=True)
+
+    p = stages.add_parser("collect", help="collect an exploration dataset")
+    p.add_argument("--domain", required=True, choices=["walker", "quadruped"])
+    p.add_argument("--agent", default="random")
+    p.add_argument("--transitions", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True, help="dataset folder")
+    p.set_defaults(run=_collect)
+
+    p = stages.add_parser("relabel", help="relabel a dataset with one task's reward")
+    p.add_argument("--manifest", type=Path, required=True)
+    p.add_argument("--task", required=True)
+    p.add_argument("--out", type=Path, required=True, help="transitions .npz")
+    p.set_defaults(run=_relabel)
+
+    p = stages.add_parser("train", help="train offline agents, one per seed, as one batch")
+    p.add_argument("--algorithm", default="td3")
+    p.add_argument("--data", type=Path, required=True, help="relabelled transitions .npz")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--seeds", type=int, default=1, help="train seeds 0..n-1")
+    p.add_argument("--steps", type=int, required=True)
+    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--hidden-dim", type=int, default=1024)
+    p.add_argument("--log-every", type=int, default=1000)
+    p.add_argument("--checkpoint-every", type=int, default=10000)
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(run=_train)
+
+    p = stages.add_parser("evaluate", help="roll out trained agents")
+    p.add_argument("--agent", type=Path, required=True, help="output of `train`")
+    p.add_argument("--task", required=True)
+    p.add_argument("--dataset", required=True, help="dataset name, for the tables")
+    p.add_argument("--episodes", type=int, default=10)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(run=_evaluate)
+
+    p = stages.add_parser("aggregate", help="gather evaluation files into one CSV")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("eval_files", type=Path, nargs="+")
+    p.set_defaults(run=_aggregate)
+
+    p = stages.add_parser("table1", help="write Table 1 as PDF, CSV and LaTeX")
+    p.add_argument("--returns", type=Path, required=True, help="output of `aggregate`")
+    p.add_argument("--tasks", nargs="+", required=True)
+    p.add_argument("--out-prefix", type=Path, required=True, help="e.g. reports/table1")
+    p.add_argument("--preset", required=True)
+    p.add_argument("--config-hash", required=True)
+    p.set_defaults(run=_table1)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.run(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

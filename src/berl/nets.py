@@ -1,0 +1,70 @@
+"""Ensembles of independent MLPs evaluated as one batched matrix product per layer.
+
+Member ``m`` of every layer only ever sees slice ``m`` of the input, so K members trained
+with a summed loss receive exactly the gradients they would get if trained alone, and one
+optimiser step updates all of them. Inputs have shape (members, batch, features).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class EnsembleLinear(nn.Module):
+    def __init__(self, members: int, in_features: int, out_features: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(members, in_features, out_features))
+        self.bias = nn.Parameter(torch.zeros(members, 1, out_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+    @torch.no_grad()
+    def orthogonal_(self, generators: list[torch.Generator]) -> None:
+        """Orthogonal weights and zero biases, member m drawn from ``generators[m]``."""
+        members, in_features, out_features = self.weight.shape
+        for member, generator in zip(range(members), generators, strict=True):
+            weight = torch.empty(out_features, in_features)
+            nn.init.orthogonal_(weight, generator=generator)
+            self.weight[member] = weight.T.to(self.weight.device)
+        self.bias.zero_()
+
+
+class EnsembleLayerNorm(nn.Module):
+    def __init__(self, members: int, features: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(members, 1, features))
+        self.bias = nn.Parameter(torch.zeros(members, 1, features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.layer_norm(x, x.shape[-1:]) * self.weight + self.bias
+
+
+def ensemble_mlp(
+    members: int, in_features: int, hidden: int, out_features: int, generators: list[torch.Generator]
+) -> nn.Sequential:
+    """ExORL's network shape: Linear-LayerNorm-Tanh, Linear-ReLU, Linear."""
+    net = nn.Sequential(
+        EnsembleLinear(members, in_features, hidden),
+        EnsembleLayerNorm(members, hidden),
+        nn.Tanh(),
+        EnsembleLinear(members, hidden, hidden),
+        nn.ReLU(),
+        EnsembleLinear(members, hidden, out_features),
+    )
+    for layer in net:
+        if isinstance(layer, EnsembleLinear):
+            layer.orthogonal_(generators)
+    return net
+
+
+def member_generators(seeds: list[int], salt: int) -> list[torch.Generator]:
+    """One CPU generator per member, so member m's draws depend on its seed alone."""
+    return [torch.Generator().manual_seed(seed * 1_000_003 + salt) for seed in seeds]
+
+
+@torch.no_grad()
+def soft_update_(target: nn.Module, source: nn.Module, tau: float) -> None:
+    torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), tau)

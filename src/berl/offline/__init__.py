@@ -1,0 +1,1 @@
+"""Offline RL algorithms, each readable top to bottom in its own module."""
