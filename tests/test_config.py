@@ -1,0 +1,96 @@
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from berl.config import ConfigError, check_config, config_hash, domains
+
+
+@pytest.fixture
+def config(repo):
+    return yaml.safe_load((repo / "config.yaml").read_text())
+
+
+@pytest.fixture
+def schema(repo):
+    return repo / "workflow/schemas/config.schema.yaml"
+
+
+@pytest.mark.parametrize("preset", ["smoke", "quick", "paper"])
+def test_shipped_presets_are_valid(config, schema, preset):
+    config["preset"] = preset
+    settings = check_config(config, schema)
+    assert domains(settings) == ["walker", "quadruped"]
+
+
+def test_presets_differ_only_in_sizes(config):
+    smoke, quick, paper = (config["presets"][p] for p in ("smoke", "quick", "paper"))
+    assert smoke.keys() == quick.keys() == paper.keys()
+    assert paper["collect"]["transitions"] == 500_000
+    assert paper["offline"] | {} == {
+        **paper["offline"], "steps": 100_000, "seeds": 5, "batch_size": 1024, "hidden_dim": 1024,
+    }
+    assert paper["evaluate"]["episodes"] == 10
+
+
+BAD_CONFIGS = [
+    (lambda c: c.update(colour="red"), "'colour': unknown key"),
+    (lambda c: c["presets"]["smoke"]["offline"].update(stepz=3), "'presets.smoke.offline.stepz'"),
+    (lambda c: c["presets"]["smoke"]["offline"].update(steps="many"),
+     "'presets.smoke.offline.steps': 'many' is not of type 'integer'"),
+    (lambda c: c["presets"]["smoke"]["offline"].update(seeds=0),
+     "'presets.smoke.offline.seeds': 0 is less than the minimum"),
+    (lambda c: c["presets"]["smoke"].update(tasks=["walker_fly"]), "'presets.smoke.tasks.0'"),
+    (lambda c: c["presets"]["smoke"].update(tasks=[]), "'presets.smoke.tasks'"),
+    (lambda c: c["presets"]["smoke"]["datasets"].append({"name": "random", "agent": "random"}),
+     "'presets.smoke.datasets': name 'random' is used twice"),
+    (lambda c: c["presets"]["smoke"]["datasets"][0].update(agent="oracle"),
+     "'presets.smoke.datasets.0.agent'"),
+    (lambda c: c.update(preset="huge"), "'preset': 'huge' is not a preset"),
+    (lambda c: c["presets"]["smoke"]["offline"].update(batch_size=10**6),
+     "'presets.smoke.offline.batch_size'"),
+]
+
+
+@pytest.mark.parametrize("mutate,message", BAD_CONFIGS)
+def test_bad_config_names_the_key(config, schema, mutate, message):
+    bad = copy.deepcopy(config)
+    bad["preset"] = "smoke"
+    mutate(bad)
+    with pytest.raises(ConfigError) as error:
+        check_config(bad, schema)
+    assert message in str(error.value)
+
+
+def test_config_hash_tracks_settings(config):
+    smoke = config["presets"]["smoke"]
+    changed = copy.deepcopy(smoke)
+    changed["offline"]["steps"] += 1
+    assert config_hash(smoke) == config_hash(copy.deepcopy(smoke)) != config_hash(changed)
+
+
+def snakemake(repo, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args], cwd=repo, capture_output=True, text=True
+    )
+
+
+@pytest.mark.parametrize("preset", ["smoke", "quick", "paper"])
+def test_dry_run_lists_every_stage(repo, preset):
+    run = snakemake(repo, "-n", "--forceall", "--config", f"preset={preset}")
+    assert run.returncode == 0, run.stderr
+    for rule in ("collect", "relabel", "train_offline", "evaluate", "aggregate", "table1"):
+        assert f"\n{rule} " in run.stdout, rule
+
+
+def test_bad_value_on_the_command_line_fails_before_any_job(repo):
+    run = snakemake(repo, "-n", "--config", "preset=enormous")
+    assert run.returncode != 0
+    assert "'preset': 'enormous' is not a preset" in run.stdout + run.stderr
+
+
+def test_workflow_lints_clean(repo):
+    run = snakemake(repo, "--lint")
+    assert run.returncode == 0 and "good condition" in run.stdout + run.stderr, run.stdout

@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+
+from berl import storage
+
+
+def make_episode(length=5, obs_dim=3, act_dim=2, seed=0):
+    rng = np.random.default_rng(seed)
+    return {
+        "observation": rng.normal(size=(length + 1, obs_dim)).astype(np.float32),
+        "action": rng.uniform(-1, 1, (length + 1, act_dim)).astype(np.float32),
+        "reward": rng.uniform(size=(length + 1, 1)).astype(np.float32),
+        "discount": np.ones((length + 1, 1), np.float32),
+        "physics": rng.normal(size=(length + 1, 7)),
+    }
+
+
+def test_episode_roundtrip_and_exorl_name(tmp_path):
+    episode = make_episode()
+    path = storage.save_episode(tmp_path, 4, episode)
+    assert storage.parse_episode_name(path) == (4, 5)
+    loaded = storage.load_episode(path)
+    for key in storage.EPISODE_KEYS:
+        np.testing.assert_array_equal(loaded[key], episode[key])
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_truncated_file_is_named(tmp_path):
+    path = storage.save_episode(tmp_path, 0, make_episode(length=200))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(storage.DatasetError, match=path.name):
+        storage.load_episode(path)
+
+
+def test_corrupt_file_is_named(tmp_path):
+    path = storage.save_episode(tmp_path, 0, make_episode())
+    path.write_bytes(b"not an npz at all")
+    with pytest.raises(storage.DatasetError, match=f"{path.name}.*corrupt"):
+        storage.load_episode(path)
+
+
+def test_missing_array_and_wrong_length_are_named(tmp_path):
+    episode = make_episode()
+    path = tmp_path / "20240101T000000_0_5.npz"
+    np.savez_compressed(path, **{k: v for k, v in episode.items() if k != "physics"})
+    with pytest.raises(storage.DatasetError, match="physics"):
+        storage.load_episode(path)
+    lying = tmp_path / "20240101T000000_1_9.npz"
+    np.savez_compressed(lying, **episode)
+    with pytest.raises(storage.DatasetError, match="promises 10"):
+        storage.load_episode(lying)
+
+
+def test_manifest_lists_episodes_and_detects_missing_files(tmp_path):
+    episode_dir = tmp_path / storage.EPISODE_DIR
+    paths = [storage.save_episode(episode_dir, i, make_episode(seed=i)) for i in range(3)]
+    manifest_path = storage.write_manifest(tmp_path, {"domain": "walker"})
+    manifest, listed = storage.read_manifest(manifest_path)
+    assert listed == paths and manifest["transitions"] == 15
+    paths[1].unlink()
+    with pytest.raises(storage.DatasetError, match="missing"):
+        storage.read_manifest(manifest_path)
+
+
+def test_transitions_follow_exorl_layout_and_are_contiguous(tmp_path):
+    episode = make_episode()
+    reward = np.arange(5, dtype=np.float32)
+    transitions = storage.episode_transitions(episode, reward)
+    np.testing.assert_array_equal(transitions.observation, episode["observation"][:-1])
+    np.testing.assert_array_equal(transitions.next_observation, episode["observation"][1:])
+    np.testing.assert_array_equal(transitions.action, episode["action"][1:])
+    path = tmp_path / "t.npz"
+    storage.save_transitions(path, storage.concatenate([transitions, transitions]))
+    loaded = storage.load_transitions(path)
+    assert len(loaded) == 10 and loaded.reward[:5, 0].tolist() == reward.tolist()
+    tensors = loaded.to_torch("cpu")
+    assert all(t.is_contiguous() and t.dtype.is_floating_point for t in tensors.values())
+
+
+def test_failed_write_keeps_the_previous_file(tmp_path):
+    from berl.io import atomic_path
+
+    target = tmp_path / "result.txt"
+    target.write_text("previous")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half-writ")
+            raise RuntimeError("killed")
+    assert target.read_text() == "previous"
+    assert list(tmp_path.iterdir()) == [target]
