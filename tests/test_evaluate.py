@@ -1,0 +1,33 @@
+import numpy as np
+import torch
+
+from berl import envs
+from berl.evaluate import EVAL_SEED_OFFSET, rollout_returns
+
+
+class ConstantPolicies(torch.nn.Module):
+    """K fixed policies: member m always outputs action value m / K."""
+
+    def __init__(self, members: int, action_dim: int):
+        super().__init__()
+        self.seeds = list(range(members))
+        self.scale = torch.nn.Parameter(torch.arange(members, dtype=torch.float32) / members)
+        self.action_dim = action_dim
+
+    def act(self, obs):
+        return self.scale[:, None, None].expand(obs.shape[0], obs.shape[1], self.action_dim)
+
+
+def test_lockstep_rollouts_match_one_episode_at_a_time():
+    returns = rollout_returns(ConstantPolicies(2, 6), "walker_walk", episodes=2)
+    assert returns.shape == (2, 2)
+    for member in range(2):
+        for episode in range(2):
+            env = envs.Env("walker_walk", seed=EVAL_SEED_OFFSET + episode)
+            env.reset()
+            total, done = 0.0, False
+            while not done:
+                _, reward, done = env.step(np.full(6, member / 2))
+                total += reward
+            assert returns[member, episode] == total
+    assert returns[0, 0] != returns[1, 0]
