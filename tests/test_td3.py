@@ -100,3 +100,20 @@ def test_non_finite_losses_stop_training_with_a_diagnostic(tmp_path):
 def test_unknown_algorithm_is_named():
     with pytest.raises(ValueError, match="'sac'"):
         train_module.build_agent("sac", 2, 2, [0], {})
+
+
+def test_a_checkpoint_from_other_settings_is_not_resumed(tmp_path):
+    path = tmp_path / "bandit.npz"
+    storage.save_transitions(path, contextual_bandit(256))
+    common = dict(seeds=[0], steps=40, device=torch.device("cpu"), log_every=20,
+                  checkpoint_every=20)
+    reference = train("td3", path, tmp_path / "reference.pt",
+                      config={"hidden_dim": 16, "batch_size": 32}, **common)
+    # A leftover checkpoint of a wider network must be ignored, not crash or be mixed in.
+    wide = TD3(2, 2, [0], TD3Config(hidden_dim=32, batch_size=32))
+    torch.save({"run": {"config": "other"}, "agent": wide.state_dict(), "step": 20},
+               tmp_path / "agents.pt.ckpt")
+    result = train("td3", path, tmp_path / "agents.pt",
+                   config={"hidden_dim": 16, "batch_size": 32}, **common)
+    for key, value in reference["agent"].items():
+        torch.testing.assert_close(result["agent"][key], value, rtol=0, atol=0)

@@ -64,10 +64,16 @@ def train(
     batch_shape = (len(seeds), agent.config.batch_size)
     generator = torch.Generator(device).manual_seed(zlib.crc32(repr(list(seeds)).encode()))
 
+    # A checkpoint is only resumed by the run that wrote it: same algorithm, settings, seeds, data.
+    run_id = {"algorithm": algorithm, "config": asdict(agent.config), "seeds": list(seeds),
+              "dataset": str(data_path), "transitions": size}
     start_step = 0
     checkpoint = _checkpoint_path(out_path)
-    if checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
+    state = torch.load(checkpoint, map_location=device, weights_only=False) if checkpoint.exists() else None
+    if state is not None and state.get("run") != run_id:
+        log.warning("ignoring %s: it was written by a run with other settings", checkpoint)
+        state = None
+    if state is not None:
         agent.load_state_dict(state["agent"])
         agent.load_optimizer_state(state["optimizers"])
         generator.set_state(state["generator"].to("cpu"))
@@ -93,6 +99,7 @@ def train(
             log.info("step %d/%d %s (%.1f steps/s)", step, steps, summary, rate)
         if step % checkpoint_every == 0 and step < steps:
             _save(checkpoint, {
+                "run": run_id,
                 "agent": agent.state_dict(),
                 "optimizers": agent.optimizer_state(),
                 "generator": generator.get_state(),
@@ -123,6 +130,6 @@ def load_agent(path: Path, device: torch.device):
             saved["seeds"], saved["config"],
         )
     except (OSError, RuntimeError, KeyError, EOFError) as exc:
-        raise storage.DatasetError(f"{path}: unreadable agent file ({exc})") from exc
+        raise ValueError(f"{path}: unreadable agent file ({exc})") from exc
     agent.load_state_dict(saved["agent"])
     return agent.to(device).eval()
