@@ -19,7 +19,8 @@ from . import envs  # noqa: E402
 from .io import atomic_path, read_json, write_text  # noqa: E402
 
 PROVENANCE_PACKAGES = ("berl", "torch", "numpy", "dm-control", "mujoco", "snakemake")
-KEYS = ["domain", "dataset", "algorithm", "task"]
+ROW_KEYS = ["domain", "dataset", "algorithm"]  # one table row each
+KEYS = ROW_KEYS + ["task"]
 
 
 def provenance(preset: str, config_hash: str) -> dict[str, str]:
@@ -73,15 +74,15 @@ def summarise(returns: pd.DataFrame, tasks: list[str]) -> pd.DataFrame:
         .agg(mean="mean", std=lambda r: r.std(ddof=0), seeds="count")
         .reset_index()
     )
-    wide = stats.pivot_table(index=["domain", "dataset", "algorithm"], columns="task",
+    wide = stats.pivot_table(index=ROW_KEYS, columns="task",
                              values=["mean", "std"], sort=False)
     columns = {}
     for task in tasks:
         for stat in ("mean", "std"):
             columns[f"{task}_{stat}"] = wide[(stat, task)] if (stat, task) in wide else float("nan")
     table = pd.DataFrame(columns, index=wide.index).reset_index()
-    seeds = stats.groupby(["domain", "dataset", "algorithm"], sort=False)["seeds"].min()
-    return table.merge(seeds.rename("seeds").reset_index(), on=["domain", "dataset", "algorithm"])
+    seeds = stats.groupby(ROW_KEYS, sort=False)["seeds"].min()
+    return table.merge(seeds.rename("seeds").reset_index(), on=ROW_KEYS)
 
 
 def _cell(mean: float, std: float) -> str:
@@ -103,7 +104,7 @@ def write_table1(returns_csv: Path, tasks: list[str], out_prefix: Path, meta: di
     cells = [[row.domain, row.dataset, row.algorithm] + [
         _cell(getattr(row, f"{t}_mean"), getattr(row, f"{t}_std")) for t in tasks
     ] for row in table.itertuples()]
-    labels = ["domain", "dataset", "algorithm"] + [t.replace("_", " ") for t in tasks]
+    labels = ROW_KEYS + [t.replace("_", " ") for t in tasks]
 
     tex_rows = "\n".join(
         "    " + " & ".join(c.replace("±", r"$\pm$").replace("_", r"\_") for c in row) + r" \\"
