@@ -47,7 +47,7 @@ def raw_stepping(task: str, episodes: int, seed: int):
 
 def recorded_episodes(task: str, episodes: int, seed: int):
     env = envs.Env(task, seed)
-    agent = UniformRandomAgent(env.observation_dim, env.action_dim, seed)
+    agent = UniformRandomAgent(env.action_dim, seed)
 
     def run():
         for _ in range(episodes):
@@ -58,7 +58,7 @@ def recorded_episodes(task: str, episodes: int, seed: int):
 
 def full_collection(domain: str, episodes: int, seed: int, folder: Path):
     def run():
-        collect(domain, "random", episodes * envs.EPISODE_LENGTH, seed, folder)
+        collect(domain, {"agent": "random"}, episodes * envs.EPISODE_LENGTH, seed, folder)
 
     return run
 

@@ -26,7 +26,7 @@ def test_smoke_pipeline_produces_table1_from_real_evaluations(repo, tmp_path):
         assert (tmp_path / f"reports/table1.{suffix}").stat().st_size > 0
     table = pd.read_csv(tmp_path / "reports/table1.csv", comment="#")
     evaluations = sorted((tmp_path / "results/smoke/eval").rglob("*.json"))
-    assert len(evaluations) == 5  # one per task: one dataset, one algorithm
+    assert len(evaluations) == 8  # four datasets (random, BE, Renyi, Shannon) x two tasks
     for path in evaluations:
         result = json.loads(path.read_text())
         seeds = np.array(result["episode_returns"]).mean(axis=1)
@@ -37,7 +37,7 @@ def test_smoke_pipeline_produces_table1_from_real_evaluations(repo, tmp_path):
         assert row[f"{result['task']}_mean"].item() == pytest.approx(seeds.mean(), abs=1e-3)
         assert row[f"{result['task']}_std"].item() == pytest.approx(seeds.std(), abs=1e-3)
     # Every stage leaves its log and benchmark record.
-    for stage in ("collect", "relabel", "train", "evaluate"):
+    for stage in ("pretrain_encoder", "collect", "relabel", "train", "evaluate"):
         assert list((tmp_path / "logs/smoke" / stage).rglob("*.log")), stage
         assert list((tmp_path / "benchmarks/smoke" / stage).rglob("*.tsv")), stage
     assert "smoke" in (tmp_path / "reports/table1.csv").read_text().splitlines()[0]

@@ -10,7 +10,7 @@ from berl.relabel import relabel
 @pytest.mark.parametrize("task", list(envs.TASKS))
 def test_relabelled_rewards_equal_the_rewards_seen_during_collection(tmp_path, task):
     env = envs.Env(task, seed=7)
-    episode = run_episode(env, UniformRandomAgent(env.observation_dim, env.action_dim, seed=7))
+    episode = run_episode(env, UniformRandomAgent(env.action_dim, seed=7))
     storage.save_episode(tmp_path / storage.EPISODE_DIR, 0, episode)
     manifest = storage.write_manifest(tmp_path, {"domain": envs.domain_of(task)})
 
@@ -24,7 +24,7 @@ def test_relabelled_rewards_equal_the_rewards_seen_during_collection(tmp_path, t
 
 
 def test_collect_writes_a_dataset_that_relabels_for_every_task_of_its_domain(tmp_path):
-    manifest_path = collect("walker", "random", transitions=1500, seed=3, dataset_dir=tmp_path)
+    manifest_path = collect("walker", {"agent": "random"}, transitions=1500, seed=3, dataset_dir=tmp_path)
     manifest, paths = storage.read_manifest(manifest_path)
     assert len(paths) == 2 and manifest["transitions"] == 2 * envs.EPISODE_LENGTH
     collected = np.concatenate([storage.load_episode(p)["reward"][1:] for p in paths])
@@ -37,6 +37,6 @@ def test_collect_writes_a_dataset_that_relabels_for_every_task_of_its_domain(tmp
 
 
 def test_relabelling_with_another_domains_task_is_refused(tmp_path):
-    manifest_path = collect("walker", "random", transitions=1, seed=0, dataset_dir=tmp_path)
+    manifest_path = collect("walker", {"agent": "random"}, transitions=1, seed=0, dataset_dir=tmp_path)
     with pytest.raises(ValueError, match="quadruped_run"):
         relabel(manifest_path, "quadruped_run", tmp_path / "x.npz")

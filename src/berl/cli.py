@@ -13,8 +13,26 @@ from pathlib import Path
 
 def _collect(args) -> None:
     from .collect import collect
+    from .device import pick_device, set_threads
 
-    collect(args.domain, args.agent, args.transitions, args.seed, args.out)
+    set_threads(args.threads)
+    spec = {"agent": args.agent}
+    if args.agent == "apt":
+        spec["reward"] = args.reward
+        spec |= {k: getattr(args, k) for k in ("alpha", "beta", "q") if getattr(args, k) is not None}
+    sizes = {"hidden_dim": args.hidden_dim, "batch_size": args.batch_size,
+             "seed_frames": args.seed_frames}
+    collect(args.domain, spec, args.transitions, args.seed, args.out, sizes=sizes,
+            encoder_path=args.encoder, device=pick_device())
+
+
+def _pretrain_encoder(args) -> None:
+    from .device import pick_device, set_threads
+    from .encoder import pretrain
+
+    set_threads(args.threads)
+    pretrain(args.manifest, args.out, args.steps, args.batch_size, args.hidden_dim,
+             pick_device(), log_every=args.log_every)
 
 
 def _relabel(args) -> None:
@@ -61,11 +79,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = stages.add_parser("collect", help="collect an exploration dataset")
     p.add_argument("--domain", required=True, choices=["walker", "quadruped"])
-    p.add_argument("--agent", default="random")
+    p.add_argument("--agent", default="random", choices=["random", "apt"])
+    p.add_argument("--reward", choices=["be", "renyi", "shannon"], help="APT's particle reward")
+    p.add_argument("--alpha", type=float, help="behavioral entropy's Prelec alpha")
+    p.add_argument("--beta", type=float, help="Prelec beta (default (log 512)^(1-alpha))")
+    p.add_argument("--q", type=float, help="Renyi order")
+    p.add_argument("--encoder", type=Path, help="pretrained encoder (APT)")
+    p.add_argument("--hidden-dim", type=int, default=1024)
+    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--seed-frames", type=int, default=4000)
     p.add_argument("--transitions", type=int, required=True)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", type=Path, required=True, help="dataset folder")
     p.set_defaults(run=_collect)
+
+    p = stages.add_parser("pretrain-encoder", help="pretrain a domain's state encoder")
+    p.add_argument("--manifest", type=Path, required=True, help="a uniform-random dataset")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--steps", type=int, required=True)
+    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--hidden-dim", type=int, default=1024)
+    p.add_argument("--log-every", type=int, default=1000)
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(run=_pretrain_encoder)
 
     p = stages.add_parser("relabel", help="relabel a dataset with one task's reward")
     p.add_argument("--manifest", type=Path, required=True)

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from . import envs, storage
 from .agents import make_agent
@@ -24,7 +25,7 @@ def run_episode(env: envs.Env, agent) -> dict[str, np.ndarray]:
     while not done:
         action = agent.act(observation)
         next_observation, reward, done = env.step(action)
-        agent.observe(observation, action, next_observation)
+        agent.observe(observation, action, next_observation, done)
         observations.append(next_observation)
         actions.append(action)
         rewards.append(reward)
@@ -40,8 +41,16 @@ def run_episode(env: envs.Env, agent) -> dict[str, np.ndarray]:
     }
 
 
-def collect(domain: str, agent_name: str, transitions: int, seed: int, dataset_dir: Path) -> Path:
-    """Collect ``ceil(transitions / episode length)`` full episodes; return the manifest."""
+def collect(
+    domain: str, spec: dict, transitions: int, seed: int, dataset_dir: Path, *,
+    sizes: dict | None = None, encoder_path: Path | None = None,
+    device: torch.device = torch.device("cpu"),
+) -> Path:
+    """Collect ``ceil(transitions / episode length)`` full episodes; return the manifest.
+
+    ``spec`` names the agent and its reward (a dataset entry of the configuration);
+    ``sizes`` are the agent's network and batch sizes.
+    """
     if domain not in envs.COLLECTION_TASK:
         raise ValueError(f"unknown domain {domain!r}; known: {', '.join(envs.DOMAINS)}")
     dataset_dir = Path(dataset_dir)
@@ -51,9 +60,13 @@ def collect(domain: str, agent_name: str, transitions: int, seed: int, dataset_d
         stale.unlink()
 
     env = envs.Env(envs.COLLECTION_TASK[domain], seed)
-    agent = make_agent(agent_name, env.observation_dim, env.action_dim, seed)
     n_episodes = math.ceil(transitions / envs.EPISODE_LENGTH)
-    log.info("collecting %d episodes of %s with agent %s", n_episodes, domain, agent_name)
+    agent = make_agent(
+        spec, env.observation_dim, env.action_dim, seed, sizes=sizes, encoder_path=encoder_path,
+        capacity=n_episodes * envs.EPISODE_LENGTH, episode_length=envs.EPISODE_LENGTH,
+        device=device,
+    )
+    log.info("collecting %d episodes of %s with %s", n_episodes, domain, spec)
     start = time.perf_counter()
     steps = 0
     for index in range(n_episodes):
@@ -62,8 +75,9 @@ def collect(domain: str, agent_name: str, transitions: int, seed: int, dataset_d
         steps += len(episode["action"]) - 1
         if (index + 1) % max(1, n_episodes // 10) == 0 or index + 1 == n_episodes:
             rate = steps / (time.perf_counter() - start)
-            log.info("episode %d/%d, %d steps, %.0f steps/s", index + 1, n_episodes, steps, rate)
+            learning = " ".join(f"{k}={float(v):.4g}" for k, v in agent.metrics.items())
+            log.info("episode %d/%d, %d steps, %.0f steps/s %s", index + 1, n_episodes, steps, rate, learning)
     return storage.write_manifest(
         dataset_dir,
-        {"domain": domain, "agent": agent_name, "seed": seed, "collection_task": env.name},
+        {"domain": domain, **spec, "seed": seed, "collection_task": env.name},
     )

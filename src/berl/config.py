@@ -66,6 +66,12 @@ def _preset_problems(name: str, preset: dict) -> list[str]:
     names = [d["name"] for d in preset["datasets"]]
     for duplicate in sorted({n for n in names if names.count(n) > 1}):
         problems.append(f"config key 'presets.{name}.datasets': name {duplicate!r} is used twice")
+    random_sets = [d["name"] for d in preset["datasets"] if d["agent"] == "random"]
+    if preset["encoder"]["dataset"] not in random_sets:
+        problems.append(
+            f"config key 'presets.{name}.encoder.dataset': {preset['encoder']['dataset']!r} is not "
+            f"a uniform-random dataset of this preset (those are: {random_sets})"
+        )
     offline = preset["offline"]
     if offline["batch_size"] > preset["collect"]["transitions"]:
         problems.append(

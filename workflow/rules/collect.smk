@@ -1,22 +1,54 @@
+rule pretrain_encoder:
+    input:
+        f"{RESULTS}/datasets/{{domain}}/{SETTINGS['encoder']['dataset']}/manifest.json",
+    output:
+        f"{RESULTS}/encoder/{{domain}}.pt",
+    params:
+        steps=SETTINGS["encoder"]["steps"],
+        batch_size=SETTINGS["encoder"]["batch_size"],
+        hidden_dim=SETTINGS["encoder"]["hidden_dim"],
+    log:
+        f"{LOGS}/pretrain_encoder/{{domain}}.log",
+    benchmark:
+        f"{BENCH}/pretrain_encoder/{{domain}}.tsv"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=runtime("pretrain_encoder"),
+    conda:
+        "../../envs/berl.yaml"
+    shell:
+        "python -m berl pretrain-encoder --manifest {input} --out {output}"
+        " --steps {params.steps} --batch-size {params.batch_size}"
+        " --hidden-dim {params.hidden_dim} --threads {threads} > {log} 2>&1"
+
+
 rule collect:
+    input:
+        unpack(collection_inputs),
     output:
         f"{RESULTS}/datasets/{{domain}}/{{dataset}}/manifest.json",
     params:
-        agent=lambda wc: DATASETS[wc.dataset]["agent"],
+        agent=agent_arguments,
         seed=lambda wc: DATASETS[wc.dataset]["seed"],
         transitions=SETTINGS["collect"]["transitions"],
+        explore=" ".join(
+            f"--{key.replace('_', '-')} {value}" for key, value in SETTINGS["explore"].items()
+        ),
         folder=subpath(output[0], parent=True),
     log:
         f"{LOGS}/collect/{{domain}}/{{dataset}}.log",
     benchmark:
         f"{BENCH}/collect/{{domain}}/{{dataset}}.tsv"
-    threads: 1
+    threads: 2
     resources:
-        mem_mb=4000,
+        gpu=lambda wc: int(learns(DATASETS[wc.dataset])),
+        mem_mb=8000,
         runtime=runtime("collect"),
     conda:
         "../../envs/berl.yaml"
     shell:
-        "python -m berl collect --domain {wildcards.domain} --agent {params.agent}"
+        "python -m berl collect --domain {wildcards.domain} {params.agent} {params.explore}"
         " --transitions {params.transitions} --seed {params.seed} --out {params.folder}"
-        " > {log} 2>&1"
+        " --threads {threads} > {log} 2>&1"

@@ -29,6 +29,27 @@ def runtime(stage):
     return SETTINGS["runtime"][stage]
 
 
+def learns(dataset):
+    """Whether a dataset's explorer trains networks (and so wants a GPU and an encoder)."""
+    return dataset["agent"] != "random"
+
+
+def collection_inputs(wildcards):
+    if learns(DATASETS[wildcards.dataset]):
+        return {"encoder": f"{RESULTS}/encoder/{wildcards.domain}.pt"}
+    return {}
+
+
+def agent_arguments(wildcards):
+    """Command-line flags of `berl collect` that select a dataset's agent and reward."""
+    dataset = DATASETS[wildcards.dataset]
+    flags = [f"--agent {dataset['agent']}"]
+    if learns(dataset):
+        flags.append(f"--encoder {collection_inputs(wildcards)['encoder']}")
+        flags += [f"--{key} {dataset[key]}" for key in ("reward", "alpha", "beta", "q") if key in dataset]
+    return " ".join(flags)
+
+
 def evaluation_files(wildcards):
     """Every (dataset, algorithm, task) evaluation of the active preset."""
     return [
