@@ -61,7 +61,9 @@ def aggregate(eval_files: list[Path], out_csv: Path) -> pd.DataFrame:
         raise ValueError("no evaluation results to aggregate")
     frame = pd.DataFrame(rows)
     frame["domain"] = pd.Categorical(frame["domain"], categories=envs.DOMAINS, ordered=True)
-    frame = frame.sort_values(KEYS + ["seed"], ignore_index=True)
+    # Domains in a fixed order; within a domain, rows keep the order of the files given
+    # (the configuration's order of datasets, algorithms and tasks).
+    frame = frame.sort_values("domain", kind="stable", ignore_index=True)
     with atomic_path(out_csv) as tmp:
         frame.to_csv(tmp, index=False)
     return frame

@@ -25,12 +25,9 @@ from .replay import NStepReplay
 
 
 @dataclass
-class APTConfig:
-    hidden_dim: int = 1024
-    batch_size: int = 1024
-    lr: float = 1e-4
-    tau: float = 0.01
-    discount: float = 0.99
+class APTConfig(TD3Config):
+    """The learner's hyperparameters (URLB's DDPG values are TD3Config's defaults) plus APT's."""
+
     nstep: int = 3
     seed_frames: int = 4000  # uniform-random actions before learning starts
     update_every: int = 2
@@ -46,10 +43,7 @@ class APTAgent:
                  episode_length: int, device: torch.device):
         self.config, self.reward, self.encoder, self.device = config, reward, encoder, device
         self.action_dim = action_dim
-        self.learner = TD3(obs_dim, action_dim, [seed], TD3Config(
-            hidden_dim=config.hidden_dim, batch_size=config.batch_size, lr=config.lr,
-            discount=config.discount, tau=config.tau,
-        )).to(device)
+        self.learner = TD3(obs_dim, action_dim, [seed], config).to(device)
         self.replay = NStepReplay(capacity, obs_dim, action_dim, config.nstep, episode_length, device)
         self.rng = np.random.default_rng(seed)
         self.generator = torch.Generator(device).manual_seed(seed)
