@@ -5,7 +5,8 @@ import torch
 from berl import storage
 from berl.offline import train as train_module
 from berl.offline.td3 import TD3, TD3Config
-from berl.offline.train import DivergenceError, load_agent, train
+from berl.log import DivergenceError
+from berl.offline.train import load_agent, train
 
 
 def contextual_bandit(n=4096, seed=0) -> storage.Transitions:

@@ -11,7 +11,7 @@ import torch
 
 from . import envs, storage
 from .agents import make_agent
-from .log import get_logger
+from .log import checked_metrics, get_logger
 
 log = get_logger(__name__)
 
@@ -75,7 +75,7 @@ def collect(
         steps += len(episode["action"]) - 1
         if (index + 1) % max(1, n_episodes // 10) == 0 or index + 1 == n_episodes:
             rate = steps / (time.perf_counter() - start)
-            learning = " ".join(f"{k}={float(v):.4g}" for k, v in agent.metrics.items())
+            learning = checked_metrics(agent.metrics, steps)
             log.info("episode %d/%d, %d steps, %.0f steps/s %s", index + 1, n_episodes, steps, rate, learning)
     return storage.write_manifest(
         dataset_dir,

@@ -13,13 +13,12 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
 from . import storage
 from .io import atomic_path
-from .log import get_logger
+from .log import checked_metrics, get_logger
 
 log = get_logger(__name__)
 
@@ -108,11 +107,7 @@ def pretrain(
         metrics = encoder.update(data["observation"][index], data["action"][index],
                                  data["next_observation"][index])
         if step % log_every == 0 or step == steps:
-            values = {k: float(v) for k, v in metrics.items()}
-            if not all(np.isfinite(list(values.values()))):
-                raise RuntimeError(f"non-finite encoder loss at step {step}: {values}")
-            log.info("step %d/%d %s (%.1f steps/s)", step, steps,
-                     " ".join(f"{k}={v:.4f}" for k, v in values.items()),
+            log.info("step %d/%d %s (%.1f steps/s)", step, steps, checked_metrics(metrics, step),
                      step / (time.perf_counter() - start))
     save_encoder(Path(out_path), encoder, obs_dim, action_dim)
     return encoder

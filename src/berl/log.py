@@ -16,3 +16,18 @@ def get_logger(name: str) -> logging.Logger:
             datefmt="%H:%M:%S",
         )
     return logger
+
+
+class DivergenceError(RuntimeError):
+    """Training produced a non-finite loss."""
+
+
+def checked_metrics(metrics: dict, step: int) -> str:
+    """One log line of loss values (averaged over agents); stops training on NaN or inf.
+
+    Called only at logging intervals: reading the values back synchronises the device.
+    """
+    values = {key: value.detach().float().cpu() for key, value in metrics.items()}
+    if not all(bool(value.isfinite().all()) for value in values.values()):
+        raise DivergenceError(f"non-finite loss at step {step}: {values}")
+    return " ".join(f"{key}={value.mean():.4g}" for key, value in values.items())

@@ -17,16 +17,12 @@ import torch
 
 from .. import storage
 from ..io import atomic_path
-from ..log import get_logger
+from ..log import checked_metrics, get_logger
 from .td3 import TD3, TD3Config
 
 log = get_logger(__name__)
 
 ALGORITHMS = {"td3": (TD3, TD3Config)}
-
-
-class DivergenceError(RuntimeError):
-    """Training produced a non-finite loss."""
 
 
 def build_agent(algorithm: str, obs_dim: int, act_dim: int, seeds: list[int], config: dict):
@@ -90,12 +86,9 @@ def train(
         metrics = agent.update({key: value[index] for key, value in data.items()}, generator)
 
         if step % log_every == 0 or step == steps:
-            values = {key: value.cpu() for key, value in metrics.items()}
-            if not all(torch.isfinite(v).all() for v in values.values()):
-                raise DivergenceError(f"non-finite loss at step {step}: {values}")
+            summary = checked_metrics(metrics, step)
             rate = (step - tick_step) / (time.perf_counter() - tick)
             tick, tick_step = time.perf_counter(), step
-            summary = " ".join(f"{k}={v.mean():.4g}" for k, v in values.items())
             log.info("step %d/%d %s (%.1f steps/s)", step, steps, summary, rate)
         if step % checkpoint_every == 0 and step < steps:
             _save(checkpoint, {
