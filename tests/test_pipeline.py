@@ -26,7 +26,17 @@ def test_smoke_pipeline_produces_table1_from_real_evaluations(repo, tmp_path):
         assert (tmp_path / f"reports/table1.{suffix}").stat().st_size > 0
     table = pd.read_csv(tmp_path / "reports/table1.csv", comment="#")
     evaluations = sorted((tmp_path / "results/smoke/eval").rglob("*.json"))
-    assert len(evaluations) == 8  # four datasets (random, BE, Renyi, Shannon) x two tasks
+    # Six datasets (random and the five families: BE, Renyi, Shannon, SMM, RND) x two tasks.
+    assert len(evaluations) == 12
+    # One row per (dataset, algorithm) and domain, in the configuration's order.
+    assert list(dict.fromkeys(table.dataset)) == [
+        "random", "be_a0.5", "renyi_q0.5", "shannon", "smm", "rnd"
+    ]
+    assert len(table) == 6 * 2
+    for domain in ("walker", "quadruped"):
+        agents = {json.loads(p.read_text())["agent"]
+                  for p in (tmp_path / "results/smoke/datasets" / domain).glob("*/manifest.json")}
+        assert agents == {"random", "apt", "smm", "rnd"}
     for path in evaluations:
         result = json.loads(path.read_text())
         seeds = np.array(result["episode_returns"]).mean(axis=1)

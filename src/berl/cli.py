@@ -16,12 +16,14 @@ def _collect(args) -> None:
     from .device import pick_device, set_threads
 
     set_threads(args.threads)
-    spec = {"agent": args.agent}
-    if args.agent == "apt":
-        spec["reward"] = args.reward
-        spec |= {k: getattr(args, k) for k in ("alpha", "beta", "q") if getattr(args, k) is not None}
+    reward = {k: getattr(args, k) for k in ("reward", "alpha", "beta", "q") if getattr(args, k) is not None}
+    if args.agent == "apt" and "reward" not in reward:
+        raise SystemExit("collect: --agent apt needs --reward")
+    if args.agent != "apt" and reward:
+        raise SystemExit(f"collect: {', '.join('--' + k for k in reward)} only apply to --agent apt")
+    spec = {"agent": args.agent} | reward
     sizes = {"hidden_dim": args.hidden_dim, "batch_size": args.batch_size,
-             "seed_frames": args.seed_frames}
+             "seed_frames": args.seed_frames, "encoder_online": args.encoder_online}
     collect(args.domain, spec, args.transitions, args.seed, args.out, sizes=sizes,
             encoder_path=args.encoder, device=pick_device())
 
@@ -79,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = stages.add_parser("collect", help="collect an exploration dataset")
     p.add_argument("--domain", required=True, choices=["walker", "quadruped"])
-    p.add_argument("--agent", default="random", choices=["random", "apt"])
+    p.add_argument("--agent", default="random", choices=["random", "apt", "smm", "rnd"])
     p.add_argument("--reward", choices=["be", "renyi", "shannon"], help="APT's particle reward")
     p.add_argument("--alpha", type=float, help="behavioral entropy's Prelec alpha")
     p.add_argument("--beta", type=float, help="Prelec beta (default (log 512)^(1-alpha))")
@@ -88,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden-dim", type=int, default=1024)
     p.add_argument("--batch-size", type=int, default=1024)
     p.add_argument("--seed-frames", type=int, default=4000)
+    p.add_argument("--encoder-online", action=argparse.BooleanOptionalAction, default=True,
+                   help="APT keeps training its encoder while exploring")
     p.add_argument("--transitions", type=int, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)

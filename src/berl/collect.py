@@ -1,4 +1,11 @@
-"""Collect an exploration dataset: run an agent in a domain and store every episode."""
+"""Collect an exploration dataset: run an agent in a domain and store every episode.
+
+Collection is resumable. After each stored episode a checkpoint (the agent's networks,
+optimisers and random states, and the environment's random state) is written atomically
+next to the episodes; a rerun with the same settings keeps the episodes the checkpoint
+covers, refills the agent's replay from them and carries on, so an interrupted run ends
+with exactly the dataset an uninterrupted one writes.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +18,12 @@ import torch
 
 from . import envs, storage
 from .agents import make_agent
+from .checkpoint import load_checkpoint, save_checkpoint
 from .log import checked_metrics, get_logger
 
 log = get_logger(__name__)
+
+CHECKPOINT = "collect.ckpt"
 
 
 def run_episode(env: envs.Env, agent) -> dict[str, np.ndarray]:
@@ -41,6 +51,36 @@ def run_episode(env: envs.Env, agent) -> dict[str, np.ndarray]:
     }
 
 
+def _resume(episode_dir: Path, checkpoint: Path, run: dict, env: envs.Env, agent,
+            device: torch.device) -> int:
+    """Restore the last checkpoint of this run; return how many episodes it covers.
+
+    Episodes beyond the checkpoint (or every episode, without one) are deleted: they
+    would not match what the restored agent does next.
+    """
+    state = load_checkpoint(checkpoint, run, device)
+    done = 0 if state is None else state["episodes"]
+    kept = []
+    for path in storage.episode_files(episode_dir):
+        if storage.parse_episode_name(path)[0] < done:
+            kept.append(path)
+        else:
+            path.unlink()
+    if len(kept) != done:
+        log.warning("%s: %d of the checkpoint's %d episodes are missing; starting afresh",
+                    episode_dir, len(kept), done)
+        for path in kept:
+            path.unlink()
+        return 0
+    if state is not None:
+        agent.load_state_dict(state["agent"])
+        env.set_random_state(state["environment"])
+        for path in kept:
+            agent.remember(storage.load_episode(path))
+        log.info("resuming after episode %d", done)
+    return done
+
+
 def collect(
     domain: str, spec: dict, transitions: int, seed: int, dataset_dir: Path, *,
     sizes: dict | None = None, encoder_path: Path | None = None,
@@ -56,8 +96,7 @@ def collect(
     dataset_dir = Path(dataset_dir)
     episode_dir = dataset_dir / storage.EPISODE_DIR
     episode_dir.mkdir(parents=True, exist_ok=True)
-    for stale in episode_dir.glob("*.npz"):  # left by an interrupted run
-        stale.unlink()
+    checkpoint = dataset_dir / CHECKPOINT
 
     env = envs.Env(envs.COLLECTION_TASK[domain], seed)
     n_episodes = math.ceil(transitions / envs.EPISODE_LENGTH)
@@ -66,18 +105,24 @@ def collect(
         capacity=n_episodes * envs.EPISODE_LENGTH, episode_length=envs.EPISODE_LENGTH,
         device=device,
     )
-    log.info("collecting %d episodes of %s with %s", n_episodes, domain, spec)
+    run = {"domain": domain, "spec": spec, "episodes": n_episodes, "seed": seed,
+           "sizes": sizes or {}, "encoder": str(encoder_path)}
+    done = _resume(episode_dir, checkpoint, run, env, agent, device)
+    log.info("collecting episodes %d..%d of %s with %s", done + 1, n_episodes, domain, spec)
     start = time.perf_counter()
-    steps = 0
-    for index in range(n_episodes):
+    for index in range(done, n_episodes):
         episode = run_episode(env, agent)
         storage.save_episode(episode_dir, index, episode)
-        steps += len(episode["action"]) - 1
+        save_checkpoint(checkpoint, run, {
+            "episodes": index + 1, "agent": agent.state_dict(), "environment": env.random_state(),
+        })
         if (index + 1) % max(1, n_episodes // 10) == 0 or index + 1 == n_episodes:
+            steps = (index + 1 - done) * envs.EPISODE_LENGTH
             rate = steps / (time.perf_counter() - start)
-            learning = checked_metrics(agent.metrics, steps)
-            log.info("episode %d/%d, %d steps, %.0f steps/s %s", index + 1, n_episodes, steps, rate, learning)
-    return storage.write_manifest(
-        dataset_dir,
-        {"domain": domain, **spec, "seed": seed, "collection_task": env.name},
+            learning = checked_metrics(agent.metrics, index + 1)
+            log.info("episode %d/%d, %.0f steps/s %s", index + 1, n_episodes, rate, learning)
+    manifest = storage.write_manifest(
+        dataset_dir, {"domain": domain, **spec, "seed": seed, "collection_task": env.name},
     )
+    checkpoint.unlink(missing_ok=True)
+    return manifest

@@ -19,6 +19,7 @@ from torch import nn
 from . import storage
 from .io import atomic_path
 from .log import checked_metrics, get_logger
+from .nets import orthogonal_init_
 
 log = get_logger(__name__)
 
@@ -42,10 +43,7 @@ class ICMEncoder(nn.Module):
         self.inverse_model = nn.Sequential(
             nn.Linear(2 * rep, hidden), nn.ReLU(), nn.Linear(hidden, action_dim), nn.Tanh()
         )
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.orthogonal_(module.weight)
-                nn.init.zeros_(module.bias)
+        orthogonal_init_(self)
         self.optimizer = torch.optim.Adam(self.parameters(), lr=config.lr)
 
     def encode(self, obs: torch.Tensor) -> torch.Tensor:

@@ -72,6 +72,13 @@ class Env:
     def task(self):
         return self._env.task
 
+    def random_state(self) -> tuple:
+        """The task's random state, which draws every episode's initial state."""
+        return self._env.task.random.get_state()
+
+    def set_random_state(self, state: tuple) -> None:
+        self._env.task.random.set_state(state)
+
     def physics_state(self) -> np.ndarray:
         return self._env.physics.get_state().copy()
 

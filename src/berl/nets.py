@@ -68,3 +68,21 @@ def member_generators(seeds: list[int], salt: int) -> list[torch.Generator]:
 @torch.no_grad()
 def soft_update_(target: nn.Module, source: nn.Module, tau: float) -> None:
     torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), tau)
+
+
+def relu_mlp(*sizes: int) -> nn.Sequential:
+    """Linear layers of the given widths with ReLU between them (URLB's auxiliary nets)."""
+    layers: list[nn.Module] = []
+    for width_in, width_out in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(width_in, width_out), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
+@torch.no_grad()
+def orthogonal_init_(module: nn.Module, generator: torch.Generator | None = None) -> nn.Module:
+    """Orthogonal weights and zero biases for every ``nn.Linear`` inside ``module``."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.orthogonal_(layer.weight, generator=generator)
+            nn.init.zeros_(layer.bias)
+    return module

@@ -33,9 +33,7 @@ rule collect:
         agent=agent_arguments,
         seed=lambda wc: DATASETS[wc.dataset]["seed"],
         transitions=SETTINGS["collect"]["transitions"],
-        explore=" ".join(
-            f"--{key.replace('_', '-')} {value}" for key, value in SETTINGS["explore"].items()
-        ),
+        explore=command_flags(SETTINGS["explore"]),
         folder=subpath(output[0], parent=True),
     log:
         f"{LOGS}/collect/{{domain}}/{{dataset}}.log",

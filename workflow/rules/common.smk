@@ -30,23 +30,35 @@ def runtime(stage):
 
 
 def learns(dataset):
-    """Whether a dataset's explorer trains networks (and so wants a GPU and an encoder)."""
+    """Whether a dataset's explorer trains networks (and so wants a GPU)."""
     return dataset["agent"] != "random"
 
 
 def collection_inputs(wildcards):
-    if learns(DATASETS[wildcards.dataset]):
+    """APT explores from the domain's pretrained encoder; the other agents need no input."""
+    if DATASETS[wildcards.dataset]["agent"] == "apt":
         return {"encoder": f"{RESULTS}/encoder/{wildcards.domain}.pt"}
     return {}
+
+
+def command_flags(settings):
+    """A settings block as `berl` flags: `--key value`, or `--key` / `--no-key` for booleans."""
+    flags = []
+    for key, value in settings.items():
+        flag = key.replace("_", "-")
+        if isinstance(value, bool):
+            flags.append(f"--{flag}" if value else f"--no-{flag}")
+        else:
+            flags.append(f"--{flag} {value}")
+    return " ".join(flags)
 
 
 def agent_arguments(wildcards):
     """Command-line flags of `berl collect` that select a dataset's agent and reward."""
     dataset = DATASETS[wildcards.dataset]
     flags = [f"--agent {dataset['agent']}"]
-    if learns(dataset):
-        flags.append(f"--encoder {collection_inputs(wildcards)['encoder']}")
-        flags += [f"--{key} {dataset[key]}" for key in ("reward", "alpha", "beta", "q") if key in dataset]
+    flags += [f"--encoder {path}" for path in collection_inputs(wildcards).values()]
+    flags += [f"--{key} {dataset[key]}" for key in ("reward", "alpha", "beta", "q") if key in dataset]
     return " ".join(flags)
 
 

@@ -28,18 +28,27 @@ class NStepReplay:
         self.next_observation[i] = torch.from_numpy(next_observation)
         self.size += 1
 
+    def extend(self, observation: np.ndarray, action: np.ndarray, next_observation: np.ndarray) -> None:
+        """Append a block of transitions at once (how a resumed run refills its replay)."""
+        i, n = self.size, len(observation)
+        self.observation[i:i + n] = torch.from_numpy(observation)
+        self.action[i:i + n] = torch.from_numpy(action)
+        self.next_observation[i:i + n] = torch.from_numpy(next_observation)
+        self.size += n
+
     def valid_starts(self) -> int:
         per_episode = self.episode_length - self.nstep + 1
         full, partial = divmod(self.size, self.episode_length)
         return full * per_episode + max(0, partial - self.nstep + 1)
 
     def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        """(s_t, a_t, s_{t+1}) and s_{t+n} for uniformly drawn valid starts t."""
+        """(s_t, a_t, s_{t+1}), s_{t+n} and t itself for uniformly drawn valid starts t."""
         per_episode = self.episode_length - self.nstep + 1
         u = torch.randint(self.valid_starts(), (batch_size,), generator=generator,
                           device=self.observation.device)
         start = (u // per_episode) * self.episode_length + u % per_episode
         return {
+            "index": start,
             "observation": self.observation[start],
             "action": self.action[start],
             "next_observation": self.next_observation[start],

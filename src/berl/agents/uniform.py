@@ -18,3 +18,12 @@ class UniformRandomAgent:
 
     def observe(self, observation, action, next_observation, episode_end: bool) -> None:
         """Random exploration learns nothing."""
+
+    def remember(self, episode: dict[str, np.ndarray]) -> None:
+        """Nothing to refill: the agent keeps no memory of past episodes."""
+
+    def state_dict(self) -> dict:
+        return {"rng": self._rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._rng.bit_generator.state = state["rng"]

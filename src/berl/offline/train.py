@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from .. import storage
-from ..io import atomic_path
+from ..checkpoint import load_checkpoint, save_checkpoint, save_torch
 from ..log import checked_metrics, get_logger
 from .td3 import TD3, TD3Config
 
@@ -30,11 +30,6 @@ def build_agent(algorithm: str, obs_dim: int, act_dim: int, seeds: list[int], co
         raise ValueError(f"unknown algorithm {algorithm!r}; known: {', '.join(ALGORITHMS)}")
     agent_cls, config_cls = ALGORITHMS[algorithm]
     return agent_cls(obs_dim, act_dim, seeds, config_cls(**config))
-
-
-def _save(path: Path, payload: dict) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
 
 
 def _checkpoint_path(out_path: Path) -> Path:
@@ -65,16 +60,13 @@ def train(
               "dataset": str(data_path), "transitions": size}
     start_step = 0
     checkpoint = _checkpoint_path(out_path)
-    state = torch.load(checkpoint, map_location=device, weights_only=False) if checkpoint.exists() else None
-    if state is not None and state.get("run") != run_id:
-        log.warning("ignoring %s: it was written by a run with other settings", checkpoint)
-        state = None
+    state = load_checkpoint(checkpoint, run_id, device)
     if state is not None:
         agent.load_state_dict(state["agent"])
         agent.load_optimizer_state(state["optimizers"])
         generator.set_state(state["generator"].to("cpu"))
         start_step = state["step"]
-        log.info("resuming from %s at step %d", checkpoint, start_step)
+        log.info("resuming at step %d", start_step)
 
     log.info(
         "%s: %d agents, %d transitions, %d steps on %s, config %s",
@@ -91,8 +83,7 @@ def train(
             tick, tick_step = time.perf_counter(), step
             log.info("step %d/%d %s (%.1f steps/s)", step, steps, summary, rate)
         if step % checkpoint_every == 0 and step < steps:
-            _save(checkpoint, {
-                "run": run_id,
+            save_checkpoint(checkpoint, run_id, {
                 "agent": agent.state_dict(),
                 "optimizers": agent.optimizer_state(),
                 "generator": generator.get_state(),
@@ -109,7 +100,7 @@ def train(
         "dataset": str(data_path),
         "agent": {key: value.cpu() for key, value in agent.state_dict().items()},
     }
-    _save(out_path, result)
+    save_torch(out_path, result)
     checkpoint.unlink(missing_ok=True)
     return result
 
