@@ -55,7 +55,7 @@ def build(domain: str, spec: dict, explore: dict, encoder_hidden: int, folder: P
                  env.observation_dim, env.action_dim)
     agent = make_agent(spec, env.observation_dim, env.action_dim, seed=0,
                        sizes=explore | {"seed_frames": 10**9}, encoder_path=encoder_path,
-                       capacity=2 * envs.EPISODE_LENGTH, device=device)
+                       capacity=3 * envs.EPISODE_LENGTH, device=device)
     obs = env.reset()
     rng = np.random.default_rng(0)
     for _ in range(2 * envs.EPISODE_LENGTH):

@@ -39,7 +39,10 @@ rule collect:
         f"{LOGS}/collect/{{domain}}/{{dataset}}.log",
     benchmark:
         f"{BENCH}/collect/{{domain}}/{{dataset}}.tsv"
-    threads: 2
+    # An explorer's networks are too small for intra-op parallelism to pay: two one-thread
+    # jobs collect 1.4x more than one two-thread job (bench/bench_explore.py, quick sizes).
+    # Raise it for paper sizes on CPU-only machines with --set-threads collect=N.
+    threads: 1
     resources:
         gpu=lambda wc: int(learns(DATASETS[wc.dataset])),
         mem_mb=8000,
