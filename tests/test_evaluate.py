@@ -10,7 +10,6 @@ class ConstantPolicies(torch.nn.Module):
 
     def __init__(self, members: int, action_dim: int):
         super().__init__()
-        self.seeds = list(range(members))
         self.scale = torch.nn.Parameter(torch.arange(members, dtype=torch.float32) / members)
         self.action_dim = action_dim
 
@@ -19,7 +18,7 @@ class ConstantPolicies(torch.nn.Module):
 
 
 def test_lockstep_rollouts_match_one_episode_at_a_time():
-    returns = rollout_returns(ConstantPolicies(2, 6), "walker_walk", episodes=2)
+    returns = rollout_returns(ConstantPolicies(2, 6), ["walker_walk", "walker_walk"], episodes=2)
     assert returns.shape == (2, 2)
     for member in range(2):
         for episode in range(2):
@@ -31,3 +30,11 @@ def test_lockstep_rollouts_match_one_episode_at_a_time():
                 total += reward
             assert returns[member, episode] == total
     assert returns[0, 0] != returns[1, 0]
+
+
+def test_each_member_acts_in_its_own_task():
+    both = rollout_returns(ConstantPolicies(2, 6), ["walker_stand", "walker_run"], episodes=1)
+    stand = rollout_returns(ConstantPolicies(2, 6), ["walker_stand", "walker_stand"], episodes=1)
+    run = rollout_returns(ConstantPolicies(2, 6), ["walker_run", "walker_run"], episodes=1)
+    assert both[0, 0] == stand[0, 0] and both[1, 0] == run[1, 0]
+    assert stand[1, 0] != run[1, 0]

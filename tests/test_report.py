@@ -2,18 +2,31 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from berl.evaluate import evaluation_record
 from berl.io import write_json
 from berl.report import aggregate, provenance, write_table1
 
 TASKS = ["walker_stand", "walker_walk", "quadruped_run"]
 
 
-def fake_evaluation(path, task, dataset, returns):
-    write_json(path, {
-        "task": task, "dataset": dataset, "algorithm": "td3", "seeds": list(range(len(returns))),
-        "episode_returns": returns, "mean_return": [float(np.mean(r)) for r in returns],
-    })
+def fake_evaluation(path, task, dataset, returns, earlier=None):
+    """An evaluation file of one seed per row of ``returns`` (episode returns), optionally
+    with an earlier point of the learning curve."""
+    members = [{"task": task, "seed": seed} for seed in range(len(returns))]
+    curve = ([{"step": 50, "returns": earlier}] if earlier else []) + [{"step": 100, "returns": returns}]
+    write_json(path, evaluation_record("td3", dataset, members, curve, "agents.pt"))
     return path
+
+
+def test_returns_hold_the_final_and_the_best_evaluation_per_seed(tmp_path):
+    path = fake_evaluation(tmp_path / "a.json", "walker_run", "rnd", [[10, 20], [40, 40]],
+                           earlier=[[30, 30], [0, 10]])
+    returns = aggregate([path], tmp_path / "returns.csv")
+    assert returns["return"].tolist() == [15, 40]
+    assert returns["best_return"].tolist() == [30, 40]
+    assert returns[["domain", "task", "seed"]].values.tolist() == [
+        ["walker", "walker_run", 0], ["walker", "walker_run", 1]
+    ]
 
 
 def test_table1_reports_mean_and_std_over_seeds(tmp_path):

@@ -48,10 +48,18 @@ def _train(args) -> None:
     from .offline.train import train
 
     set_threads(args.threads)
+    data = {}
+    for item in args.data:
+        task, sep, path = item.partition("=")
+        if not sep:
+            raise SystemExit(f"train: --data takes TASK=PATH, got {item!r}")
+        data[task] = Path(path)
     train(
-        args.algorithm, args.data, args.out, list(range(args.seeds)), args.steps,
+        args.algorithm, data, args.out, list(range(args.seeds)), args.steps,
         {"hidden_dim": args.hidden_dim, "batch_size": args.batch_size}, pick_device(),
-        args.log_every, args.checkpoint_every,
+        log_every=args.log_every, checkpoint_every=args.checkpoint_every,
+        eval_every=args.eval_every or args.steps, eval_episodes=args.eval_episodes,
+        eval_path=args.eval_out, dataset=args.dataset,
     )
 
 
@@ -60,7 +68,7 @@ def _evaluate(args) -> None:
     from .evaluate import evaluate
 
     set_threads(args.threads)
-    evaluate(args.agent, args.task, args.dataset, args.episodes, args.out)
+    evaluate(args.agent, args.dataset, args.episodes, args.out)
 
 
 def _aggregate(args) -> None:
@@ -114,23 +122,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="transitions .npz")
     p.set_defaults(run=_relabel)
 
-    p = stages.add_parser("train", help="train offline agents, one per seed, as one batch")
-    p.add_argument("--algorithm", default="td3")
-    p.add_argument("--data", type=Path, required=True, help="relabelled transitions .npz")
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--seeds", type=int, default=1, help="train seeds 0..n-1")
+    p = stages.add_parser("train", help="train offline agents (every task x seed) as one batch")
+    p.add_argument("--algorithm", default="td3", choices=["td3", "cql", "crr"])
+    p.add_argument("--data", nargs="+", required=True, metavar="TASK=PATH",
+                   help="the dataset relabelled for each task (relabel's .npz files)")
+    p.add_argument("--out", type=Path, required=True, help="agents file (.pt)")
+    p.add_argument("--dataset", default="", help="dataset name, for the tables")
+    p.add_argument("--seeds", type=int, default=1, help="train seeds 0..n-1 for every task")
     p.add_argument("--steps", type=int, required=True)
     p.add_argument("--batch-size", type=int, default=1024)
     p.add_argument("--hidden-dim", type=int, default=1024)
     p.add_argument("--log-every", type=int, default=1000)
     p.add_argument("--checkpoint-every", type=int, default=10000)
+    p.add_argument("--eval-every", type=int, help="steps between evaluations (default: at the end)")
+    p.add_argument("--eval-episodes", type=int, default=10)
+    p.add_argument("--eval-out", type=Path, help="learning curves and returns (.json)")
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(run=_train)
 
-    p = stages.add_parser("evaluate", help="roll out trained agents")
+    p = stages.add_parser("evaluate", help="roll out trained agents, each in its own task")
     p.add_argument("--agent", type=Path, required=True, help="output of `train`")
-    p.add_argument("--task", required=True)
-    p.add_argument("--dataset", required=True, help="dataset name, for the tables")
+    p.add_argument("--dataset", default="", help="dataset name, for the tables")
     p.add_argument("--episodes", type=int, default=10)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--threads", type=int, default=1)

@@ -10,7 +10,6 @@ import torch
 from . import envs
 from .io import write_json
 from .log import get_logger
-from .offline.train import load_agent
 
 log = get_logger(__name__)
 
@@ -19,46 +18,54 @@ EVAL_SEED_OFFSET = 100_000
 
 
 @torch.no_grad()
-def rollout_returns(agent, task: str, episodes: int) -> np.ndarray:
+def rollout_returns(agent, member_tasks: list[str], episodes: int) -> np.ndarray:
     """Returns of ``episodes`` episodes for each of the agent's K members, shape (K, E).
 
-    All K x E environments step in lockstep so that each control step needs a single
-    batched forward pass of the K policies. Episode e starts from the same state for every
-    agent, dataset and algorithm (common random numbers make comparisons less noisy).
+    Member m acts in task ``member_tasks[m]``. All K x E environments step in lockstep so
+    that each control step needs a single batched forward pass of the K policies. Episode
+    e starts from the same state for every member, dataset and algorithm of a task
+    (common random numbers make comparisons less noisy).
     """
-    members = len(agent.seeds)
-    grid = [
-        [envs.Env(task, seed=EVAL_SEED_OFFSET + e) for e in range(episodes)]
-        for m in range(members)
-    ]
+    grid = [[envs.Env(task, seed=EVAL_SEED_OFFSET + e) for e in range(episodes)]
+            for task in member_tasks]
     obs = np.stack([[env.reset() for env in row] for row in grid])
-    returns = np.zeros((members, episodes))
+    returns = np.zeros((len(member_tasks), episodes))
     device = next(agent.parameters()).device
-    for step in range(1, envs.EPISODE_LENGTH + 1):
+    for _ in range(envs.EPISODE_LENGTH):
         actions = agent.act(torch.as_tensor(obs, device=device)).cpu().numpy()
         for m, row in enumerate(grid):
             for e, env in enumerate(row):
                 obs[m, e], reward, _ = env.step(actions[m, e])
                 returns[m, e] += reward
-        if step % (envs.EPISODE_LENGTH // 4) == 0:
-            log.info("%s: step %d/%d of %d episodes", task, step, envs.EPISODE_LENGTH, returns.size)
     return returns
 
 
-def evaluate(agent_path: Path, task: str, dataset: str, episodes: int, out_path: Path) -> dict:
-    """Evaluate on the CPU: physics dominates and the policy batches are tiny."""
-    agent = load_agent(Path(agent_path), torch.device("cpu"))
-    returns = rollout_returns(agent, task, episodes)
-    for seed, row in zip(agent.seeds, returns):
-        log.info("seed %d: mean return %.1f over %d episodes", seed, row.mean(), episodes)
-    result = {
-        "agent_file": str(agent_path),
-        "task": task,
+def evaluation_record(algorithm: str, dataset: str, members: list[dict], curve: list[dict],
+                      agent_file: str) -> dict:
+    """Learning curves plus each member's final and best-so-far mean return."""
+    means = np.array([np.mean(point["returns"], axis=1) for point in curve])  # (points, K)
+    return {
+        "agent_file": agent_file,
         "dataset": dataset,
-        "algorithm": agent.name,
-        "seeds": agent.seeds,
-        "episode_returns": returns.tolist(),
-        "mean_return": returns.mean(axis=1).tolist(),
+        "algorithm": algorithm,
+        "members": members,
+        "curve": curve,
+        "final_return": means[-1].tolist(),
+        "best_return": means.max(axis=0).tolist(),
     }
-    write_json(out_path, result)
-    return result
+
+
+def evaluate(agent_path: Path, dataset: str, episodes: int, out_path: Path) -> dict:
+    """Evaluate a trained agents file on the CPU (physics dominates, policy batches are tiny)."""
+    from .offline.train import load_agent
+
+    agent, saved = load_agent(Path(agent_path), torch.device("cpu"))
+    members = saved["members"]
+    returns = rollout_returns(agent, [m["task"] for m in members], episodes)
+    for member, row in zip(members, returns):
+        log.info("%s seed %d: mean return %.1f over %d episodes",
+                 member["task"], member["seed"], row.mean(), episodes)
+    record = evaluation_record(agent.name, dataset, members,
+                               [{"step": saved["steps"], "returns": returns.tolist()}], str(agent_path))
+    write_json(out_path, record)
+    return record

@@ -86,3 +86,38 @@ def orthogonal_init_(module: nn.Module, generator: torch.Generator | None = None
             nn.init.orthogonal_(layer.weight, generator=generator)
             nn.init.zeros_(layer.bias)
     return module
+
+
+class MemberStreams:
+    """One random stream per ensemble member, so that each member's minibatch indices and
+    noise depend on its own seed alone, never on which other members share its job.
+
+    Draws return a leading member axis: ``randint(n, (B,))`` has shape (K, B).
+    """
+
+    def __init__(self, seeds: list[int], device: torch.device):
+        self.generators = [torch.Generator(device).manual_seed(seed) for seed in seeds]
+        self.device = device
+
+    def randint(self, high: int, shape: tuple[int, ...]) -> torch.Tensor:
+        return torch.stack([
+            torch.randint(high, shape, generator=g, device=self.device) for g in self.generators
+        ])
+
+    def normal(self, shape: tuple[int, ...]) -> torch.Tensor:
+        return torch.stack([
+            torch.randn(shape, generator=g, device=self.device) for g in self.generators
+        ])
+
+    def uniform(self, shape: tuple[int, ...], low: float, high: float) -> torch.Tensor:
+        return torch.stack([
+            torch.empty(shape, device=self.device).uniform_(low, high, generator=g)
+            for g in self.generators
+        ])
+
+    def state(self) -> list[torch.Tensor]:
+        return [g.get_state() for g in self.generators]
+
+    def load_state(self, states: list[torch.Tensor]) -> None:
+        for generator, state in zip(self.generators, states, strict=True):
+            generator.set_state(state.cpu())

@@ -41,21 +41,24 @@ def provenance_line(meta: dict[str, str]) -> str:
 
 
 def aggregate(eval_files: list[Path], out_csv: Path) -> pd.DataFrame:
-    """One row per (dataset, algorithm, task, seed) with that seed's mean episode return."""
+    """One row per (dataset, algorithm, task, seed): the final evaluation's mean episode
+    return (``return``) and the best mean return over the learning curve (``best_return``)."""
     rows = []
     for path in eval_files:
         result = read_json(path)
-        for seed, mean_return, returns in zip(
-            result["seeds"], result["mean_return"], result["episode_returns"], strict=True
+        episodes = len(result["curve"][-1]["returns"][0])
+        for member, final, best in zip(
+            result["members"], result["final_return"], result["best_return"], strict=True
         ):
             rows.append({
-                "domain": envs.domain_of(result["task"]),
+                "domain": envs.domain_of(member["task"]),
                 "dataset": result["dataset"],
                 "algorithm": result["algorithm"],
-                "task": result["task"],
-                "seed": seed,
-                "return": mean_return,
-                "episodes": len(returns),
+                "task": member["task"],
+                "seed": member["seed"],
+                "return": final,
+                "best_return": best,
+                "episodes": episodes,
             })
     if not rows:
         raise ValueError("no evaluation results to aggregate")

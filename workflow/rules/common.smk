@@ -62,11 +62,20 @@ def agent_arguments(wildcards):
     return " ".join(flags)
 
 
+def relabelled_files(wildcards):
+    """The dataset relabelled for each task of its domain in the preset, by task."""
+    return {
+        task: f"{RESULTS}/datasets/{wildcards.domain}/{wildcards.dataset}/relabelled/{task}.npz"
+        for task in TASKS
+        if domain_of(task) == wildcards.domain
+    }
+
+
 def evaluation_files(wildcards):
-    """Every (dataset, algorithm, task) evaluation of the active preset."""
+    """Every (dataset, algorithm) evaluation of the active preset, in configuration order."""
     return [
-        f"{RESULTS}/eval/{domain_of(task)}/{dataset}/{algorithm}/{task}.json"
+        f"{RESULTS}/eval/{domain}/{dataset}/{algorithm}.json"
+        for domain in domains(SETTINGS)
         for dataset in DATASETS
         for algorithm in SETTINGS["algorithms"]
-        for task in TASKS
     ]

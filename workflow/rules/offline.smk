@@ -2,21 +2,26 @@ OFFLINE = SETTINGS["offline"]
 
 
 rule train_offline:
+    """Every task x seed of one (dataset, algorithm) pair as one batch, with learning curves."""
     input:
-        f"{RESULTS}/datasets/{{domain}}/{{dataset}}/relabelled/{{task}}.npz",
+        unpack(relabelled_files),
     output:
-        f"{RESULTS}/offline/{{domain}}/{{dataset}}/{{algorithm}}/{{task}}/agents.pt",
+        agents=f"{RESULTS}/offline/{{domain}}/{{dataset}}/{{algorithm}}/agents.pt",
+        evaluation=f"{RESULTS}/eval/{{domain}}/{{dataset}}/{{algorithm}}.json",
     params:
+        data=lambda wc, input: " ".join(f"{task}={path}" for task, path in input.items()),
         seeds=OFFLINE["seeds"],
         steps=OFFLINE["steps"],
         batch_size=OFFLINE["batch_size"],
         hidden_dim=OFFLINE["hidden_dim"],
         log_every=OFFLINE["log_every"],
         checkpoint_every=OFFLINE["checkpoint_every"],
+        eval_every=OFFLINE["eval_every"],
+        episodes=SETTINGS["evaluate"]["episodes"],
     log:
-        f"{LOGS}/train/{{domain}}/{{dataset}}/{{algorithm}}/{{task}}.log",
+        f"{LOGS}/train/{{domain}}/{{dataset}}/{{algorithm}}.log",
     benchmark:
-        f"{BENCH}/train/{{domain}}/{{dataset}}/{{algorithm}}/{{task}}.tsv"
+        f"{BENCH}/train/{{domain}}/{{dataset}}/{{algorithm}}.tsv"
     threads: 2
     resources:
         gpu=1,
@@ -25,30 +30,9 @@ rule train_offline:
     conda:
         "../../envs/berl.yaml"
     shell:
-        "python -m berl train --algorithm {wildcards.algorithm} --data {input} --out {output}"
+        "python -m berl train --algorithm {wildcards.algorithm} --data {params.data}"
+        " --dataset {wildcards.dataset} --out {output.agents} --eval-out {output.evaluation}"
         " --seeds {params.seeds} --steps {params.steps} --batch-size {params.batch_size}"
         " --hidden-dim {params.hidden_dim} --log-every {params.log_every}"
-        " --checkpoint-every {params.checkpoint_every} --threads {threads} > {log} 2>&1"
-
-
-rule evaluate:
-    input:
-        f"{RESULTS}/offline/{{domain}}/{{dataset}}/{{algorithm}}/{{task}}/agents.pt",
-    output:
-        f"{RESULTS}/eval/{{domain}}/{{dataset}}/{{algorithm}}/{{task}}.json",
-    params:
-        episodes=SETTINGS["evaluate"]["episodes"],
-    log:
-        f"{LOGS}/evaluate/{{domain}}/{{dataset}}/{{algorithm}}/{{task}}.log",
-    benchmark:
-        f"{BENCH}/evaluate/{{domain}}/{{dataset}}/{{algorithm}}/{{task}}.tsv"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=runtime("evaluate"),
-    conda:
-        "../../envs/berl.yaml"
-    shell:
-        "python -m berl evaluate --agent {input} --task {wildcards.task}"
-        " --dataset {wildcards.dataset} --episodes {params.episodes} --out {output}"
-        " --threads {threads} > {log} 2>&1"
+        " --checkpoint-every {params.checkpoint_every} --eval-every {params.eval_every}"
+        " --eval-episodes {params.episodes} --threads {threads} > {log} 2>&1"

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..nets import MemberStreams
 from ..offline.td3 import TD3, TD3Config
 from .replay import NStepReplay
 
@@ -42,7 +43,10 @@ class Explorer:
         self.learner = TD3(obs_dim + context_dim, action_dim, [seed], config).to(device)
         self.replay = NStepReplay(capacity, obs_dim, action_dim, config.nstep, episode_length, device)
         self.rng = np.random.default_rng(seed)
-        self.generator = torch.Generator(device).manual_seed(seed)
+        # The learner draws its noise from a one-member stream; replay sampling and the
+        # reward models share its generator.
+        self.streams = MemberStreams([seed], device)
+        self.generator = self.streams.generators[0]
         # The learner's target is r + discount * d * Q: d = discount^(n-1) makes it n-step.
         self.nstep_discount = config.discount ** (config.nstep - 1)
         self.steps = 0
@@ -50,8 +54,8 @@ class Explorer:
         # Everything with a state_dict that a checkpoint must carry; subclasses add theirs.
         self.stateful: dict = {
             "learner": self.learner,
-            "actor_optimizer": self.learner.actor_optimizer,
-            "critic_optimizer": self.learner.critic_optimizer,
+            "actor_optimizer": self.learner.optimizers["actor"],
+            "critic_optimizer": self.learner.optimizers["critic"],
         }
 
     # -- what subclasses define ---------------------------------------------------------
@@ -96,7 +100,7 @@ class Explorer:
             "discount": torch.full_like(reward, self.nstep_discount)[None, :, None],
             "next_observation": self.policy_input(batch["nstep_observation"], batch["index"])[None],
         }
-        metrics |= {k: v[0] for k, v in self.learner.update(learner_batch, self.generator).items()}
+        metrics |= {k: v[0] for k, v in self.learner.update(learner_batch, self.streams).items()}
         self.metrics = metrics | {"intrinsic_reward": reward.mean()}
 
     # -- resuming -----------------------------------------------------------------------

@@ -1,9 +1,17 @@
-"""Train K offline agents (one per seed) of one algorithm on one relabelled dataset.
+"""Train every agent of one (dataset, algorithm) pair in one job: all tasks x all seeds.
+
+The tasks of a domain share a dataset's states and actions and differ only in rewards, so
+a job trains K = tasks x seeds members as one batch of independent networks: member
+(task, seed) is initialised from its seed, reads its task's reward column and draws its
+minibatch indices and noise from its own random stream. It therefore follows the same
+trajectory whichever other members share the job.
 
 The dataset lives on the training device as contiguous tensors and minibatch indices are
 drawn there, so the inner loop moves no data between host and device; losses are read
-back only at logging intervals. A checkpoint (agents, optimisers, generator, step) is
-written atomically every ``checkpoint_every`` steps and picked up again on a rerun.
+back only at logging intervals. Every ``eval_every`` steps (and at the end) the members
+are rolled out with their deterministic action (``berl.evaluate``) to build learning
+curves. A checkpoint (agents, optimisers, random streams, curve so far) is written
+atomically every ``checkpoint_every`` steps and picked up again on a rerun.
 """
 
 from __future__ import annotations
@@ -13,16 +21,22 @@ import zlib
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .. import storage
 from ..checkpoint import load_checkpoint, save_checkpoint, save_torch
+from ..evaluate import evaluation_record, rollout_returns
+from ..io import write_json
 from ..log import checked_metrics, get_logger
+from ..nets import MemberStreams
+from .cql import CQL, CQLConfig
+from .crr import CRR, CRRConfig
 from .td3 import TD3, TD3Config
 
 log = get_logger(__name__)
 
-ALGORITHMS = {"td3": (TD3, TD3Config)}
+ALGORITHMS = {"td3": (TD3, TD3Config), "cql": (CQL, CQLConfig), "crr": (CRR, CRRConfig)}
 
 
 def build_agent(algorithm: str, obs_dim: int, act_dim: int, seeds: list[int], config: dict):
@@ -32,88 +46,136 @@ def build_agent(algorithm: str, obs_dim: int, act_dim: int, seeds: list[int], co
     return agent_cls(obs_dim, act_dim, seeds, config_cls(**config))
 
 
+def stream_seed(task: str, seed: int) -> int:
+    """The seed of member (task, seed)'s random stream."""
+    return zlib.crc32(f"{task}/{seed}".encode())
+
+
+def load_task_data(data_paths: dict[str, Path], device: torch.device) -> dict[str, torch.Tensor]:
+    """One dataset relabelled for several tasks, with rewards stacked as (tasks, N, 1)."""
+    parts = {task: storage.load_transitions(Path(path)) for task, path in data_paths.items()}
+    (first_task, first), *others = parts.items()
+    for task, part in others:
+        if len(part) != len(first) or not np.array_equal(part.observation, first.observation):
+            raise storage.DatasetError(
+                f"{data_paths[task]}: not relabelled from the same dataset as {data_paths[first_task]}"
+            )
+    data = first.to_torch(device)
+    data["reward"] = torch.stack([torch.as_tensor(part.reward) for part in parts.values()]).to(device)
+    return data
+
+
 def _checkpoint_path(out_path: Path) -> Path:
     return out_path.with_name(out_path.name + ".ckpt")
 
 
 def train(
     algorithm: str,
-    data_path: Path,
+    data_paths: dict[str, Path],
     out_path: Path,
     seeds: list[int],
     steps: int,
     config: dict,
     device: torch.device,
+    *,
     log_every: int,
     checkpoint_every: int,
+    eval_every: int,
+    eval_episodes: int,
+    eval_path: Path | None = None,
+    dataset: str = "",
 ) -> dict:
+    """Train members (task, seed) for every task of ``data_paths`` and every seed.
+
+    Writes the agents, with their learning curves, to ``out_path`` and returns what it
+    wrote. The evaluation record (curves, final and best returns) also goes to
+    ``eval_path`` when given. ``eval_episodes=0`` skips evaluation (for problems that are
+    not dm_control tasks).
+    """
     out_path = Path(out_path)
-    data = storage.load_transitions(Path(data_path)).to_torch(device)
+    tasks = list(data_paths)
+    members = [{"task": task, "seed": seed} for task in tasks for seed in seeds]
+    data = load_task_data(data_paths, device)
     size = len(data["observation"])
     obs_dim, act_dim = data["observation"].shape[1], data["action"].shape[1]
-    agent = build_agent(algorithm, obs_dim, act_dim, seeds, config).to(device)
-    batch_shape = (len(seeds), agent.config.batch_size)
-    generator = torch.Generator(device).manual_seed(zlib.crc32(repr(list(seeds)).encode()))
+    agent = build_agent(algorithm, obs_dim, act_dim, [m["seed"] for m in members], config).to(device)
+    streams = MemberStreams([stream_seed(m["task"], m["seed"]) for m in members], device)
+    reward_row = torch.tensor([tasks.index(m["task"]) for m in members], device=device)[:, None]
+    batch_shape = (agent.config.batch_size,)
 
-    # A checkpoint is only resumed by the run that wrote it: same algorithm, settings, seeds, data.
-    run_id = {"algorithm": algorithm, "config": asdict(agent.config), "seeds": list(seeds),
-              "dataset": str(data_path), "transitions": size}
-    start_step = 0
+    # A checkpoint is only resumed by the run that wrote it: same algorithm, settings, data.
+    run_id = {"algorithm": algorithm, "config": asdict(agent.config), "members": members,
+              "data": {task: str(path) for task, path in data_paths.items()}, "transitions": size,
+              "eval_every": eval_every, "eval_episodes": eval_episodes}
+    start_step, curve = 0, []
     checkpoint = _checkpoint_path(out_path)
     state = load_checkpoint(checkpoint, run_id, device)
     if state is not None:
         agent.load_state_dict(state["agent"])
         agent.load_optimizer_state(state["optimizers"])
-        generator.set_state(state["generator"].to("cpu"))
-        start_step = state["step"]
+        streams.load_state(state["streams"])
+        start_step, curve = state["step"], state["curve"]
         log.info("resuming at step %d", start_step)
 
-    log.info(
-        "%s: %d agents, %d transitions, %d steps on %s, config %s",
-        algorithm, len(seeds), size, steps, device, asdict(agent.config),
-    )
+    log.info("%s: %d members (%d tasks x %d seeds), %d transitions, %d steps on %s, config %s",
+             algorithm, len(members), len(tasks), len(seeds), size, steps, device,
+             asdict(agent.config))
     tick, tick_step = time.perf_counter(), start_step
     for step in range(start_step + 1, steps + 1):
-        index = torch.randint(size, batch_shape, generator=generator, device=device)
-        metrics = agent.update({key: value[index] for key, value in data.items()}, generator)
+        index = streams.randint(size, batch_shape)  # (K, B): each member samples its own rows
+        batch = {key: data[key][index] for key in ("observation", "action", "discount", "next_observation")}
+        batch["reward"] = data["reward"][reward_row, index]
+        metrics = agent.update(batch, streams)
 
         if step % log_every == 0 or step == steps:
             summary = checked_metrics(metrics, step)
             rate = (step - tick_step) / (time.perf_counter() - tick)
-            tick, tick_step = time.perf_counter(), step
             log.info("step %d/%d %s (%.1f steps/s)", step, steps, summary, rate)
+            tick, tick_step = time.perf_counter(), step
+        if eval_episodes and (step % eval_every == 0 or step == steps):
+            returns = rollout_returns(agent.eval(), [m["task"] for m in members], eval_episodes)
+            agent.train()
+            curve.append({"step": step, "returns": returns.tolist()})
+            log.info("step %d: mean return per member %s", step,
+                     np.array2string(returns.mean(axis=1), precision=1))
+            tick, tick_step = time.perf_counter(), step  # evaluation time is not training speed
         if step % checkpoint_every == 0 and step < steps:
             save_checkpoint(checkpoint, run_id, {
-                "agent": agent.state_dict(),
-                "optimizers": agent.optimizer_state(),
-                "generator": generator.get_state(),
-                "step": step,
+                "agent": agent.state_dict(), "optimizers": agent.optimizer_state(),
+                "streams": streams.state(), "step": step, "curve": curve,
             })
 
+    record = evaluation_record(algorithm, dataset, members, curve, str(out_path)) if curve else None
     result = {
         "algorithm": algorithm,
         "config": asdict(agent.config),
-        "seeds": list(seeds),
+        "members": members,
         "observation_dim": obs_dim,
         "action_dim": act_dim,
         "steps": steps,
-        "dataset": str(data_path),
+        "data": {task: str(path) for task, path in data_paths.items()},
         "agent": {key: value.cpu() for key, value in agent.state_dict().items()},
+        "evaluation": record,
     }
     save_torch(out_path, result)
+    if eval_path is not None:
+        write_json(eval_path, record)
     checkpoint.unlink(missing_ok=True)
     return result
 
 
 def load_agent(path: Path, device: torch.device):
-    """Rebuild trained agents from ``train``'s output file."""
+    """Rebuild trained agents from ``train``'s output file.
+
+    Returns the agent and the file's description of it (members, steps, data, ...).
+    """
     try:
         saved = torch.load(Path(path), map_location=device, weights_only=False)
         agent = build_agent(
             saved["algorithm"], saved["observation_dim"], saved["action_dim"],
-            saved["seeds"], saved["config"],
+            [m["seed"] for m in saved["members"]], saved["config"],
         )
-    except (OSError, RuntimeError, KeyError, EOFError) as exc:
+        agent.load_state_dict(saved.pop("agent"))
+    except (OSError, RuntimeError, KeyError, EOFError, TypeError) as exc:
         raise ValueError(f"{path}: unreadable agent file ({exc})") from exc
-    agent.load_state_dict(saved["agent"])
-    return agent.to(device).eval()
+    return agent.to(device).eval(), saved

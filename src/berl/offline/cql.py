@@ -1,0 +1,107 @@
+"""CQL (conservative Q-learning) for offline data, as ExORL runs it, for K agents at once.
+
+A soft actor-critic whose critics are pushed down on actions the dataset does not
+contain. Per member:
+
+- critic: twin TD loss towards r + gamma * min Q_target(s', a'), a' ~ pi(s') (no entropy
+  term in the target), plus ``cql_alpha`` times the penalty
+  logsumexp over {Q(s, a_j)} - Q(s, a_data) for each critic, where the a_j are
+  ``action_samples`` uniform actions, as many from pi(s) and as many from pi(s'), together
+  with a_data itself;
+- actor: tanh-Gaussian, minimises temperature * log pi(a|s) - min Q(s, a), a ~ pi(s);
+- temperature: learnt so that the policy's entropy tracks -|A|.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .common import (
+    OfflineAgent, OfflineConfig, TanhGaussianActor, TwinCritic, frozen_critic_value, repeat,
+    twin_td_loss,
+)
+from ..nets import soft_update_
+
+
+@dataclass
+class CQLConfig(OfflineConfig):
+    cql_alpha: float = 0.01  # weight of the conservative penalty (fixed, no Lagrange tuning)
+    action_samples: int = 3  # per source (uniform, pi(s), pi(s')) in the logsumexp
+
+
+class CQL(OfflineAgent):
+    name = "cql"
+
+    def __init__(self, obs_dim: int, act_dim: int, seeds: list[int], config: CQLConfig):
+        super().__init__()
+        self.config, self.seeds, self.act_dim = config, list(seeds), act_dim
+        self.actor = TanhGaussianActor(obs_dim, act_dim, config.hidden_dim, self.seeds)
+        self.critic = TwinCritic(obs_dim, act_dim, config.hidden_dim, self.seeds)
+        self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
+        self.log_temperature = nn.Parameter(torch.zeros(len(self.seeds)))
+        self.target_entropy = -float(act_dim)
+        self.optimizers = {
+            "actor": torch.optim.Adam(self.actor.parameters(), lr=config.lr),
+            "critic": torch.optim.Adam(self.critic.parameters(), lr=config.lr),
+            "temperature": torch.optim.Adam([self.log_temperature], lr=config.lr),
+        }
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.actor.mean_action(obs)
+
+    def update(self, batch: dict[str, torch.Tensor], streams) -> dict[str, torch.Tensor]:
+        cfg = self.config
+        obs, action, next_obs = batch["observation"], batch["action"], batch["next_observation"]
+        batch_size = action.shape[1]
+        n = cfg.action_samples
+
+        with torch.no_grad():
+            next_action, _ = self.actor.sample(next_obs, streams.normal(action.shape[1:]))
+            next_q = self.target_critic(next_obs, next_action).amin(dim=0)
+            target = batch["reward"] + cfg.discount * batch["discount"] * next_q
+            # Actions for the penalty: n per source and sample, flattened to (K, n * B, A)
+            # with sample j of batch row b at j * B + b.
+            sample_shape = (n * batch_size, self.act_dim)
+            uniform = streams.uniform(sample_shape, -1.0, 1.0)
+            from_obs, _ = self.actor.sample(repeat(obs, n), streams.normal(sample_shape))
+            from_next, _ = self.actor.sample(repeat(next_obs, n), streams.normal(sample_shape))
+            proposals = torch.cat([uniform, from_obs, from_next], dim=1)
+
+        q = self.critic(obs, action)  # (2, K, B, 1)
+        proposal_obs = repeat(obs, 3 * n)
+        proposal_q = self.critic(proposal_obs, proposals).unflatten(2, (3 * n, batch_size))
+        every_q = torch.cat([proposal_q, q.unsqueeze(2)], dim=2)  # (2, K, 3n + 1, B, 1)
+        penalty = (every_q.logsumexp(dim=2) - q).mean(dim=(2, 3)).sum(dim=0)
+        td_loss = twin_td_loss(q, target)
+        critic_loss = td_loss + cfg.cql_alpha * penalty
+        self.optimizers["critic"].zero_grad(set_to_none=True)
+        critic_loss.sum().backward()
+        self.optimizers["critic"].step()
+
+        new_action, log_pi = self.actor.sample(obs, streams.normal(action.shape[1:]))
+        temperature = self.log_temperature.exp().detach()[:, None, None]
+        actor_loss = (temperature * log_pi - frozen_critic_value(self.critic, obs, new_action)
+                      ).mean(dim=(1, 2))
+        self.optimizers["actor"].zero_grad(set_to_none=True)
+        actor_loss.sum().backward()
+        self.optimizers["actor"].step()
+
+        entropy_gap = (log_pi.detach() + self.target_entropy).mean(dim=(1, 2))
+        temperature_loss = -(self.log_temperature * entropy_gap)
+        self.optimizers["temperature"].zero_grad(set_to_none=True)
+        temperature_loss.sum().backward()
+        self.optimizers["temperature"].step()
+
+        soft_update_(self.target_critic, self.critic, cfg.tau)
+        return {
+            "critic_loss": td_loss.detach(),
+            "cql_penalty": penalty.detach(),
+            "actor_loss": actor_loss.detach(),
+            "entropy": -log_pi.detach().mean(dim=(1, 2)),
+            "q": q.detach().mean(dim=(0, 2, 3)),
+        }

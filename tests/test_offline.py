@@ -1,0 +1,139 @@
+"""Offline TD3, CQL and CRR: batching, learning, resuming and failure modes."""
+
+import numpy as np
+import pytest
+import torch
+
+from berl import storage
+from berl.log import DivergenceError
+from berl.offline import train as train_module
+from berl.offline.train import load_agent, train
+
+ALGORITHMS = ["td3", "cql", "crr"]
+CPU = torch.device("cpu")
+
+
+def contextual_bandit(n=4096, seed=0, target_scale=0.5) -> storage.Transitions:
+    """One-step problem: reward -|a - a*(s)|^2 with a*(s) = target_scale * s, every step
+    terminal, actions uniform. The best return is 0; the zero action scores -scale^2 * 2/3."""
+    rng = np.random.default_rng(seed)
+    obs = rng.uniform(-1, 1, (n, 2)).astype(np.float32)
+    action = rng.uniform(-1, 1, (n, 2)).astype(np.float32)
+    reward = -((action - target_scale * obs) ** 2).sum(1, keepdims=True).astype(np.float32)
+    return storage.Transitions(obs, action, reward, np.zeros((n, 1), np.float32), obs.copy())
+
+
+def saved_bandits(tmp_path, **tasks) -> dict:
+    """Relabelled files of one state-action set, one reward per task (target scales)."""
+    paths = {}
+    for task, scale in tasks.items():
+        paths[task] = tmp_path / f"{task}.npz"
+        storage.save_transitions(paths[task], contextual_bandit(1024, target_scale=scale))
+    return paths
+
+
+def run(algorithm, data, out, seeds, steps, **config):
+    return train(algorithm, data, out, seeds, steps, config, CPU, log_every=steps,
+                 checkpoint_every=10**9, eval_every=steps, eval_episodes=0)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_a_member_trained_in_a_batch_follows_its_trajectory_alone(tmp_path, algorithm):
+    """Member (task b, seed 1) of a 2-task x 3-seed job == the same agent trained alone,
+    including its own minibatch indices and noise."""
+    data = saved_bandits(tmp_path, a=0.5, b=-0.3)
+    config = dict(hidden_dim=32, batch_size=64, lr=1e-3)
+    run(algorithm, data, tmp_path / "batch.pt", [0, 1, 2], 30, **config)
+    run(algorithm, {"b": data["b"]}, tmp_path / "alone.pt", [1], 30, **config)
+    batch, _ = load_agent(tmp_path / "batch.pt", CPU)
+    alone, _ = load_agent(tmp_path / "alone.pt", CPU)
+    obs = torch.rand(1, 200, 2) * 2 - 1
+    actions = batch.act(obs.expand(6, -1, -1))
+    np.testing.assert_allclose(actions[4], alone.act(obs)[0], rtol=0, atol=1e-5)
+    # Same seed, other task: same start, different data, so a different policy by now.
+    assert not torch.allclose(actions[1], actions[4], atol=1e-3)
+
+
+@pytest.mark.parametrize("algorithm, steps, tolerance", [
+    ("td3", 1500, 0.02), ("cql", 1500, 0.02), ("crr", 1500, 0.03),
+])
+def test_each_algorithm_learns_the_best_action_of_a_contextual_bandit(
+    tmp_path, algorithm, steps, tolerance
+):
+    data = saved_bandits(tmp_path, bandit=0.5)
+    run(algorithm, data, tmp_path / "agents.pt", [0, 1], steps,
+        hidden_dim=64, batch_size=256, lr=1e-3)
+    agent, _ = load_agent(tmp_path / "agents.pt", CPU)
+    obs = torch.rand(2, 500, 2) * 2 - 1
+    regret = ((agent.act(obs) - 0.5 * obs) ** 2).sum(-1).mean(-1)  # best return minus return
+    # The zero action's regret is 1/6 and a uniform action's 5/6.
+    assert (regret < tolerance).all(), regret
+
+
+@pytest.mark.parametrize("algorithm", ["td3", "cql"])
+def test_a_killed_training_run_resumes_to_the_same_result(tmp_path, monkeypatch, algorithm):
+    data = saved_bandits(tmp_path, a=0.5, b=0.2)
+    kwargs = dict(seeds=[0, 1], steps=60, config={"hidden_dim": 32, "batch_size": 32},
+                  device=CPU, log_every=20, checkpoint_every=20, eval_every=60, eval_episodes=0)
+    reference = train(algorithm, data, tmp_path / "reference.pt", **kwargs)
+
+    agent_class = train_module.ALGORITHMS[algorithm][0]
+    real_update = agent_class.update
+    calls = {"n": 0}
+
+    def dies_at_step_50(self, batch, streams):
+        calls["n"] += 1
+        if calls["n"] == 50:
+            raise KeyboardInterrupt("killed")
+        return real_update(self, batch, streams)
+
+    monkeypatch.setattr(agent_class, "update", dies_at_step_50)
+    with pytest.raises(KeyboardInterrupt):
+        train(algorithm, data, tmp_path / "resumed.pt", **kwargs)
+    assert (tmp_path / "resumed.pt.ckpt").exists() and not (tmp_path / "resumed.pt").exists()
+    monkeypatch.setattr(agent_class, "update", real_update)
+    resumed = train(algorithm, data, tmp_path / "resumed.pt", **kwargs)
+
+    for key, value in reference["agent"].items():
+        torch.testing.assert_close(resumed["agent"][key], value, rtol=0, atol=0)
+    assert not (tmp_path / "resumed.pt.ckpt").exists()
+
+
+def test_non_finite_losses_stop_training_with_a_diagnostic(tmp_path):
+    data = contextual_bandit(256)
+    data.reward[3] = np.nan
+    path = tmp_path / "bad.npz"
+    storage.save_transitions(path, data)
+    with pytest.raises(DivergenceError, match="non-finite loss at step"):
+        train("td3", {"bandit": path}, tmp_path / "agents.pt", [0], 50,
+              {"hidden_dim": 16, "batch_size": 256}, CPU, log_every=10, checkpoint_every=100,
+              eval_every=50, eval_episodes=0)
+    assert not (tmp_path / "agents.pt").exists()
+
+
+def test_unknown_algorithm_is_named():
+    with pytest.raises(ValueError, match="'sac'"):
+        train_module.build_agent("sac", 2, 2, [0], {})
+
+
+def test_task_files_of_different_datasets_are_refused(tmp_path):
+    paths = saved_bandits(tmp_path, a=0.5)
+    storage.save_transitions(tmp_path / "other.npz", contextual_bandit(1024, seed=7))
+    with pytest.raises(storage.DatasetError, match="other.npz"):
+        run("td3", {"a": paths["a"], "b": tmp_path / "other.npz"}, tmp_path / "x.pt", [0], 5)
+
+
+def test_a_checkpoint_from_other_settings_is_not_resumed(tmp_path):
+    data = saved_bandits(tmp_path, bandit=0.5)
+    common = dict(seeds=[0], steps=40, device=CPU, log_every=20, checkpoint_every=20,
+                  eval_every=40, eval_episodes=0)
+    reference = train("td3", data, tmp_path / "reference.pt",
+                      config={"hidden_dim": 16, "batch_size": 32}, **common)
+    # A leftover checkpoint of a wider network must be ignored, not crash or be mixed in.
+    wide = train_module.build_agent("td3", 2, 2, [0], {"hidden_dim": 32, "batch_size": 32})
+    torch.save({"run": {"config": "other"}, "agent": wide.state_dict(), "step": 20},
+               tmp_path / "agents.pt.ckpt")
+    result = train("td3", data, tmp_path / "agents.pt",
+                   config={"hidden_dim": 16, "batch_size": 32}, **common)
+    for key, value in reference["agent"].items():
+        torch.testing.assert_close(result["agent"][key], value, rtol=0, atol=0)
