@@ -17,6 +17,7 @@ include: "workflow/rules/report.smk"
 rule all:
     input:
         "reports/table1.pdf",
-        "reports/table1.csv",
-        "reports/table1.tex",
+        "reports/fig4_alpha_q_sweep.pdf",
+        "reports/fig_learning_curves.pdf",
+        "reports/iqm.pdf",
     default_target: True

@@ -4,24 +4,39 @@ import pytest
 
 from berl.evaluate import evaluation_record
 from berl.io import write_json
-from berl.report import aggregate, provenance, write_table1
+from berl.report import aggregate, family_of, provenance, write_table1
+
+DATASETS = [
+    {"name": "random", "agent": "random"},
+    {"name": "rnd", "agent": "rnd"},
+    {"name": "be_a0.5", "agent": "apt", "reward": "be", "alpha": 0.5},
+    {"name": "be_a1.0", "agent": "apt", "reward": "be", "alpha": 1.0},
+    {"name": "renyi_q0.5", "agent": "apt", "reward": "renyi", "q": 0.5},
+    {"name": "shannon", "agent": "apt", "reward": "shannon"},
+]
 
 TASKS = ["walker_stand", "walker_walk", "quadruped_run"]
 
 
-def fake_evaluation(path, task, dataset, returns, earlier=None):
+def fake_evaluation(path, task, dataset, returns, earlier=None, algorithm="td3"):
     """An evaluation file of one seed per row of ``returns`` (episode returns), optionally
     with an earlier point of the learning curve."""
     members = [{"task": task, "seed": seed} for seed in range(len(returns))]
     curve = ([{"step": 50, "returns": earlier}] if earlier else []) + [{"step": 100, "returns": returns}]
-    write_json(path, evaluation_record("td3", dataset, members, curve, "agents.pt"))
+    write_json(path, evaluation_record(algorithm, dataset, members, curve, "agents.pt"))
     return path
+
+
+def test_families_follow_the_paper_with_be_at_alpha_one_as_shannon():
+    assert [family_of(d) for d in DATASETS] == ["random", "RND", "BE", "Shannon", "Rényi", "Shannon"]
+    assert family_of({"agent": "apt", "reward": "be", "alpha": 1.0, "beta": 2.0}) == "BE"
+    assert family_of({"agent": "smm"}) == "SMM"
 
 
 def test_returns_hold_the_final_and_the_best_evaluation_per_seed(tmp_path):
     path = fake_evaluation(tmp_path / "a.json", "walker_run", "rnd", [[10, 20], [40, 40]],
                            earlier=[[30, 30], [0, 10]])
-    returns = aggregate([path], tmp_path / "returns.csv")
+    returns = aggregate([path], tmp_path / "returns.csv", DATASETS)
     assert returns["return"].tolist() == [15, 40]
     assert returns["best_return"].tolist() == [30, 40]
     assert returns[["domain", "task", "seed"]].values.tolist() == [
@@ -35,11 +50,11 @@ def test_table1_reports_mean_and_std_over_seeds(tmp_path):
         fake_evaluation(tmp_path / "b.json", "walker_walk", "random", [[10], [20], [60]]),
         fake_evaluation(tmp_path / "c.json", "quadruped_run", "random", [[5], [7]]),
     ]
-    aggregate(files, tmp_path / "returns.csv")
+    aggregate(files, tmp_path / "returns.csv", DATASETS)
     meta = provenance("smoke", "abc123")
     write_table1(tmp_path / "returns.csv", TASKS, tmp_path / "table1", meta)
 
-    table = pd.read_csv(tmp_path / "table1.csv", comment="#")
+    table = pd.read_csv(tmp_path / "table1_full.csv", comment="#")
     walker = table[table.domain == "walker"].iloc[0]
     assert walker.walker_stand_mean == pytest.approx(225.0)  # seeds score 150 and 300
     assert walker.walker_stand_std == pytest.approx(75.0)
@@ -57,8 +72,57 @@ def test_table1_reports_mean_and_std_over_seeds(tmp_path):
 
 def test_aggregate_refuses_an_empty_set_and_names_unreadable_files(tmp_path):
     with pytest.raises(ValueError, match="no evaluation"):
-        aggregate([], tmp_path / "returns.csv")
+        aggregate([], tmp_path / "returns.csv", DATASETS)
     broken = tmp_path / "broken.json"
     broken.write_text("{\"task\": ")
     with pytest.raises(ValueError, match="broken.json"):
-        aggregate([broken], tmp_path / "returns.csv")
+        aggregate([broken], tmp_path / "returns.csv", DATASETS)
+
+
+def grid_of_evaluations(tmp_path):
+    """walker_walk: BE 0.5 best under CQL, BE 1.0 (Shannon) best under TD3, and others."""
+    scores = {  # (dataset, algorithm) -> seeds' returns
+        ("be_a0.5", "td3"): [300, 320], ("be_a0.5", "cql"): [500, 520],
+        ("be_a1.0", "td3"): [400, 420], ("be_a1.0", "cql"): [100, 140],
+        ("renyi_q0.5", "td3"): [200, 260], ("renyi_q0.5", "cql"): [210, 230],
+        ("shannon", "td3"): [350, 370], ("shannon", "cql"): [50, 70],
+        ("rnd", "td3"): [150, 150], ("rnd", "cql"): [90, 110],
+    }
+    files = [
+        fake_evaluation(tmp_path / f"{d}_{a}.json", "walker_walk", d, [[r] for r in returns],
+                        earlier=[[r / 2] for r in returns], algorithm=a)
+        for (d, a), returns in scores.items()
+    ]
+    aggregate(files, tmp_path / "returns.csv", DATASETS)
+    return files
+
+
+def test_table1_takes_the_best_dataset_and_algorithm_of_each_family(tmp_path):
+    grid_of_evaluations(tmp_path)
+    best = write_table1(tmp_path / "returns.csv", ["walker_walk"], tmp_path / "table1",
+                        provenance("smoke", "abc"))
+    by_family = best.set_index("family")
+    assert by_family.loc["BE", ["dataset", "algorithm", "mean"]].tolist() == ["be_a0.5", "cql", 510]
+    # Shannon's family holds APT-Shannon and BE at alpha = 1: the latter wins here.
+    assert by_family.loc["Shannon", ["dataset", "algorithm", "mean"]].tolist() == ["be_a1.0", "td3", 410]
+    assert by_family.loc["Rényi", "mean"] == 230 and by_family.loc["RND", "mean"] == 150
+    tex = (tmp_path / "table1.tex").read_text()
+    assert r"\textbf{510.0 $\pm$ 10.0}" in tex and tex.count(r"\textbf") == 1
+    assert (tmp_path / "table1.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_figures_and_iqm_are_drawn_from_the_returns(tmp_path):
+    from berl.figures import iqm_table, write_fig4, write_iqm, write_learning_curves
+
+    files = grid_of_evaluations(tmp_path)
+    meta = provenance("smoke", "abc")
+    write_fig4(tmp_path / "returns.csv", tmp_path / "fig4.pdf", meta)
+    write_learning_curves(files, DATASETS, tmp_path / "curves.pdf", meta)
+    table = write_iqm(tmp_path / "returns.csv", tmp_path / "iqm", meta)
+    for name in ("fig4.pdf", "curves.pdf", "iqm.pdf"):
+        assert (tmp_path / name).read_bytes().startswith(b"%PDF"), name
+    row = table.set_index(["dataset", "algorithm"]).loc[("be_a0.5", "cql")]
+    assert row.iqm == pytest.approx(0.51) and row.ci_low <= 0.51 <= row.ci_high
+    assert row.runs == 2 and row.tasks == 1
+    returns = pd.read_csv(tmp_path / "returns.csv")
+    assert iqm_table(returns, resamples=50).equals(iqm_table(returns, resamples=50))

@@ -7,6 +7,7 @@ and outside the workflow.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -74,13 +75,22 @@ def _evaluate(args) -> None:
 def _aggregate(args) -> None:
     from .report import aggregate
 
-    aggregate(args.eval_files, args.out)
+    aggregate(args.eval_files, args.out, json.loads(args.datasets))
 
 
-def _table1(args) -> None:
+def _report(args) -> None:
+    from . import figures
     from .report import provenance, write_table1
 
-    write_table1(args.returns, args.tasks, args.out_prefix, provenance(args.preset, args.config_hash))
+    meta = provenance(args.preset, args.config_hash)
+    if args.stage == "table1":
+        write_table1(args.returns, args.tasks, args.out_prefix, meta)
+    elif args.stage == "fig4":
+        figures.write_fig4(args.returns, args.out, meta)
+    elif args.stage == "iqm":
+        figures.write_iqm(args.returns, args.out_prefix, meta)
+    else:
+        figures.write_learning_curves(args.eval_files, json.loads(args.datasets), args.out, meta)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,18 +158,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(run=_evaluate)
 
+    datasets_help = "the configuration's dataset entries, as JSON"
     p = stages.add_parser("aggregate", help="gather evaluation files into one CSV")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--datasets", required=True, help=datasets_help)
     p.add_argument("eval_files", type=Path, nargs="+")
     p.set_defaults(run=_aggregate)
 
-    p = stages.add_parser("table1", help="write Table 1 as PDF, CSV and LaTeX")
+    def report_stage(name, help_text):
+        p = stages.add_parser(name, help=help_text)
+        p.add_argument("--preset", required=True, help="recorded in the output")
+        p.add_argument("--config-hash", required=True, help="recorded in the output")
+        p.set_defaults(run=_report)
+        return p
+
+    p = report_stage("table1", "write Table 1 (family best and full) as PDF, CSV and LaTeX")
     p.add_argument("--returns", type=Path, required=True, help="output of `aggregate`")
     p.add_argument("--tasks", nargs="+", required=True)
     p.add_argument("--out-prefix", type=Path, required=True, help="e.g. reports/table1")
-    p.add_argument("--preset", required=True)
-    p.add_argument("--config-hash", required=True)
-    p.set_defaults(run=_table1)
+    p = report_stage("fig4", "draw return versus alpha and q")
+    p.add_argument("--returns", type=Path, required=True, help="output of `aggregate`")
+    p.add_argument("--out", type=Path, required=True, help=".pdf")
+    p = report_stage("iqm", "interquartile means with bootstrap intervals (CSV and PDF)")
+    p.add_argument("--returns", type=Path, required=True, help="output of `aggregate`")
+    p.add_argument("--out-prefix", type=Path, required=True, help="e.g. reports/iqm")
+    p = report_stage("learning-curves", "draw learning curves from evaluation files")
+    p.add_argument("--datasets", required=True, help=datasets_help)
+    p.add_argument("--out", type=Path, required=True, help=".pdf")
+    p.add_argument("eval_files", type=Path, nargs="+")
     return parser
 
 

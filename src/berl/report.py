@@ -1,4 +1,4 @@
-"""Aggregate evaluation files and write the report tables (PDF, CSV and LaTeX).
+"""Aggregate evaluation files and write Table 1 (PDF, CSV and LaTeX).
 
 Every report carries its provenance: the preset, the configuration hash and the versions
 of the packages that produced it.
@@ -13,14 +13,29 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
 from . import envs  # noqa: E402
 from .io import atomic_path, read_json, write_text  # noqa: E402
 
 PROVENANCE_PACKAGES = ("berl", "torch", "numpy", "dm-control", "mujoco", "snakemake")
-ROW_KEYS = ["domain", "dataset", "algorithm"]  # one table row each
+ROW_KEYS = ["domain", "dataset", "algorithm"]  # one row each in the full table
 KEYS = ROW_KEYS + ["task"]
+# Dataset families of Table 1, in its column order; "random" is our extra baseline.
+FAMILIES = ["BE", "Rényi", "Shannon", "SMM", "RND", "random"]
+
+
+def family_of(spec: dict) -> str:
+    """A dataset's family. BE with alpha = 1 (and beta = 1) is Shannon's objective."""
+    agent = spec["agent"]
+    if agent == "apt":
+        if spec["reward"] == "be":
+            shannon = spec["alpha"] == 1 and spec.get("beta", 1) == 1
+            return "Shannon" if shannon else "BE"
+        return {"renyi": "Rényi", "shannon": "Shannon"}[spec["reward"]]
+    return {"random": "random", "smm": "SMM", "rnd": "RND"}[agent]
 
 
 def provenance(preset: str, config_hash: str) -> dict[str, str]:
@@ -40,12 +55,18 @@ def provenance_line(meta: dict[str, str]) -> str:
 # ----------------------------------------------------------------------------- returns
 
 
-def aggregate(eval_files: list[Path], out_csv: Path) -> pd.DataFrame:
+def aggregate(eval_files: list[Path], out_csv: Path, datasets: list[dict]) -> pd.DataFrame:
     """One row per (dataset, algorithm, task, seed): the final evaluation's mean episode
-    return (``return``) and the best mean return over the learning curve (``best_return``)."""
+    return (``return``), the best mean return over the learning curve (``best_return``),
+    and the dataset's family and its alpha (BE) or q (Rényi) from ``datasets`` (the
+    configuration's dataset entries)."""
+    specs = {spec["name"]: spec for spec in datasets}
     rows = []
     for path in eval_files:
         result = read_json(path)
+        if result["dataset"] not in specs:
+            raise ValueError(f"{path}: dataset {result['dataset']!r} is not in the configuration")
+        spec = specs[result["dataset"]]
         episodes = len(result["curve"][-1]["returns"][0])
         for member, final, best in zip(
             result["members"], result["final_return"], result["best_return"], strict=True
@@ -53,6 +74,9 @@ def aggregate(eval_files: list[Path], out_csv: Path) -> pd.DataFrame:
             rows.append({
                 "domain": envs.domain_of(member["task"]),
                 "dataset": result["dataset"],
+                "family": family_of(spec),
+                "alpha": spec.get("alpha", np.nan) if spec.get("reward") == "be" else np.nan,
+                "q": spec.get("q", np.nan),
                 "algorithm": result["algorithm"],
                 "task": member["task"],
                 "seed": member["seed"],
@@ -72,68 +96,125 @@ def aggregate(eval_files: list[Path], out_csv: Path) -> pd.DataFrame:
     return frame
 
 
-def summarise(returns: pd.DataFrame, tasks: list[str]) -> pd.DataFrame:
-    """Mean and standard deviation (over seeds, ddof=0) per dataset row and task column."""
-    stats = (
-        returns.groupby(KEYS, sort=False)["return"]
+def seed_statistics(returns: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Mean, standard deviation (ddof=0) and count of ``return`` over seeds, per ``keys``."""
+    return (
+        returns.groupby(keys, sort=False, observed=True, dropna=False)["return"]
         .agg(mean="mean", std=lambda r: r.std(ddof=0), seeds="count")
         .reset_index()
     )
-    wide = stats.pivot_table(index=ROW_KEYS, columns="task",
-                             values=["mean", "std"], sort=False)
+
+
+def summarise(returns: pd.DataFrame, tasks: list[str]) -> pd.DataFrame:
+    """The full table: one row per (domain, dataset, algorithm), mean and std per task."""
+    stats = seed_statistics(returns, KEYS)
+    wide = stats.pivot_table(index=ROW_KEYS, columns="task", values=["mean", "std"],
+                             sort=False, observed=True)
     columns = {}
     for task in tasks:
         for stat in ("mean", "std"):
             columns[f"{task}_{stat}"] = wide[(stat, task)] if (stat, task) in wide else float("nan")
     table = pd.DataFrame(columns, index=wide.index).reset_index()
-    seeds = stats.groupby(ROW_KEYS, sort=False)["seeds"].min()
+    seeds = stats.groupby(ROW_KEYS, sort=False, observed=True)["seeds"].min()
     return table.merge(seeds.rename("seeds").reset_index(), on=ROW_KEYS)
+
+
+def family_best(returns: pd.DataFrame, tasks: list[str]) -> pd.DataFrame:
+    """The paper's Table 1: per task and family, the best (dataset, algorithm) by mean
+    return over seeds, with that pair's mean and std."""
+    stats = seed_statistics(returns, ["task", "family", "dataset", "algorithm"])
+    best = stats.loc[stats.groupby(["task", "family"], sort=False)["mean"].idxmax()]
+    best = best[best.task.isin(tasks)]
+    order = {task: i for i, task in enumerate(tasks)} | {f: i for i, f in enumerate(FAMILIES)}
+    return best.sort_values(["task", "family"], key=lambda col: col.map(order)).reset_index(drop=True)
 
 
 def _cell(mean: float, std: float) -> str:
     return "–" if pd.isna(mean) else f"{mean:.1f} ± {std:.1f}"
 
 
+def _tex(cell: str) -> str:
+    return cell.replace("±", r"$\pm$").replace("_", r"\_")
+
+
+def _tex_table(labels: list[str], rows: list[list[str]], bold: list[set[int]], text_columns: int) -> str:
+    body = "\n".join(
+        "    " + " & ".join(
+            rf"\textbf{{{_tex(c)}}}" if j in marks else _tex(c) for j, c in enumerate(row)
+        ) + r" \\"
+        for row, marks in zip(rows, bold)
+    )
+    return (
+        r"\begin{tabular}{" + "l" * text_columns + "r" * (len(labels) - text_columns) + "}\n"
+        r"    \toprule" + "\n    " + " & ".join(_tex(label) for label in labels) + r" \\" + "\n"
+        r"    \midrule" + "\n" + body + "\n    \\bottomrule\n\\end{tabular}\n"
+    )
+
+
+def _table_page(pdf: PdfPages, title: str, labels: list[str], rows: list[list[str]],
+                bold: list[set[int]], meta: dict) -> None:
+    fig, ax = plt.subplots(figsize=(2.0 + 1.5 * len(labels), 1.4 + 0.32 * len(rows)))
+    ax.axis("off")
+    ax.set_title(title)
+    drawn = ax.table(cellText=rows, colLabels=labels, loc="center", cellLoc="center")
+    drawn.auto_set_font_size(False)
+    drawn.set_fontsize(8)
+    drawn.scale(1.0, 1.4)
+    for i, marks in enumerate(bold):
+        for j in marks:
+            drawn[i + 1, j].set_text_props(fontweight="bold")
+    fig.text(0.01, 0.01, provenance_line(meta), fontsize=6, wrap=True)
+    pdf.savefig(fig, bbox_inches="tight")
+    plt.close(fig)
+
+
 # ------------------------------------------------------------------------------ table 1
 
 
 def write_table1(returns_csv: Path, tasks: list[str], out_prefix: Path, meta: dict) -> pd.DataFrame:
-    """Table 1: one row per dataset (and algorithm), one column per task, mean ± std."""
-    table = summarise(pd.read_csv(returns_csv), tasks)
+    """Table 1 in two parts: per task, the best return of each dataset family (best family
+    in bold), then the full table of every (dataset, algorithm) and task, mean ± std over
+    seeds. Writes ``<prefix>.pdf`` (one page each), ``.tex`` (both), ``.csv`` (the first)
+    and ``_full.csv`` (the second)."""
+    returns = pd.read_csv(returns_csv)
+    best = family_best(returns, tasks)
+    full = summarise(returns, tasks)
     out_prefix = Path(out_prefix)
     header = "".join(f"# {key}: {value}\n" for key, value in meta.items())
-
     with atomic_path(out_prefix.with_suffix(".csv")) as tmp:
-        tmp.write_text(header + table.to_csv(index=False, float_format="%.4f"))
+        tmp.write_text(header + best.to_csv(index=False, float_format="%.4f"))
+    with atomic_path(out_prefix.with_name(out_prefix.name + "_full.csv")) as tmp:
+        tmp.write_text(header + full.to_csv(index=False, float_format="%.4f"))
 
-    cells = [[row.domain, row.dataset, row.algorithm] + [
+    families = [f for f in FAMILIES if f in set(best.family)]
+    best_labels = ["task"] + families
+    best_rows, best_bold = [], []
+    for task in tasks:
+        row = best[best.task == task].set_index("family")
+        cells = [task.replace("_", " ")]
+        for family in families:
+            cells.append(_cell(row.at[family, "mean"], row.at[family, "std"])
+                         if family in row.index else "–")
+        best_rows.append(cells)
+        top = row["mean"].idxmax() if len(row) else None
+        best_bold.append({1 + families.index(top)} if top is not None else set())
+
+    full_labels = ROW_KEYS + [t.replace("_", " ") for t in tasks]
+    full_rows = [[row.domain, row.dataset, row.algorithm] + [
         _cell(getattr(row, f"{t}_mean"), getattr(row, f"{t}_std")) for t in tasks
-    ] for row in table.itertuples()]
-    labels = ROW_KEYS + [t.replace("_", " ") for t in tasks]
+    ] for row in full.itertuples()]
+    full_bold = [set() for _ in full_rows]
 
-    tex_rows = "\n".join(
-        "    " + " & ".join(c.replace("±", r"$\pm$").replace("_", r"\_") for c in row) + r" \\"
-        for row in cells
-    )
     write_text(out_prefix.with_suffix(".tex"), (
         "% " + provenance_line(meta) + "\n"
-        r"\begin{tabular}{lll" + "r" * len(tasks) + "}\n"
-        r"    \toprule" + "\n"
-        "    " + " & ".join(labels) + r" \\" + "\n"
-        r"    \midrule" + "\n" + tex_rows + "\n"
-        r"    \bottomrule" + "\n"
-        r"\end{tabular}" + "\n"
+        "% Best offline return per task and dataset family (best over datasets and algorithms)\n"
+        + _tex_table(best_labels, best_rows, best_bold, text_columns=1)
+        + "% Every dataset and algorithm: mean $\\pm$ std over seeds\n"
+        + _tex_table(full_labels, full_rows, full_bold, text_columns=len(ROW_KEYS))
     ))
-
-    fig, ax = plt.subplots(figsize=(2.0 + 1.6 * len(tasks), 1.4 + 0.35 * len(cells)))
-    ax.axis("off")
-    ax.set_title("Table 1: offline return per dataset and task (mean ± std over seeds)")
-    drawn = ax.table(cellText=cells, colLabels=labels, loc="center", cellLoc="center")
-    drawn.auto_set_font_size(False)
-    drawn.set_fontsize(8)
-    drawn.scale(1.0, 1.4)
-    fig.text(0.01, 0.01, provenance_line(meta), fontsize=6, wrap=True)
-    with atomic_path(out_prefix.with_suffix(".pdf")) as tmp:
-        fig.savefig(tmp, bbox_inches="tight")
-    plt.close(fig)
-    return table
+    with atomic_path(out_prefix.with_suffix(".pdf")) as tmp, PdfPages(tmp) as pdf:
+        _table_page(pdf, "Table 1: best offline return per dataset family (mean ± std over seeds)",
+                    best_labels, best_rows, best_bold, meta)
+        _table_page(pdf, "Offline return per dataset, algorithm and task (mean ± std over seeds)",
+                    full_labels, full_rows, full_bold, meta)
+    return best

@@ -11,7 +11,7 @@ rule pretrain_encoder:
         f"{LOGS}/pretrain_encoder/{{domain}}.log",
     benchmark:
         f"{BENCH}/pretrain_encoder/{{domain}}.tsv"
-    threads: 2
+    threads: SETTINGS["threads"]["pretrain_encoder"]
     resources:
         gpu=1,
         mem_mb=4000,
@@ -39,10 +39,7 @@ rule collect:
         f"{LOGS}/collect/{{domain}}/{{dataset}}.log",
     benchmark:
         f"{BENCH}/collect/{{domain}}/{{dataset}}.tsv"
-    # An explorer's networks are too small for intra-op parallelism to pay: two one-thread
-    # jobs collect 1.4x more than one two-thread job (bench/bench_explore.py, quick sizes).
-    # Raise it for paper sizes on CPU-only machines with --set-threads collect=N.
-    threads: 1
+    threads: SETTINGS["threads"]["collect"]
     resources:
         gpu=lambda wc: int(learns(DATASETS[wc.dataset])),
         mem_mb=8000,

@@ -1,4 +1,6 @@
 # Configuration checks, paths and input functions shared by every stage.
+import json
+
 from snakemake.utils import validate
 
 from berl.config import check_config, config_hash, domains
@@ -16,6 +18,7 @@ LOGS = f"logs/{PRESET}"
 BENCH = f"benchmarks/{PRESET}"
 TASKS = SETTINGS["tasks"]
 DATASETS = {d["name"]: d for d in SETTINGS["datasets"]}
+DATASETS_JSON = json.dumps(SETTINGS["datasets"], separators=(",", ":"))  # for `berl` flags
 
 
 wildcard_constraints:

@@ -22,7 +22,7 @@ rule train_offline:
         f"{LOGS}/train/{{domain}}/{{dataset}}/{{algorithm}}.log",
     benchmark:
         f"{BENCH}/train/{{domain}}/{{dataset}}/{{algorithm}}.tsv"
-    threads: 2
+    threads: SETTINGS["threads"]["train"]
     resources:
         gpu=1,
         mem_mb=16000,
