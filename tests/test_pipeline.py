@@ -24,7 +24,12 @@ def test_smoke_pipeline_produces_table1_from_real_evaluations(repo, tmp_path):
 
     for suffix in ("pdf", "csv", "tex"):
         assert (tmp_path / f"reports/table1.{suffix}").stat().st_size > 0
-    table = pd.read_csv(tmp_path / "reports/table1.csv", comment="#")
+    table = pd.read_csv(tmp_path / "reports/table1_full.csv", comment="#")
+    best = pd.read_csv(tmp_path / "reports/table1.csv", comment="#")
+    for task in ("walker_walk", "quadruped_walk"):
+        assert set(best[best.task == task].family) == {"BE", "Rényi", "Shannon", "SMM", "RND", "random"}
+    for report in ("fig4_alpha_q_sweep.pdf", "fig_learning_curves.pdf", "iqm.pdf", "iqm.csv"):
+        assert (tmp_path / "reports" / report).stat().st_size > 0, report
     evaluations = sorted((tmp_path / "results/smoke/eval").rglob("*.json"))
     # Six datasets (random and the five families: BE, Renyi, Shannon, SMM, RND) x three
     # algorithms x two domains, one task each.
