@@ -46,6 +46,17 @@ def _grid(tasks: list[str], algorithms: list[str]):
     return fig, axes
 
 
+def _finish_grid(fig, axes, xlabel: str, title: str) -> None:
+    """x labels on the bottom row, one legend entry per label, and the title."""
+    for ax in axes[-1]:
+        ax.set_xlabel(xlabel)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    fig.legend(unique.values(), unique.keys(), loc="upper center", ncol=len(unique),
+               bbox_to_anchor=(0.5, 1.02))
+    fig.suptitle(title, y=1.06)
+
+
 def write_fig4(returns_csv: Path, out: Path, meta: dict) -> None:
     """Return versus alpha (BE, every APT-BE dataset) and q (Rényi), mean ± std over seeds,
     with APT-Shannon, SMM and RND as horizontal reference lines."""
@@ -73,13 +84,8 @@ def write_fig4(returns_csv: Path, out: Path, meta: dict) -> None:
             ax.xaxis.set_minor_locator(NullLocator())  # ticks at the grid's own α and q
             ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
             ax.grid(alpha=0.3)
-    for ax in axes[-1]:
-        ax.set_xlabel("α (BE) or q (Rényi)")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    unique = dict(zip(labels, handles))
-    fig.legend(unique.values(), unique.keys(), loc="upper center", ncol=len(unique),
-               bbox_to_anchor=(0.5, 1.02))
-    fig.suptitle("Offline return versus α and q (mean ± std over seeds)", y=1.06)
+    _finish_grid(fig, axes, "α (BE) or q (Rényi)",
+                 "Offline return versus α and q (mean ± std over seeds)")
     _save(fig, out, meta)
 
 
@@ -109,13 +115,8 @@ def write_learning_curves(eval_files: list[Path], datasets: list[dict], out: Pat
                                 color=FAMILY_COLOURS[family[dataset]], alpha=0.8,
                                 label=family[dataset])
             axes[i, j].grid(alpha=0.3)
-    for ax in axes[-1]:
-        ax.set_xlabel("gradient step")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    unique = dict(zip(labels, handles))
-    fig.legend(unique.values(), unique.keys(), loc="upper center", ncol=len(unique),
-               bbox_to_anchor=(0.5, 1.02))
-    fig.suptitle("Learning curves: mean return over seeds, one line per dataset", y=1.06)
+    _finish_grid(fig, axes, "gradient step",
+                 "Learning curves: mean return over seeds, one line per dataset")
     _save(fig, out, meta)
 
 

@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from .common import (
-    OfflineAgent, OfflineConfig, TanhGaussianActor, TwinCritic, frozen_critic_value, repeat,
-    twin_td_loss,
+    OfflineAgent, OfflineConfig, TanhGaussianActor, TwinCritic, frozen_critic_value, optimise,
+    repeat, twin_td_loss,
 )
 from ..nets import soft_update_
 
@@ -78,24 +78,16 @@ class CQL(OfflineAgent):
         every_q = torch.cat([proposal_q, q.unsqueeze(2)], dim=2)  # (2, K, 3n + 1, B, 1)
         penalty = (every_q.logsumexp(dim=2) - q).mean(dim=(2, 3)).sum(dim=0)
         td_loss = twin_td_loss(q, target)
-        critic_loss = td_loss + cfg.cql_alpha * penalty
-        self.optimizers["critic"].zero_grad(set_to_none=True)
-        critic_loss.sum().backward()
-        self.optimizers["critic"].step()
+        optimise(self.optimizers["critic"], td_loss + cfg.cql_alpha * penalty)
 
         new_action, log_pi = self.actor.sample(obs, streams.normal(action.shape[1:]))
         temperature = self.log_temperature.exp().detach()[:, None, None]
         actor_loss = (temperature * log_pi - frozen_critic_value(self.critic, obs, new_action)
                       ).mean(dim=(1, 2))
-        self.optimizers["actor"].zero_grad(set_to_none=True)
-        actor_loss.sum().backward()
-        self.optimizers["actor"].step()
+        optimise(self.optimizers["actor"], actor_loss)
 
         entropy_gap = (log_pi.detach() + self.target_entropy).mean(dim=(1, 2))
-        temperature_loss = -(self.log_temperature * entropy_gap)
-        self.optimizers["temperature"].zero_grad(set_to_none=True)
-        temperature_loss.sum().backward()
-        self.optimizers["temperature"].step()
+        optimise(self.optimizers["temperature"], -(self.log_temperature * entropy_gap))
 
         soft_update_(self.target_critic, self.critic, cfg.tau)
         return {
