@@ -51,42 +51,6 @@ class OfflineAgent(nn.Module):
             optimizer.load_state_dict(state[name])
 
 
-class DeterministicActorCritic(OfflineAgent):
-    """A deterministic actor (the policy or its mean) with twin critics and a target copy
-    of the critics, trained on TD targets with clipped Gaussian target-action noise:
-    TD3's and CRR's shared machinery."""
-
-    def __init__(self, obs_dim: int, act_dim: int, seeds: list[int], config: OfflineConfig):
-        super().__init__()
-        self.config, self.seeds = config, list(seeds)
-        self.actor = DeterministicActor(obs_dim, act_dim, config.hidden_dim, self.seeds)
-        self.critic = TwinCritic(obs_dim, act_dim, config.hidden_dim, self.seeds)
-        self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
-        self.optimizers = {
-            "actor": torch.optim.Adam(self.actor.parameters(), lr=config.lr),
-            "critic": torch.optim.Adam(self.critic.parameters(), lr=config.lr),
-        }
-
-    @torch.no_grad()
-    def act(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.actor(obs)
-
-    def critic_step(self, batch: dict[str, torch.Tensor], streams, noise_std: float,
-                    noise_clip: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """One step of both critics towards r + gamma * min Q_target(s', pi(s') + noise);
-        returns the per-member loss and the critics' values Q(s, a)."""
-        with torch.no_grad():
-            noise = streams.normal(batch["action"].shape[1:])
-            next_obs = batch["next_observation"]
-            next_action = smoothed(self.actor(next_obs), noise, noise_std, noise_clip)
-            next_q = self.target_critic(next_obs, next_action).amin(dim=0)
-            target = batch["reward"] + self.config.discount * batch["discount"] * next_q
-        q = self.critic(batch["observation"], batch["action"])
-        loss = twin_td_loss(q, target)
-        optimise(self.optimizers["critic"], loss)
-        return loss.detach(), q.detach()
-
-
 def optimise(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
     """One optimiser step on the sum of the members' losses (each member's gradient is
     its own loss's: members share no parameters)."""
@@ -171,3 +135,39 @@ class TanhGaussianActor(nn.Module):
         # log(1 - tanh(x)^2) = 2 (log 2 - x - softplus(-2x)), stable for large |x|.
         jacobian = 2 * (math.log(2) - pre_tanh - nn.functional.softplus(-2 * pre_tanh))
         return action, (gaussian - jacobian).sum(dim=-1, keepdim=True)
+
+
+class DeterministicActorCritic(OfflineAgent):
+    """A deterministic actor (the policy or its mean) with twin critics and a target copy
+    of the critics, trained on TD targets with clipped Gaussian target-action noise:
+    TD3's and CRR's shared machinery."""
+
+    def __init__(self, obs_dim: int, act_dim: int, seeds: list[int], config: OfflineConfig):
+        super().__init__()
+        self.config, self.seeds = config, list(seeds)
+        self.actor = DeterministicActor(obs_dim, act_dim, config.hidden_dim, self.seeds)
+        self.critic = TwinCritic(obs_dim, act_dim, config.hidden_dim, self.seeds)
+        self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
+        self.optimizers = {
+            "actor": torch.optim.Adam(self.actor.parameters(), lr=config.lr),
+            "critic": torch.optim.Adam(self.critic.parameters(), lr=config.lr),
+        }
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.actor(obs)
+
+    def critic_step(self, batch: dict[str, torch.Tensor], streams, noise_std: float,
+                    noise_clip: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step of both critics towards r + gamma * min Q_target(s', pi(s') + noise);
+        returns the per-member loss and the critics' values Q(s, a)."""
+        with torch.no_grad():
+            noise = streams.normal(batch["action"].shape[1:])
+            next_obs = batch["next_observation"]
+            next_action = smoothed(self.actor(next_obs), noise, noise_std, noise_clip)
+            next_q = self.target_critic(next_obs, next_action).amin(dim=0)
+            target = batch["reward"] + self.config.discount * batch["discount"] * next_q
+        q = self.critic(batch["observation"], batch["action"])
+        loss = twin_td_loss(q, target)
+        optimise(self.optimizers["critic"], loss)
+        return loss.detach(), q.detach()
