@@ -57,7 +57,7 @@ def evaluation_record(algorithm: str, dataset: str, members: list[dict], curve: 
 
 def evaluate(agent_path: Path, dataset: str, episodes: int, out_path: Path) -> dict:
     """Evaluate a trained agents file on the CPU (physics dominates, policy batches are tiny)."""
-    from .offline.train import load_agent
+    from .offline.train import load_agent  # here: training imports this module
 
     agent, saved = load_agent(Path(agent_path), torch.device("cpu"))
     members = saved["members"]

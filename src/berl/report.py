@@ -75,7 +75,7 @@ def aggregate(eval_files: list[Path], out_csv: Path, datasets: list[dict]) -> pd
                 "domain": envs.domain_of(member["task"]),
                 "dataset": result["dataset"],
                 "family": family_of(spec),
-                "alpha": spec.get("alpha", np.nan) if spec.get("reward") == "be" else np.nan,
+                "alpha": spec.get("alpha", np.nan),  # the schema allows alpha with BE only
                 "q": spec.get("q", np.nan),
                 "algorithm": result["algorithm"],
                 "task": member["task"],

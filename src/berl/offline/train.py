@@ -95,18 +95,20 @@ def train(
     out_path = Path(out_path)
     tasks = list(data_paths)
     members = [{"task": task, "seed": seed} for task in tasks for seed in seeds]
+    member_tasks = [m["task"] for m in members]
+    data_files = {task: str(path) for task, path in data_paths.items()}
     data = load_task_data(data_paths, device)
     size = len(data["observation"])
     obs_dim, act_dim = data["observation"].shape[1], data["action"].shape[1]
     agent = build_agent(algorithm, obs_dim, act_dim, [m["seed"] for m in members], config).to(device)
     streams = MemberStreams([stream_seed(m["task"], m["seed"]) for m in members], device)
-    reward_row = torch.tensor([tasks.index(m["task"]) for m in members], device=device)[:, None]
+    reward_row = torch.tensor([tasks.index(task) for task in member_tasks], device=device)[:, None]
     batch_shape = (agent.config.batch_size,)
+    settings = asdict(agent.config)
 
     # A checkpoint is only resumed by the run that wrote it: same algorithm, settings, data.
-    run_id = {"algorithm": algorithm, "config": asdict(agent.config), "members": members,
-              "data": {task: str(path) for task, path in data_paths.items()}, "transitions": size,
-              "eval_every": eval_every, "eval_episodes": eval_episodes}
+    run_id = {"algorithm": algorithm, "config": settings, "members": members, "data": data_files,
+              "transitions": size, "eval_every": eval_every, "eval_episodes": eval_episodes}
     start_step, curve = 0, []
     checkpoint = _checkpoint_path(out_path)
     state = load_checkpoint(checkpoint, run_id, device)
@@ -118,8 +120,7 @@ def train(
         log.info("resuming at step %d", start_step)
 
     log.info("%s: %d members (%d tasks x %d seeds), %d transitions, %d steps on %s, config %s",
-             algorithm, len(members), len(tasks), len(seeds), size, steps, device,
-             asdict(agent.config))
+             algorithm, len(members), len(tasks), len(seeds), size, steps, device, settings)
     tick, tick_step = time.perf_counter(), start_step
     for step in range(start_step + 1, steps + 1):
         index = streams.randint(size, batch_shape)  # (K, B): each member samples its own rows
@@ -133,7 +134,7 @@ def train(
             log.info("step %d/%d %s (%.1f steps/s)", step, steps, summary, rate)
             tick, tick_step = time.perf_counter(), step
         if eval_episodes and (step % eval_every == 0 or step == steps):
-            returns = rollout_returns(agent.eval(), [m["task"] for m in members], eval_episodes)
+            returns = rollout_returns(agent.eval(), member_tasks, eval_episodes)
             agent.train()
             curve.append({"step": step, "returns": returns.tolist()})
             log.info("step %d: mean return per member %s", step,
@@ -148,12 +149,12 @@ def train(
     record = evaluation_record(algorithm, dataset, members, curve, str(out_path)) if curve else None
     result = {
         "algorithm": algorithm,
-        "config": asdict(agent.config),
+        "config": settings,
         "members": members,
         "observation_dim": obs_dim,
         "action_dim": act_dim,
         "steps": steps,
-        "data": {task: str(path) for task, path in data_paths.items()},
+        "data": data_files,
         "agent": {key: value.cpu() for key, value in agent.state_dict().items()},
         "evaluation": record,
     }
