@@ -27,22 +27,29 @@ SIZES = {"quick": (128, 128), "paper": (1024, 1024)}  # (hidden, batch) of confi
 STEPS = {"quick": 10, "paper": 1}
 
 
+def random_data(transitions: int, device: torch.device) -> dict[str, torch.Tensor]:
+    return {
+        "observation": torch.randn(transitions, OBS_DIM, device=device),
+        "action": torch.rand(transitions, ACT_DIM, device=device) * 2 - 1,
+        "reward": torch.rand(transitions, 1, device=device),
+        "discount": torch.ones(transitions, 1, device=device),
+        "next_observation": torch.randn(transitions, OBS_DIM, device=device),
+    }
+
+
 def stepper(algorithm: str, hidden: int, batch: int, members: int, steps: int,
-            device: torch.device):
-    agent = build_agent(algorithm, OBS_DIM, ACT_DIM, list(range(members)),
+            device: torch.device = torch.device("cpu"), data: dict | None = None):
+    """A callable running ``steps`` training steps of a K-member job on ``data``
+    (random walker-shaped transitions unless given)."""
+    data = random_data(TRANSITIONS, device) if data is None else data
+    size, obs_dim, act_dim = len(data["observation"]), data["observation"].shape[1], data["action"].shape[1]
+    agent = build_agent(algorithm, obs_dim, act_dim, list(range(members)),
                         {"hidden_dim": hidden, "batch_size": batch}).to(device)
     streams = MemberStreams(list(range(members)), device)
-    data = {
-        "observation": torch.randn(TRANSITIONS, OBS_DIM, device=device),
-        "action": torch.rand(TRANSITIONS, ACT_DIM, device=device) * 2 - 1,
-        "reward": torch.rand(TRANSITIONS, 1, device=device),
-        "discount": torch.ones(TRANSITIONS, 1, device=device),
-        "next_observation": torch.randn(TRANSITIONS, OBS_DIM, device=device),
-    }
 
     def run():
         for _ in range(steps):
-            index = streams.randint(TRANSITIONS, (batch,))
+            index = streams.randint(size, (batch,))
             agent.update({key: value[index] for key, value in data.items()}, streams)
         if device.type == "cuda":
             torch.cuda.synchronize()
