@@ -1,4 +1,4 @@
-# Behavioral-entropy datasets -> offline RL -> reports.  See README.md.
+# Behavioral-entropy datasets -> offline RL and coverage analyses -> reports.  See README.md.
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -12,6 +12,7 @@ include: "workflow/rules/collect.smk"
 include: "workflow/rules/relabel.smk"
 include: "workflow/rules/offline.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/coverage.smk"
 
 
 rule all:
@@ -20,4 +21,9 @@ rule all:
         "reports/fig4_alpha_q_sweep.pdf",
         "reports/fig_learning_curves.pdf",
         "reports/iqm.pdf",
+        "reports/table_coverage.pdf",
+        "reports/fig_coverage_tsne.pdf",
+        "reports/fig_coverage_phate.pdf",
+        "reports/fig_coverage_vs_return.pdf",
+        "reports/fig_estimator_accuracy.pdf",
     default_target: True

@@ -28,8 +28,18 @@ def test_smoke_pipeline_produces_table1_from_real_evaluations(repo, tmp_path):
     best = pd.read_csv(tmp_path / "reports/table1.csv", comment="#")
     for task in ("walker_walk", "quadruped_walk"):
         assert set(best[best.task == task].family) == {"BE", "Rényi", "Shannon", "SMM", "RND", "random"}
-    for report in ("fig4_alpha_q_sweep.pdf", "fig_learning_curves.pdf", "iqm.pdf", "iqm.csv"):
+    for report in ("fig4_alpha_q_sweep.pdf", "fig_learning_curves.pdf", "iqm.pdf", "iqm.csv",
+                   "table_coverage.pdf", "table_coverage.tex", "fig_coverage_tsne.pdf",
+                   "fig_coverage_phate.pdf", "fig_coverage_vs_return.pdf", "fig_estimator_accuracy.pdf"):
         assert (tmp_path / "reports" / report).stat().st_size > 0, report
+    coverage = pd.read_csv(tmp_path / "reports/table_coverage.csv", comment="#")
+    # Every dataset of both domains in both spaces, every measure finite.
+    assert len(coverage) == 6 * 2 * 2
+    measures = coverage.columns[coverage.columns.get_loc("points") + 1:]
+    assert np.isfinite(coverage[measures].to_numpy(dtype=float)).all()
+    correlations = pd.read_csv(tmp_path / "reports/fig_coverage_vs_return.csv", comment="#")
+    assert set(correlations.task) == {"walker_walk", "quadruped_walk"}
+    assert correlations.spearman_rho.between(-1, 1).all()
     evaluations = sorted((tmp_path / "results/smoke/eval").rglob("*.json"))
     # Six datasets (random and the five families: BE, Renyi, Shannon, SMM, RND) x three
     # algorithms x two domains, one task each.
@@ -52,7 +62,7 @@ def test_smoke_pipeline_produces_table1_from_real_evaluations(repo, tmp_path):
         assert row[f"{task}_mean"].item() == pytest.approx(seeds.mean(), abs=1e-3)
         assert row[f"{task}_std"].item() == pytest.approx(seeds.std(), abs=1e-3)
     # Every stage leaves its log and benchmark record.
-    for stage in ("pretrain_encoder", "collect", "relabel", "train"):
+    for stage in ("pretrain_encoder", "collect", "relabel", "train", "coverage", "embedding"):
         assert list((tmp_path / "logs/smoke" / stage).rglob("*.log")), stage
         assert list((tmp_path / "benchmarks/smoke" / stage).rglob("*.tsv")), stage
     assert "smoke" in (tmp_path / "reports/table1.csv").read_text().splitlines()[0]

@@ -44,17 +44,23 @@ def _relabel(args) -> None:
     relabel(args.manifest, args.task, args.out)
 
 
+def _named_paths(stage: str, flag: str, items: list[str]) -> dict[str, Path]:
+    """``NAME=PATH`` arguments as a dict."""
+    named = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep:
+            raise SystemExit(f"{stage}: {flag} takes NAME=PATH, got {item!r}")
+        named[name] = Path(path)
+    return named
+
+
 def _train(args) -> None:
     from .device import pick_device, set_threads
     from .offline.train import train
 
     set_threads(args.threads)
-    data = {}
-    for item in args.data:
-        task, sep, path = item.partition("=")
-        if not sep:
-            raise SystemExit(f"train: --data takes TASK=PATH, got {item!r}")
-        data[task] = Path(path)
+    data = _named_paths("train", "--data", args.data)
     train(
         args.algorithm, data, args.out, list(range(args.seeds)), args.steps,
         {"hidden_dim": args.hidden_dim, "batch_size": args.batch_size}, pick_device(),
@@ -78,12 +84,56 @@ def _aggregate(args) -> None:
     aggregate(args.eval_files, args.out, json.loads(args.datasets))
 
 
+def _coverage(args) -> None:
+    from .coverage import CoverageSettings, measure
+    from .device import set_threads
+
+    set_threads(args.threads)
+    settings = CoverageSettings(
+        points=args.points, k=args.k, components=args.components, be_alphas=args.be_alphas,
+        renyi_qs=args.renyi_qs, grid_components=args.grid_components, grid_bins=args.grid_bins,
+        ball_components=args.ball_components, ball_samples=args.ball_samples, seed=args.seed,
+    )
+    measure(args.domain, _named_paths("coverage", "--manifests", args.manifests),
+            json.loads(args.datasets), args.encoder, settings, args.out)
+
+
+def _embed(args) -> None:
+    from .device import set_threads
+    from .embedding import joint_embedding
+
+    set_threads(args.threads)
+    joint_embedding(_named_paths("embed", "--manifests", args.manifests), args.method, args.points,
+                    args.out, space=args.space, encoder_path=args.encoder, seed=args.seed,
+                    threads=args.threads, perplexity=args.perplexity, phate_knn=args.phate_knn)
+
+
+def _estimator_study(args) -> None:
+    from .device import set_threads
+    from .estimator_study import run_study
+
+    set_threads(args.threads)
+    run_study(args.sizes, args.ks, args.dims, args.repeats, args.out, seed=args.seed)
+
+
 def _report(args) -> None:
     from . import figures
     from .report import provenance, write_table1
 
     meta = provenance(args.preset, args.config_hash)
-    if args.stage == "table1":
+    if args.stage in COVERAGE_REPORTS:
+        from . import coverage_report, estimator_study
+
+        if args.stage == "table-coverage":
+            coverage_report.write_table_coverage(args.coverage, args.out_prefix, meta)
+        elif args.stage == "fig-coverage":
+            coverage_report.write_embedding_figure(_named_paths(args.stage, "--embeddings", args.embeddings),
+                                                   json.loads(args.datasets), args.method, args.out, meta)
+        elif args.stage == "fig-coverage-vs-return":
+            coverage_report.write_coverage_vs_return(args.coverage, args.returns, args.out_prefix, meta)
+        else:
+            estimator_study.write_figure(args.study, args.out, meta)
+    elif args.stage == "table1":
         write_table1(args.returns, args.tasks, args.out_prefix, meta)
     elif args.stage == "fig4":
         figures.write_fig4(args.returns, args.out, meta)
@@ -91,6 +141,9 @@ def _report(args) -> None:
         figures.write_iqm(args.returns, args.out_prefix, meta)
     else:
         figures.write_learning_curves(args.eval_files, json.loads(args.datasets), args.out, meta)
+
+
+COVERAGE_REPORTS = ("table-coverage", "fig-coverage", "fig-coverage-vs-return", "fig-estimator-accuracy")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -165,6 +218,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("eval_files", type=Path, nargs="+")
     p.set_defaults(run=_aggregate)
 
+    def sample_flags(p, what):
+        p.add_argument("--manifests", nargs="+", required=True, metavar="DATASET=PATH",
+                       help="each dataset's manifest.json")
+        p.add_argument("--points", type=int, required=True, help=f"states drawn from each dataset {what}")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--threads", type=int, default=1)
+        p.add_argument("--out", type=Path, required=True, help=".csv")
+
+    p = stages.add_parser("coverage", help="entropy and volumetric coverage of a domain's datasets")
+    sample_flags(p, "for the measures")
+    p.add_argument("--domain", required=True)
+    p.add_argument("--datasets", required=True, help=datasets_help)
+    p.add_argument("--encoder", type=Path, required=True, help="the domain's frozen encoder")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--components", type=int, default=8)
+    p.add_argument("--be-alphas", type=float, nargs="+", default=[0.2, 0.5, 0.7, 0.9, 1.0, 1.5, 2.0, 3.0, 5.0])
+    p.add_argument("--renyi-qs", type=float, nargs="+", default=[0.3, 0.5, 0.7, 0.9, 1.1])
+    p.add_argument("--grid-components", type=int, default=3)
+    p.add_argument("--grid-bins", type=int, default=10)
+    p.add_argument("--ball-components", type=int, default=4)
+    p.add_argument("--ball-samples", type=int, default=100_000)
+    p.set_defaults(run=_coverage)
+
+    p = stages.add_parser("embed", help="joint t-SNE or PHATE map of a domain's datasets")
+    sample_flags(p, "")
+    p.add_argument("--method", required=True, choices=["tsne", "phate"])
+    p.add_argument("--space", default="state", choices=["state", "representation"])
+    p.add_argument("--encoder", type=Path, help="the domain's encoder (representation space)")
+    p.add_argument("--perplexity", type=float, default=30.0)
+    p.add_argument("--phate-knn", type=int, default=5)
+    p.set_defaults(run=_embed)
+
+    p = stages.add_parser("estimator-study", help="entropy estimators against known entropies")
+    p.add_argument("--sizes", type=int, nargs="+", required=True)
+    p.add_argument("--ks", type=int, nargs="+", required=True)
+    p.add_argument("--dims", type=int, nargs="+", required=True)
+    p.add_argument("--repeats", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", type=Path, required=True, help=".csv")
+    p.set_defaults(run=_estimator_study)
+
     def report_stage(name, help_text):
         p = stages.add_parser(name, help=help_text)
         p.add_argument("--preset", required=True, help="recorded in the output")
@@ -186,6 +281,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--datasets", required=True, help=datasets_help)
     p.add_argument("--out", type=Path, required=True, help=".pdf")
     p.add_argument("eval_files", type=Path, nargs="+")
+    p = report_stage("table-coverage", "write the coverage table as PDF, CSV and LaTeX")
+    p.add_argument("--coverage", type=Path, nargs="+", required=True, help="outputs of `coverage`")
+    p.add_argument("--out-prefix", type=Path, required=True, help="e.g. reports/table_coverage")
+    p = report_stage("fig-coverage", "draw the joint embeddings, a panel per dataset")
+    p.add_argument("--method", required=True, choices=["tsne", "phate"])
+    p.add_argument("--embeddings", nargs="+", required=True, metavar="DOMAIN=PATH",
+                   help="outputs of `embed`, one per domain")
+    p.add_argument("--datasets", required=True, help=datasets_help)
+    p.add_argument("--out", type=Path, required=True, help=".pdf")
+    p = report_stage("fig-coverage-vs-return", "coverage measures against offline returns")
+    p.add_argument("--coverage", type=Path, nargs="+", required=True, help="outputs of `coverage`")
+    p.add_argument("--returns", type=Path, required=True, help="output of `aggregate`")
+    p.add_argument("--out-prefix", type=Path, required=True, help="e.g. reports/fig_coverage_vs_return")
+    p = report_stage("fig-estimator-accuracy", "draw the estimator study")
+    p.add_argument("--study", type=Path, required=True, help="output of `estimator-study`")
+    p.add_argument("--out", type=Path, required=True, help=".pdf")
     return parser
 
 

@@ -19,7 +19,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import NullLocator  # noqa: E402
 
 from .io import atomic_path, read_json  # noqa: E402
-from .report import family_of, provenance_line, seed_statistics  # noqa: E402
+from .report import family_of, provenance_line, seed_statistics, write_csv  # noqa: E402
 from .stats import stratified_bootstrap_ci  # noqa: E402
 
 # dm_control rewards are in [0, 1] per step over 1000 steps: returns normalise by 1000.
@@ -29,7 +29,7 @@ FAMILY_COLOURS = {"BE": "tab:blue", "Rényi": "tab:orange", "Shannon": "tab:gree
                   "SMM": "tab:purple", "RND": "tab:brown", "random": "tab:gray"}
 
 
-def _save(fig, out: Path, meta: dict) -> None:
+def save_figure(fig, out: Path, meta: dict) -> None:
     fig.text(0.01, 0.002, provenance_line(meta), fontsize=6)
     with atomic_path(out) as tmp:
         fig.savefig(tmp, bbox_inches="tight")
@@ -86,7 +86,7 @@ def write_fig4(returns_csv: Path, out: Path, meta: dict) -> None:
             ax.grid(alpha=0.3)
     _finish_grid(fig, axes, "α (BE) or q (Rényi)",
                  "Offline return versus α and q (mean ± std over seeds)")
-    _save(fig, out, meta)
+    save_figure(fig, out, meta)
 
 
 def write_learning_curves(eval_files: list[Path], datasets: list[dict], out: Path, meta: dict) -> None:
@@ -117,7 +117,7 @@ def write_learning_curves(eval_files: list[Path], datasets: list[dict], out: Pat
             axes[i, j].grid(alpha=0.3)
     _finish_grid(fig, axes, "gradient step",
                  "Learning curves: mean return over seeds, one line per dataset")
-    _save(fig, out, meta)
+    save_figure(fig, out, meta)
 
 
 def iqm_table(returns: pd.DataFrame, *, resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
@@ -139,9 +139,7 @@ def write_iqm(returns_csv: Path, out_prefix: Path, meta: dict) -> pd.DataFrame:
     """``<prefix>.csv`` and a dot-and-interval plot ``<prefix>.pdf``."""
     table = iqm_table(pd.read_csv(returns_csv))
     out_prefix = Path(out_prefix)
-    header = "".join(f"# {key}: {value}\n" for key, value in meta.items())
-    with atomic_path(out_prefix.with_suffix(".csv")) as tmp:
-        tmp.write_text(header + table.to_csv(index=False, float_format="%.4f"))
+    write_csv(out_prefix.with_suffix(".csv"), table, meta)
     algorithms = list(dict.fromkeys(table.algorithm))
     datasets = list(dict.fromkeys(table.dataset))
     fig, axes = plt.subplots(1, len(algorithms), sharey=True, squeeze=False,
@@ -158,5 +156,5 @@ def write_iqm(returns_csv: Path, out_prefix: Path, meta: dict) -> pd.DataFrame:
     axes[0, 0].set_yticks(np.arange(len(datasets)), datasets)
     axes[0, 0].invert_yaxis()
     fig.suptitle("Interquartile mean over tasks and seeds, 95 % stratified bootstrap CI", y=1.02)
-    _save(fig, out_prefix.with_suffix(".pdf"), meta)
+    save_figure(fig, out_prefix.with_suffix(".pdf"), meta)
     return table

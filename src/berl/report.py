@@ -52,6 +52,13 @@ def provenance_line(meta: dict[str, str]) -> str:
     return "; ".join(f"{key} {value}" for key, value in meta.items())
 
 
+def write_csv(path: Path, frame: pd.DataFrame, meta: dict[str, str]) -> None:
+    """A report's CSV, atomically, under comment lines of provenance (``# key: value``)."""
+    header = "".join(f"# {key}: {value}\n" for key, value in meta.items())
+    with atomic_path(path) as tmp:
+        tmp.write_text(header + frame.to_csv(index=False, float_format="%.4f"))
+
+
 # ----------------------------------------------------------------------------- returns
 
 
@@ -137,7 +144,7 @@ def _tex(cell: str) -> str:
     return cell.replace("±", r"$\pm$").replace("_", r"\_")
 
 
-def _tex_table(labels: list[str], rows: list[list[str]], bold: list[set[int]], text_columns: int) -> str:
+def tex_table(labels: list[str], rows: list[list[str]], bold: list[set[int]], text_columns: int) -> str:
     body = "\n".join(
         "    " + " & ".join(
             rf"\textbf{{{_tex(c)}}}" if j in marks else _tex(c) for j, c in enumerate(row)
@@ -151,7 +158,7 @@ def _tex_table(labels: list[str], rows: list[list[str]], bold: list[set[int]], t
     )
 
 
-def _table_page(pdf: PdfPages, title: str, labels: list[str], rows: list[list[str]],
+def table_page(pdf: PdfPages, title: str, labels: list[str], rows: list[list[str]],
                 bold: list[set[int]], meta: dict) -> None:
     fig, ax = plt.subplots(figsize=(2.0 + 1.5 * len(labels), 1.4 + 0.32 * len(rows)))
     ax.axis("off")
@@ -180,11 +187,8 @@ def write_table1(returns_csv: Path, tasks: list[str], out_prefix: Path, meta: di
     best = family_best(returns, tasks)
     full = summarise(returns, tasks)
     out_prefix = Path(out_prefix)
-    header = "".join(f"# {key}: {value}\n" for key, value in meta.items())
-    with atomic_path(out_prefix.with_suffix(".csv")) as tmp:
-        tmp.write_text(header + best.to_csv(index=False, float_format="%.4f"))
-    with atomic_path(out_prefix.with_name(out_prefix.name + "_full.csv")) as tmp:
-        tmp.write_text(header + full.to_csv(index=False, float_format="%.4f"))
+    write_csv(out_prefix.with_suffix(".csv"), best, meta)
+    write_csv(out_prefix.with_name(out_prefix.name + "_full.csv"), full, meta)
 
     families = [f for f in FAMILIES if f in set(best.family)]
     best_labels = ["task"] + families
@@ -208,13 +212,13 @@ def write_table1(returns_csv: Path, tasks: list[str], out_prefix: Path, meta: di
     write_text(out_prefix.with_suffix(".tex"), (
         "% " + provenance_line(meta) + "\n"
         "% Best offline return per task and dataset family (best over datasets and algorithms)\n"
-        + _tex_table(best_labels, best_rows, best_bold, text_columns=1)
+        + tex_table(best_labels, best_rows, best_bold, text_columns=1)
         + "% Every dataset and algorithm: mean $\\pm$ std over seeds\n"
-        + _tex_table(full_labels, full_rows, full_bold, text_columns=len(ROW_KEYS))
+        + tex_table(full_labels, full_rows, full_bold, text_columns=len(ROW_KEYS))
     ))
     with atomic_path(out_prefix.with_suffix(".pdf")) as tmp, PdfPages(tmp) as pdf:
-        _table_page(pdf, "Table 1: best offline return per dataset family (mean ± std over seeds)",
+        table_page(pdf, "Table 1: best offline return per dataset family (mean ± std over seeds)",
                     best_labels, best_rows, best_bold, meta)
-        _table_page(pdf, "Offline return per dataset, algorithm and task (mean ± std over seeds)",
+        table_page(pdf, "Offline return per dataset, algorithm and task (mean ± std over seeds)",
                     full_labels, full_rows, full_bold, meta)
     return best

@@ -45,12 +45,15 @@ def collection_inputs(wildcards):
 
 
 def command_flags(settings):
-    """A settings block as `berl` flags: `--key value`, or `--key` / `--no-key` for booleans."""
+    """A settings block as `berl` flags: `--key value`, `--key v1 v2` for lists, or
+    `--key` / `--no-key` for booleans."""
     flags = []
     for key, value in settings.items():
         flag = key.replace("_", "-")
         if isinstance(value, bool):
             flags.append(f"--{flag}" if value else f"--no-{flag}")
+        elif isinstance(value, list):
+            flags.append(f"--{flag} " + " ".join(str(v) for v in value))
         else:
             flags.append(f"--{flag} {value}")
     return " ".join(flags)
@@ -82,3 +85,25 @@ def evaluation_files(wildcards):
         for dataset in DATASETS
         for algorithm in SETTINGS["algorithms"]
     ]
+
+
+def domain_manifests(wildcards):
+    """Every dataset of a domain, by name."""
+    return {
+        name: f"{RESULTS}/datasets/{wildcards.domain}/{name}/manifest.json" for name in DATASETS
+    }
+
+
+def named_paths(paths):
+    """A {name: path} input as `name=path` arguments of `berl`."""
+    return " ".join(f"{name}={path}" for name, path in paths.items())
+
+
+def coverage_files(wildcards=None):
+    return [f"{RESULTS}/coverage/{domain}/coverage.csv" for domain in domains(SETTINGS)]
+
+
+def embedding_files(wildcards):
+    return {
+        domain: f"{RESULTS}/coverage/{domain}/{wildcards.method}.csv" for domain in domains(SETTINGS)
+    }

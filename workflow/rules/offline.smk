@@ -9,7 +9,7 @@ rule train_offline:
         agents=f"{RESULTS}/offline/{{domain}}/{{dataset}}/{{algorithm}}/agents.pt",
         evaluation=f"{RESULTS}/eval/{{domain}}/{{dataset}}/{{algorithm}}.json",
     params:
-        data=lambda wc, input: " ".join(f"{task}={path}" for task, path in input.items()),
+        data=lambda wc, input: named_paths(input),
         seeds=OFFLINE["seeds"],
         steps=OFFLINE["steps"],
         batch_size=OFFLINE["batch_size"],

@@ -1,0 +1,170 @@
+"""Coverage reports: the coverage table, the joint embeddings, coverage versus return."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+from scipy.stats import spearmanr  # noqa: E402
+
+from .coverage import SPACES  # noqa: E402
+from .figures import FAMILY_COLOURS, save_figure  # noqa: E402
+from .io import atomic_path, write_text  # noqa: E402
+from .report import FAMILIES, family_of, provenance_line, table_page, tex_table, write_csv  # noqa: E402
+
+VOLUMETRIC = {"grid_occupancy": "grid occupancy", "ball_volume": "k-NN ball volume"}
+# Measures set against returns: both volumetric ones and the Shannon estimate.
+AGAINST_RETURN = {**VOLUMETRIC, "shannon": "Shannon entropy"}
+
+
+def dataset_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows by family in Table 1's order, then by alpha or q, then by name."""
+    rank = frame.family.map({family: i for i, family in enumerate(FAMILIES)})
+    return (frame.assign(_rank=rank, _parameter=frame.alpha.fillna(frame.q))
+            .sort_values(["_rank", "_parameter", "dataset"], na_position="first", kind="stable")
+            .drop(columns=["_rank", "_parameter"]))
+
+
+def read_coverage(coverage_csvs: list[Path]) -> pd.DataFrame:
+    return pd.concat([pd.read_csv(path) for path in coverage_csvs], ignore_index=True)
+
+
+def measure_columns(frame: pd.DataFrame) -> list[str]:
+    entropies = ["shannon"] + [c for c in frame if c.startswith("renyi_q")] + \
+                [c for c in frame if c.startswith("be_a")]
+    return list(VOLUMETRIC) + entropies
+
+
+def _label(column: str) -> str:
+    if column in VOLUMETRIC:
+        return VOLUMETRIC[column]
+    if column.startswith("renyi_q"):
+        return f"Rényi q={column[7:]}"
+    if column.startswith("be_a"):
+        return f"BE α={column[4:]}"
+    return "Shannon"
+
+
+def write_table_coverage(coverage_csvs: list[Path], out_prefix: Path, meta: dict) -> pd.DataFrame:
+    """Every coverage measure of every dataset, one page per (domain, space); the largest
+    value of each measure within a page in bold. Writes ``.pdf``, ``.tex`` and ``.csv``."""
+    frame = read_coverage(coverage_csvs)
+    out_prefix = Path(out_prefix)
+    write_csv(out_prefix.with_suffix(".csv"), frame, meta)
+    columns = measure_columns(frame)
+    labels = ["dataset", "family"] + [_label(c) for c in columns]
+    tex = ["% " + provenance_line(meta) + "\n"]
+    with atomic_path(out_prefix.with_suffix(".pdf")) as tmp, PdfPages(tmp) as pdf:
+        for (domain, space), page in frame.groupby(["domain", "space"], sort=False):
+            page = dataset_order(page)
+            records = page.to_dict("records")
+            rows = [[row["dataset"], row["family"]] + [f"{row[c]:.3g}" for c in columns] for row in records]
+            best = {c: page[c].max() for c in columns}
+            bold = [{2 + j for j, c in enumerate(columns) if row[c] == best[c]} for row in records]
+            points = int(page.points.iloc[0])
+            title = f"Coverage of the {domain} datasets, {space} space ({points} states each)"
+            table_page(pdf, title, labels, rows, bold, meta)
+            tex.append(f"% {title}\n" + tex_table(labels, rows, bold, text_columns=2))
+    write_text(out_prefix.with_suffix(".tex"), "".join(tex))
+    return frame
+
+
+def write_embedding_figure(embedding_csvs: dict[str, Path], datasets: list[dict], method: str,
+                           out: Path, meta: dict) -> None:
+    """One page per domain: a panel per dataset, its states in its family's colour over
+    every dataset's states in grey (all embedded jointly)."""
+    specs = {spec["name"]: spec for spec in datasets}
+    name = {"tsne": "t-SNE", "phate": "PHATE"}[method]
+    with atomic_path(out) as tmp, PdfPages(tmp) as pdf:
+        for domain, path in embedding_csvs.items():
+            points = pd.read_csv(path)
+            present = pd.DataFrame([{**specs[d], "family": family_of(specs[d]), "dataset": d}
+                                    for d in dict.fromkeys(points.dataset)])
+            present["alpha"] = present.get("alpha", np.nan)
+            present["q"] = present.get("q", np.nan)
+            order = list(dataset_order(present).dataset)
+            per_dataset = len(points) // len(order)
+            columns = min(4, len(order))
+            rows = math.ceil(len(order) / columns)
+            fig, axes = plt.subplots(rows, columns, squeeze=False, sharex=True, sharey=True,
+                                     figsize=(2.6 * columns, 2.5 * rows))
+            for ax, dataset in zip(axes.flat, order):
+                ax.scatter(points.x, points.y, s=1, color="0.85", rasterized=True)
+                mine = points[points.dataset == dataset]
+                ax.scatter(mine.x, mine.y, s=2, color=FAMILY_COLOURS[family_of(specs[dataset])],
+                           rasterized=True)
+                ax.set_title(dataset, fontsize=9)
+                ax.set_xticks([])
+                ax.set_yticks([])
+            for ax in axes.flat[len(order):]:
+                ax.axis("off")
+            fig.suptitle(f"{name} of the {domain} datasets, embedded jointly: {per_dataset} states "
+                         f"per dataset, {len(points)} in all", y=1.01)
+            fig.text(0.01, 0.002, provenance_line(meta), fontsize=6)
+            pdf.savefig(fig, bbox_inches="tight")
+            plt.close(fig)
+
+
+def coverage_return_table(coverage: pd.DataFrame, returns: pd.DataFrame) -> pd.DataFrame:
+    """Per (space, measure, task): Spearman's rank correlation over datasets between the
+    measure and the dataset's return (mean over algorithms and seeds)."""
+    mean_return = returns.groupby(["dataset", "task"], sort=False)["return"].mean().reset_index()
+    rows = []
+    for space in SPACES:
+        measured = coverage[coverage.space == space]
+        for column in AGAINST_RETURN:
+            for task, group in mean_return.groupby("task", sort=False):
+                joined = group.merge(measured[["dataset", column]], on="dataset")
+                rho, p = (spearmanr(joined[column], joined["return"]) if len(joined) >= 3
+                          else (np.nan, np.nan))
+                rows.append({"space": space, "measure": column, "task": task,
+                             "datasets": len(joined), "spearman_rho": rho, "p_value": p})
+    return pd.DataFrame(rows)
+
+
+def write_coverage_vs_return(coverage_csvs: list[Path], returns_csv: Path, out_prefix: Path,
+                             meta: dict) -> pd.DataFrame:
+    """Scatter of each dataset's coverage measures against its return per task (mean over
+    algorithms and seeds), with Spearman's rho per panel; the correlations go to ``.csv``."""
+    coverage = read_coverage(coverage_csvs)
+    returns = pd.read_csv(returns_csv, comment="#")
+    table = coverage_return_table(coverage, returns)
+    out_prefix = Path(out_prefix)
+    write_csv(out_prefix.with_suffix(".csv"), table, meta)
+    mean_return = returns.groupby(["dataset", "family", "task"], sort=False)["return"].mean().reset_index()
+    tasks = list(dict.fromkeys(mean_return.task))
+    panels = [(space, column) for space in SPACES for column in AGAINST_RETURN]
+    fig, axes = plt.subplots(len(panels), len(tasks), squeeze=False,
+                             figsize=(3.0 * len(tasks), 2.4 * len(panels)))
+    for i, (space, column) in enumerate(panels):
+        measured = coverage[coverage.space == space][["dataset", column]]
+        for j, task in enumerate(tasks):
+            ax = axes[i, j]
+            joined = mean_return[mean_return.task == task].merge(measured, on="dataset")
+            for family, group in joined.groupby("family", sort=False):
+                ax.scatter(group[column], group["return"], color=FAMILY_COLOURS[family], label=family, s=18)
+            rho = table[(table.space == space) & (table.measure == column) & (table.task == task)]
+            ax.set_title(f"{task.replace('_', ' ')}: ρ = {rho.spearman_rho.iloc[0]:.2f}", fontsize=9)
+            ax.grid(alpha=0.3)
+            ax.xaxis.set_major_locator(MaxNLocator(4))
+            if j == 0:
+                ax.set_ylabel("mean return")
+            ax.set_xlabel(f"{AGAINST_RETURN[column]} ({space})", fontsize=8)
+    handles = {}
+    for ax in axes.flat:
+        handles.update(zip(*reversed(ax.get_legend_handles_labels())))
+    fig.legend(handles.values(), handles.keys(), loc="upper center", ncol=len(handles),
+               bbox_to_anchor=(0.5, 1.01))
+    fig.suptitle("Coverage versus offline return (mean over algorithms and seeds), "
+                 "Spearman's ρ over datasets", y=1.03)
+    fig.tight_layout()
+    save_figure(fig, out_prefix.with_suffix(".pdf"), meta)
+    return table

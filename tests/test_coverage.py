@@ -1,0 +1,125 @@
+"""Coverage measures against closed-form values, and the coverage stage end to end."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from berl import coverage, storage
+from berl.coverage import CoverageSettings, SharedAxes, ball_union_volume, grid_occupancy
+from berl.embedding import joint_embedding
+from berl.encoder import EncoderConfig, ICMEncoder, save_encoder
+
+
+def test_grid_occupancy_counts_cells_exactly():
+    low, high = np.zeros(2), np.ones(2)
+    centres = (np.array([[0, 0], [1, 1], [3, 2], [3, 2]]) + 0.5) / 4  # three distinct cells
+    assert grid_occupancy(centres, low, high, bins=4) == 3 / 16
+    # The upper edge belongs to the last cell instead of a 5th one.
+    assert grid_occupancy(np.array([[1.0, 1.0]]), low, high, bins=4) == 1 / 16
+
+
+def test_ball_union_volume_matches_circle_areas():
+    rng = np.random.default_rng(0)
+    low, high = -np.ones(2), np.ones(2)
+    one = ball_union_volume(np.zeros((1, 2), np.float32), 0.5, low, high, 200_000, rng)
+    assert one == pytest.approx(math.pi * 0.25 / 4, abs=0.004)
+    # Two disjoint discs double it; a second disc on top of the first adds nothing.
+    apart = np.array([[-0.5, 0.0], [0.5, 0.0]], np.float32)
+    assert ball_union_volume(apart, 0.4, low, high, 200_000, rng) == pytest.approx(
+        2 * math.pi * 0.16 / 4, abs=0.004)
+    same = np.array([[0.0, 0.0], [0.0, 0.0]], np.float32)
+    assert ball_union_volume(same, 0.5, low, high, 200_000, rng) == pytest.approx(one, abs=0.004)
+
+
+def test_shared_axes_standardise_then_rotate():
+    rng = np.random.default_rng(1)
+    t = rng.normal(size=(5000, 1))
+    # Two copies of one signal on very different scales, and independent noise: after
+    # standardisation the copies share the first axis (variance 2), the noise is the second.
+    data = np.hstack([3.0 * t, 0.01 * t + rng.normal(scale=1e-6, size=(5000, 1)),
+                      rng.normal(scale=50.0, size=(5000, 1))])
+    axes = SharedAxes.fit(data, 3)
+    variance = axes.project(data, 3).var(axis=0)
+    assert variance == pytest.approx([2.0, 1.0, 0.0], abs=0.05)
+    assert np.abs(axes.axes[0]) == pytest.approx([2 ** -0.5, 2 ** -0.5, 0.0], abs=0.1)
+    assert axes.project(data, 2).shape == (5000, 2)
+
+
+def test_wider_spread_scores_higher_on_every_measure():
+    rng = np.random.default_rng(2)
+    samples = {"wide": rng.uniform(-1, 1, size=(3000, 6)).astype(np.float32),
+               "narrow": rng.uniform(-0.3, 0.3, size=(3000, 6)).astype(np.float32)}
+    settings = CoverageSettings(points=3000, k=5, components=4, be_alphas=[0.5, 1.0, 2.0],
+                                renyi_qs=[0.5, 1.1], ball_samples=50_000)
+    rows = {row["dataset"]: row for row in coverage.space_rows(samples, settings, rng)}
+    for column in ("shannon", "renyi_q0.5", "renyi_q1.1", "grid_occupancy", "ball_volume"):
+        assert rows["wide"][column] > rows["narrow"][column], column
+    # The narrow cube is 0.3 wide of the wide one's 1 on each of the 4 estimated axes.
+    assert rows["wide"]["shannon"] - rows["narrow"]["shannon"] == pytest.approx(4 * math.log(1 / 0.3), abs=0.3)
+
+
+def _fake_dataset(root, name, states, episodes=2):
+    folder = root / name
+    (folder / storage.EPISODE_DIR).mkdir(parents=True)
+    for index, part in enumerate(np.array_split(states, episodes)):
+        rows = len(part)
+        storage.save_episode(folder / storage.EPISODE_DIR, index, {
+            "observation": part, "action": np.zeros((rows, 2), np.float32),
+            "reward": np.zeros((rows, 1), np.float32), "discount": np.ones((rows, 1), np.float32),
+            "physics": np.zeros((rows, 3), np.float32)})
+    return storage.write_manifest(folder, {"agent": "random"})
+
+
+@pytest.fixture
+def fake_domain(tmp_path):
+    rng = np.random.default_rng(3)
+    manifests = {
+        # A small cube away from the origin: small in the state, and nearly one direction
+        # for the encoder (whose LayerNorm discards the input's scale).
+        "random": _fake_dataset(tmp_path, "random", rng.uniform(0.5, 0.7, (802, 5)).astype(np.float32)),
+        "be_a2.0": _fake_dataset(tmp_path, "be_a2.0", rng.uniform(-1, 1, (802, 5)).astype(np.float32)),
+    }
+    torch.manual_seed(0)
+    encoder = ICMEncoder(5, 2, EncoderConfig(rep_dim=16, hidden_dim=8))
+    save_encoder(tmp_path / "encoder.pt", encoder, 5, 2)
+    datasets = [{"name": "random", "agent": "random"},
+                {"name": "be_a2.0", "agent": "apt", "reward": "be", "alpha": 2.0}]
+    return manifests, datasets, tmp_path / "encoder.pt"
+
+
+def test_measure_writes_both_spaces_for_every_dataset(fake_domain, tmp_path):
+    manifests, datasets, encoder = fake_domain
+    settings = CoverageSettings(points=600, k=5, components=3, be_alphas=[2.0], renyi_qs=[0.5],
+                                grid_components=2, grid_bins=5, ball_components=2, ball_samples=5000)
+    frame = coverage.measure("walker", manifests, datasets, encoder, settings, tmp_path / "cov.csv")
+    written = pd.read_csv(tmp_path / "cov.csv")
+    assert len(written) == 4 and set(written.space) == {"state", "representation"}
+    assert list(written.columns[:7]) == ["domain", "dataset", "family", "alpha", "q", "space", "points"]
+    assert written.loc[written.dataset == "be_a2.0", "family"].iloc[0] == "BE"
+    for space, part in frame.groupby("space"):
+        part = part.set_index("dataset")
+        assert part.at["be_a2.0", "grid_occupancy"] > part.at["random", "grid_occupancy"], space
+        assert part.at["be_a2.0", "shannon"] > part.at["random", "shannon"], space
+
+
+def test_measure_names_a_dataset_too_small(fake_domain, tmp_path):
+    manifests, datasets, encoder = fake_domain
+    with pytest.raises(storage.DatasetError, match="random.*fewer than the 5000"):
+        coverage.measure("walker", manifests, datasets, encoder, CoverageSettings(points=5000),
+                         tmp_path / "cov.csv")
+    assert not (tmp_path / "cov.csv").exists()
+
+
+@pytest.mark.parametrize("method", ["tsne", "phate"])
+def test_joint_embedding_has_every_state_once(fake_domain, tmp_path, method):
+    manifests, _, _ = fake_domain
+    frame = joint_embedding(manifests, method, 150, tmp_path / f"{method}.csv", perplexity=10)
+    assert list(frame.dataset.value_counts().sort_index()) == [150, 150]
+    assert np.isfinite(frame[["x", "y"]].to_numpy()).all()
+    spread = frame.groupby("dataset")[["x", "y"]].std().sum(axis=1)
+    assert spread["be_a2.0"] > spread["random"]  # the wide dataset spreads over more of the map
