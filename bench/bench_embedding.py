@@ -1,0 +1,70 @@
+"""t-SNE and PHATE time versus the number of points embedded.
+
+Both embed standardised walker states (the quick preset's datasets when they exist, else
+uniform-random walker states collected here) with the settings of the pipeline's
+`embedding` rule, for each n in --sizes, run in alternation. Figures: seconds per
+embedding, the ratio to the smallest n, and the empirical exponent b of time ~ n^b
+between consecutive sizes (t-SNE's Barnes-Hut is about n log n; PHATE's landmarks cap
+its diffusion operator at 2000 points).
+
+    python bench/bench_embedding.py [--sizes 1000 2000 4000 8000] [--threads 2] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import numpy as np
+
+from _common import interleaved, write_results
+from berl import storage
+from berl.collect import collect
+from berl.coverage import SharedAxes
+from berl.embedding import embed
+
+QUICK_DATASETS = Path("results/quick/datasets/walker")
+
+
+def walker_states(count: int, scratch: Path) -> tuple[np.ndarray, str]:
+    manifests = sorted(QUICK_DATASETS.glob("*/manifest.json"))
+    if not manifests:
+        manifests = [collect("walker", {"agent": "random"}, count, seed=0, dataset_dir=scratch / "random")]
+    states = np.concatenate([storage.load_episode(path)["observation"]
+                             for manifest in manifests for path in storage.read_manifest(manifest)[1]])
+    if len(states) < count:
+        raise SystemExit(f"only {len(states)} states available, fewer than {count}")
+    chosen = states[np.random.default_rng(0).choice(len(states), count, replace=False)]
+    source = f"{len(manifests)} dataset(s) under {manifests[0].parent.parent}"
+    return SharedAxes.fit(chosen, chosen.shape[1]).project(chosen, chosen.shape[1]), source
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000, 4000, 8000])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--scratch", type=Path, default=Path("bench/results/scratch"))
+    args = parser.parse_args()
+    points, source = walker_states(max(args.sizes), args.scratch)
+    results = {"threads": args.threads, "rounds": args.rounds, "data": source}
+    for method in ("tsne", "phate"):
+        runners = {n: (lambda n=n: embed(points[:n], method, seed=0, threads=args.threads,
+                                         perplexity=30.0, phate_knn=5))
+                   for n in args.sizes}
+        seconds = interleaved(runners, rounds=args.rounds)
+        sizes = sorted(seconds)
+        exponents = {f"{a}->{b}": round(math.log(seconds[b] / seconds[a]) / math.log(b / a), 2)
+                     for a, b in zip(sizes, sizes[1:])}
+        results[method] = {
+            "seconds": {n: round(seconds[n], 2) for n in sizes},
+            "ratio_to_smallest": {n: round(seconds[n] / seconds[sizes[0]], 2) for n in sizes},
+            "exponent": exponents,
+        }
+        print(method, results[method], flush=True)
+    write_results("embedding_cpu", results)
+
+
+if __name__ == "__main__":
+    main()
