@@ -82,3 +82,20 @@ def test_av_pbc_distilled_pairs_train_a_better_policy_than_random_pairs():
 def test_unknown_objective_is_refused():
     with pytest.raises(ValueError, match="unknown objective 'bc'"):
         Distiller(torch.zeros(2, 3), torch.zeros(2, 1), DistillConfig(objective="bc"))
+
+
+def test_teacher_labels_come_from_the_chosen_member(tmp_path):
+    from berl.distill import best_member, teacher_labels
+    from berl.offline.train import build_agent
+
+    agent = build_agent("td3", 3, 2, [0, 1, 2], {"hidden_dim": 16, "batch_size": 8})
+    saved = {"members": [{"task": "walker_walk", "seed": s} for s in (0, 1)] + [{"task": "walker_run", "seed": 0}],
+             "evaluation": {"final_return": [10.0, 30.0, 99.0]}}
+    assert best_member(saved, "walker_walk") == 1  # the best of the task's own members
+    obs = torch.randn(10, 3)
+    actions, values = teacher_labels(agent, 1, obs, chunk=4)
+    alone = agent.act(obs.expand(3, -1, -1))[1]
+    assert torch.allclose(actions, alone)
+    assert torch.allclose(values, agent.critic(obs.expand(3, -1, -1), alone.expand(3, -1, -1)).amin(0)[1, :, 0])
+    with pytest.raises(ValueError, match="no member for task 'quadruped_run'"):
+        best_member(saved, "quadruped_run")

@@ -92,6 +92,35 @@ def train_on_pairs(params: list[torch.Tensor], obs: torch.Tensor, actions: torch
     return [p if differentiable else p.detach() for p in params]
 
 
+# --------------------------------------------------------------------------- teacher
+
+
+def best_member(saved: dict, task: str) -> int:
+    """Index of the member of ``task`` with the best final evaluation return."""
+    record = saved.get("evaluation")
+    candidates = [i for i, m in enumerate(saved["members"]) if m["task"] == task]
+    if not candidates:
+        raise ValueError(f"the agents file has no member for task {task!r}")
+    if record is None:
+        return candidates[0]
+    return max(candidates, key=lambda i: record["final_return"][i])
+
+
+@torch.no_grad()
+def teacher_labels(agent, member: int, obs: torch.Tensor, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """The teacher's action a* = pi*(s) and its value min(Q1, Q2)(s, a*) for raw states
+    ``obs`` (N, obs_dim), from member ``member`` of a trained offline agent."""
+    members = len(agent.seeds)
+    actions, values = [], []
+    for part in obs.split(chunk):
+        stacked = part.unsqueeze(0).expand(members, -1, -1)  # every member sees the states
+        action = agent.act(stacked)
+        value = agent.critic(stacked, action).amin(dim=0)
+        actions.append(action[member])
+        values.append(value[member, :, 0])
+    return torch.cat(actions), torch.cat(values)
+
+
 # ---------------------------------------------------------------------- distillation
 
 
