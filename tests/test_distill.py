@@ -99,3 +99,56 @@ def test_teacher_labels_come_from_the_chosen_member(tmp_path):
     assert torch.allclose(values, agent.critic(obs.expand(3, -1, -1), alone.expand(3, -1, -1)).amin(0)[1, :, 0])
     with pytest.raises(ValueError, match="no member for task 'quadruped_run'"):
         best_member(saved, "quadruped_run")
+
+
+@pytest.fixture(scope="module")
+def walker_teacher(tmp_path_factory):
+    """A random walker dataset relabelled for walker_walk and a small TD3 agents file."""
+    from berl.collect import collect
+    from berl.offline.train import train
+    from berl.relabel import relabel
+
+    root = tmp_path_factory.mktemp("walker")
+    manifest = collect("walker", {"agent": "random"}, 2000, seed=0, dataset_dir=root / "random")
+    data = root / "walker_walk.npz"
+    relabel(manifest, "walker_walk", data)
+    train("td3", {"walker_walk": data}, root / "agents.pt", [0, 1], 30,
+          {"hidden_dim": 32, "batch_size": 32}, torch.device("cpu"), log_every=30,
+          checkpoint_every=30, eval_every=30, eval_episodes=1)
+    return data, root / "agents.pt"
+
+
+SMALL = DistillConfig(synthetic=16, layers=3, width=16, inner_steps=5, minibatches=2, batch_size=64)
+
+
+def test_distillation_run_scores_and_resumes_to_the_same_set(walker_teacher, tmp_path, monkeypatch):
+    import berl.distill as distill_module
+
+    data, agents = walker_teacher
+    kwargs = dict(config=SMALL, outer_steps=8, device=torch.device("cpu"), log_every=4,
+                  checkpoint_every=3, eval_every=4, eval_seeds=2, eval_episodes=1)
+    reference = distill_module.distill(data, agents, "walker_walk", out_path=tmp_path / "ref.pt", **kwargs)
+    assert reference["teacher"]["task"] == "walker_walk" and reference["observation"].shape == (16, 24)
+    assert [point["step"] for point in reference["curve"]] == [4, 8]
+    assert len(reference["random_pairs"]) == 2 and len(reference["final"]) == 2
+    assert all(r >= 0 for r in reference["final"])  # dm_control rewards are in [0, 1]
+    assert reference["action"].abs().max() <= 1
+
+    real_step, calls = Distiller.step, {"n": 0}
+
+    def dies_at_step_7(self, real, generator):
+        calls["n"] += 1
+        if calls["n"] == 7:
+            raise KeyboardInterrupt("killed")
+        return real_step(self, real, generator)
+
+    monkeypatch.setattr(distill_module.Distiller, "step", dies_at_step_7)
+    with pytest.raises(KeyboardInterrupt):
+        distill_module.distill(data, agents, "walker_walk", out_path=tmp_path / "resumed.pt", **kwargs)
+    assert (tmp_path / "resumed.pt.ckpt").exists() and not (tmp_path / "resumed.pt").exists()
+    monkeypatch.setattr(distill_module.Distiller, "step", real_step)
+    resumed = distill_module.distill(data, agents, "walker_walk", out_path=tmp_path / "resumed.pt", **kwargs)
+    torch.testing.assert_close(resumed["observation"], reference["observation"], rtol=0, atol=0)
+    torch.testing.assert_close(resumed["action"], reference["action"], rtol=0, atol=0)
+    assert resumed["curve"] == reference["curve"] and resumed["losses"] == reference["losses"]
+    assert not (tmp_path / "resumed.pt.ckpt").exists()

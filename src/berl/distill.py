@@ -18,10 +18,19 @@ states live in that space, and the policy reads standardised states.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
+
+from . import storage
+from .checkpoint import load_checkpoint, save_checkpoint, save_torch
+from .evaluate import rollout_returns
+from .log import checked_metrics, get_logger
+
+log = get_logger(__name__)
 
 OBJECTIVES = ("dbc", "pbc", "av_pbc")
 
@@ -169,3 +178,125 @@ class Distiller(nn.Module):
         with torch.no_grad():
             self.actions.clamp_(-1.0, 1.0)  # the policy's tanh cannot reach beyond
         return loss.detach()
+
+
+# ------------------------------------------------------------------------ evaluation
+
+
+class PolicyMembers(nn.Module):
+    """Policies trained on one synthetic set from different initialisations, behind the
+    ``act`` of offline agents so that ``rollout_returns`` runs them in lockstep."""
+
+    def __init__(self, members: list[list[torch.Tensor]], mean: torch.Tensor, std: torch.Tensor):
+        super().__init__()
+        self.members = members
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+        self.anchor = nn.Parameter(torch.zeros(()), requires_grad=False)  # carries the device
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        standardised = (obs - self.mean) / self.std
+        return torch.stack([policy(params, x) for params, x in zip(self.members, standardised)])
+
+
+def score(obs: torch.Tensor, actions: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
+          task: str, config: DistillConfig, seeds: list[int], episodes: int) -> np.ndarray:
+    """Mean return per seed of policies trained by BC on the pairs (the paper's protocol:
+    ``inner_steps`` SGD steps from a fresh initialisation per seed), shape (seeds,)."""
+    obs_dim, act_dim = obs.shape[1], actions.shape[1]
+    members = []
+    for seed in seeds:
+        generator = torch.Generator(obs.device).manual_seed(seed)
+        init = init_policy(obs_dim, act_dim, config.layers, config.width, generator, obs.device)
+        members.append(train_on_pairs(init, obs, actions, config.inner_steps, config.inner_lr,
+                                      differentiable=False))
+    agent = PolicyMembers(members, mean, std).to(obs.device)
+    return rollout_returns(agent, [task] * len(seeds), episodes).mean(axis=1)
+
+
+# ------------------------------------------------------------------------------- run
+
+
+def distill(data_path: Path, agents_path: Path, task: str, config: DistillConfig, outer_steps: int,
+            out_path: Path, device: torch.device, *, seed: int = 0, log_every: int = 100,
+            checkpoint_every: int = 1000, eval_every: int = 0, eval_seeds: int = 5,
+            eval_episodes: int = 10) -> dict:
+    """Distil the dataset relabelled for ``task`` (``data_path``) with the teacher from
+    ``agents_path``; write the synthetic set, its learning curve and scores to ``out_path``.
+
+    Scores (mean return per evaluation seed): the initial random real pairs, the set every
+    ``eval_every`` outer steps (0: only at the end) and the final set.
+    """
+    from .offline.train import load_agent  # training imports this package's evaluation
+
+    out_path = Path(out_path)
+    data = storage.load_transitions(Path(data_path)).to_torch(device)
+    raw_obs, dataset_actions = data["observation"], data["action"]
+    mean, std = raw_obs.mean(dim=0), raw_obs.std(dim=0).clamp_min(1e-6)
+    obs = (raw_obs - mean) / std
+
+    teacher, saved = load_agent(Path(agents_path), device)
+    member = best_member(saved, task)
+    teacher_actions, teacher_values = teacher_labels(teacher, member, raw_obs)
+    if config.objective == "dbc":
+        real = RealData(obs, dataset_actions, None)
+    else:
+        weights = config.q_scale * teacher_values if config.objective == "av_pbc" else None
+        real = RealData(obs, teacher_actions, weights)
+
+    generator = torch.Generator(device).manual_seed(seed)
+    start = torch.randperm(len(obs), generator=generator, device=device)[: config.synthetic]
+    distiller = Distiller(obs[start], dataset_actions[start], config)
+    seeds = list(range(eval_seeds))
+
+    def evaluate(set_obs, set_actions) -> list[float]:
+        if not eval_episodes:
+            return []
+        return score(set_obs.detach(), set_actions.detach(), mean, std, task, config, seeds,
+                     eval_episodes).tolist()
+
+    run_id = {"config": asdict(config), "data": str(data_path), "agents": str(agents_path),
+              "task": task, "seed": seed, "outer_steps": outer_steps, "eval_every": eval_every,
+              "eval_seeds": eval_seeds, "eval_episodes": eval_episodes}
+    checkpoint = out_path.with_name(out_path.name + ".ckpt")
+    state = load_checkpoint(checkpoint, run_id, device)
+    if state is None:
+        step, losses, curve = 0, [], []
+        random_pairs = evaluate(distiller.obs, distiller.actions)
+    else:
+        distiller.load_state_dict(state["distiller"])
+        distiller.optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        step, losses, curve, random_pairs = state["step"], state["losses"], state["curve"], state["random_pairs"]
+        log.info("resuming at outer step %d", step)
+
+    log.info("%s on %s (%d states), teacher %s member %d (%s), %s", config.objective, task,
+             len(obs), saved["algorithm"], member, saved["members"][member], asdict(config))
+    while step < outer_steps:
+        step += 1
+        loss = distiller.step(real, generator)
+        if step % log_every == 0 or step == outer_steps:
+            log.info("outer step %d/%d %s", step, outer_steps, checked_metrics({"loss": loss}, step))
+            losses.append({"step": step, "loss": loss.item()})
+        if eval_every and step % eval_every == 0 and step < outer_steps:
+            curve.append({"step": step, "returns": evaluate(distiller.obs, distiller.actions)})
+        if step % checkpoint_every == 0 and step < outer_steps:
+            save_checkpoint(checkpoint, run_id, {
+                "distiller": distiller.state_dict(), "optimizer": distiller.optimizer.state_dict(),
+                "generator": generator.get_state(), "step": step, "losses": losses, "curve": curve,
+                "random_pairs": random_pairs,
+            })
+    final = evaluate(distiller.obs, distiller.actions)
+    curve.append({"step": outer_steps, "returns": final})
+    result = {
+        "task": task, "objective": config.objective, "config": asdict(config), "seed": seed,
+        "teacher": {"agents": str(agents_path), "algorithm": saved["algorithm"], "member": member,
+                    **saved["members"][member]},
+        "observation": distiller.obs.detach().cpu(), "action": distiller.actions.detach().cpu(),
+        "mean": mean.cpu(), "std": std.cpu(),
+        "losses": losses, "curve": curve, "random_pairs": random_pairs, "final": final,
+    }
+    save_torch(out_path, result)
+    checkpoint.unlink(missing_ok=True)
+    return result
