@@ -152,3 +152,26 @@ def test_distillation_run_scores_and_resumes_to_the_same_set(walker_teacher, tmp
     torch.testing.assert_close(resumed["action"], reference["action"], rtol=0, atol=0)
     assert resumed["curve"] == reference["curve"] and resumed["losses"] == reference["losses"]
     assert not (tmp_path / "resumed.pt.ckpt").exists()
+
+
+def test_whole_data_bc_clones_a_deterministic_behaviour():
+    from berl.distill import whole_data_bc
+
+    g = torch.Generator().manual_seed(0)
+    obs = torch.randn(2000, 3, generator=g)
+    actions = torch.tanh(obs @ torch.randn(3, 2, generator=g))
+    config = DistillConfig(layers=3, width=32, batch_size=128)
+    params = whole_data_bc(obs, actions, config, steps=400, seed=0)
+    untrained = init_policy(3, 2, 3, 32, torch.Generator().manual_seed(5))
+    assert cloning_loss(params, obs, actions) < 0.05 * cloning_loss(untrained, obs, actions)
+
+
+def test_baselines_report_whole_data_bc_and_the_teacher(walker_teacher):
+    from berl.distill import baselines
+
+    data, agents = walker_teacher
+    result = baselines(data, agents, "walker_walk", SMALL, bc_steps=20, device=torch.device("cpu"),
+                       eval_seeds=2, eval_episodes=1)
+    saved = torch.load(agents, weights_only=False)
+    assert result["teacher"] == max(saved["evaluation"]["final_return"])
+    assert len(result["whole_data_bc"]) == 2 and result["teacher_algorithm"] == "td3"

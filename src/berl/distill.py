@@ -215,6 +215,42 @@ def score(obs: torch.Tensor, actions: torch.Tensor, mean: torch.Tensor, std: tor
     return rollout_returns(agent, [task] * len(seeds), episodes).mean(axis=1)
 
 
+def whole_data_bc(obs: torch.Tensor, actions: torch.Tensor, config: DistillConfig, steps: int,
+                  seed: int, lr: float = 1e-3) -> list[torch.Tensor]:
+    """The distilled policy's architecture trained by BC on every real pair (Adam, minibatches
+    of ``config.batch_size``): the upper reference of Table 2."""
+    generator = torch.Generator(obs.device).manual_seed(seed)
+    params = [p.requires_grad_(True) for p in
+              init_policy(obs.shape[1], actions.shape[1], config.layers, config.width, generator, obs.device)]
+    optimizer = torch.optim.Adam(params, lr=lr)
+    for _ in range(steps):
+        index = torch.randint(len(obs), (config.batch_size,), generator=generator, device=obs.device)
+        loss = cloning_loss(params, obs[index], actions[index])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return [p.detach() for p in params]
+
+
+def baselines(data_path: Path, agents_path: Path, task: str, config: DistillConfig, bc_steps: int,
+              device: torch.device, *, eval_seeds: int, eval_episodes: int) -> dict:
+    """Table 2's references for one (dataset, task): BC on the whole dataset (mean return per
+    seed) and the teacher's own final evaluation return."""
+    from .offline.train import load_agent
+
+    data = storage.load_transitions(Path(data_path)).to_torch(device)
+    mean, std = data["observation"].mean(dim=0), data["observation"].std(dim=0).clamp_min(1e-6)
+    obs = (data["observation"] - mean) / std
+    members = [whole_data_bc(obs, data["action"], config, bc_steps, seed) for seed in range(eval_seeds)]
+    returns = rollout_returns(PolicyMembers(members, mean, std).to(device), [task] * eval_seeds,
+                              eval_episodes).mean(axis=1)
+    _, saved = load_agent(Path(agents_path), device)
+    member = best_member(saved, task)
+    teacher = saved["evaluation"]["final_return"][member] if saved.get("evaluation") else None
+    return {"task": task, "whole_data_bc": returns.tolist(), "teacher": teacher,
+            "teacher_algorithm": saved["algorithm"], "teacher_member": saved["members"][member]}
+
+
 # ------------------------------------------------------------------------------- run
 
 
