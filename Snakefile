@@ -1,4 +1,4 @@
-# Behavioral-entropy datasets -> offline RL and coverage analyses -> reports.  See README.md.
+# Behavioral-entropy datasets -> offline RL, coverage analyses, distillation -> reports.  See README.md.
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -13,6 +13,7 @@ include: "workflow/rules/relabel.smk"
 include: "workflow/rules/offline.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/coverage.smk"
+include: "workflow/rules/distill.smk"
 
 
 rule all:
@@ -26,4 +27,5 @@ rule all:
         "reports/fig_coverage_phate.pdf",
         "reports/fig_coverage_vs_return.pdf",
         "reports/fig_estimator_accuracy.pdf",
+        "reports/table2_obd.pdf",
     default_target: True

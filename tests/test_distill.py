@@ -175,3 +175,32 @@ def test_baselines_report_whole_data_bc_and_the_teacher(walker_teacher):
     saved = torch.load(agents, weights_only=False)
     assert result["teacher"] == max(saved["evaluation"]["final_return"])
     assert len(result["whole_data_bc"]) == 2 and result["teacher_algorithm"] == "td3"
+
+
+def test_table2_gathers_every_method_once(walker_teacher, tmp_path):
+    import pandas as pd
+
+    from berl.distill import baselines, distill
+    from berl.distill_report import write_table2
+    from berl.io import write_json
+
+    data, agents = walker_teacher
+    folder = tmp_path / "random" / "walker_walk"
+    distilled = []
+    for objective in ("dbc", "av_pbc"):
+        config = DistillConfig(**{**SMALL.__dict__, "objective": objective})
+        distill(data, agents, "walker_walk", config, 2, folder / f"{objective}.pt", torch.device("cpu"),
+                eval_seeds=2, eval_episodes=1)
+        distilled.append(folder / f"{objective}.pt")
+    reference = baselines(data, agents, "walker_walk", SMALL, 10, torch.device("cpu"), eval_seeds=2,
+                          eval_episodes=1)
+    write_json(folder / "baselines.json", reference)
+    stats = write_table2(distilled, [folder / "baselines.json"], [{"name": "random", "agent": "random"}],
+                         tmp_path / "table2", {"preset": "test"})
+    written = pd.read_csv(tmp_path / "table2.csv", comment="#")
+    assert list(written.method) == ["dbc", "random", "av_pbc", "whole_data_bc", "teacher"]
+    assert list(written.seeds) == [2, 2, 2, 2, 1]
+    bc = written[written.method == "whole_data_bc"]
+    assert bc["mean"].item() == pytest.approx(sum(reference["whole_data_bc"]) / 2, abs=1e-3)
+    assert (written.family == "random").all() and len(stats) == 5
+    assert (tmp_path / "table2.pdf").stat().st_size > 0 and "Av-PBC" in (tmp_path / "table2.tex").read_text()

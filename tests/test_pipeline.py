@@ -30,13 +30,19 @@ def test_smoke_pipeline_produces_table1_from_real_evaluations(repo, tmp_path):
         assert set(best[best.task == task].family) == {"BE", "Rényi", "Shannon", "SMM", "RND", "random"}
     for report in ("fig4_alpha_q_sweep.pdf", "fig_learning_curves.pdf", "iqm.pdf", "iqm.csv",
                    "table_coverage.pdf", "table_coverage.tex", "fig_coverage_tsne.pdf",
-                   "fig_coverage_phate.pdf", "fig_coverage_vs_return.pdf", "fig_estimator_accuracy.pdf"):
+                   "fig_coverage_phate.pdf", "fig_coverage_vs_return.pdf", "fig_estimator_accuracy.pdf",
+                   "table2_obd.pdf", "table2_obd.tex"):
         assert (tmp_path / "reports" / report).stat().st_size > 0, report
     coverage = pd.read_csv(tmp_path / "reports/table_coverage.csv", comment="#")
     # Every dataset of both domains in both spaces, every measure finite.
     assert len(coverage) == 6 * 2 * 2
     measures = coverage.columns[coverage.columns.get_loc("points") + 1:]
     assert np.isfinite(coverage[measures].to_numpy(dtype=float)).all()
+    obd = pd.read_csv(tmp_path / "reports/table2_obd.csv", comment="#")
+    # Every dataset distilled for both tasks, with every objective and both references.
+    assert len(obd.groupby(["dataset", "task"])) == 6 * 2
+    assert set(obd.method) == {"random", "dbc", "pbc", "av_pbc", "whole_data_bc", "teacher"}
+    assert (obd.groupby(["dataset", "task"]).size() == 6).all()
     correlations = pd.read_csv(tmp_path / "reports/fig_coverage_vs_return.csv", comment="#")
     assert set(correlations.task) == {"walker_walk", "quadruped_walk"}
     assert correlations.spearman_rho.between(-1, 1).all()
@@ -62,7 +68,8 @@ def test_smoke_pipeline_produces_table1_from_real_evaluations(repo, tmp_path):
         assert row[f"{task}_mean"].item() == pytest.approx(seeds.mean(), abs=1e-3)
         assert row[f"{task}_std"].item() == pytest.approx(seeds.std(), abs=1e-3)
     # Every stage leaves its log and benchmark record.
-    for stage in ("pretrain_encoder", "collect", "relabel", "train", "coverage", "embedding"):
+    for stage in ("pretrain_encoder", "collect", "relabel", "train", "coverage", "embedding",
+                  "distill", "distill_baselines"):
         assert list((tmp_path / "logs/smoke" / stage).rglob("*.log")), stage
         assert list((tmp_path / "benchmarks/smoke" / stage).rglob("*.tsv")), stage
     assert "smoke" in (tmp_path / "reports/table1.csv").read_text().splitlines()[0]

@@ -116,12 +116,50 @@ def _estimator_study(args) -> None:
     run_study(args.sizes, args.ks, args.dims, args.repeats, args.out, seed=args.seed)
 
 
+DISTILL_INTS = ("synthetic", "layers", "width", "inner_steps", "minibatches", "batch_size")
+DISTILL_FLOATS = ("inner_lr", "outer_lr", "momentum", "clip_norm", "q_scale")
+
+
+def _distill_config(args):
+    """The flags given; DistillConfig's defaults (the paper's values) for the others."""
+    from .distill import DistillConfig
+
+    given = {name: getattr(args, name) for name in ("objective",) + DISTILL_INTS + DISTILL_FLOATS}
+    return DistillConfig(**{name: value for name, value in given.items() if value is not None})
+
+
+def _distill(args) -> None:
+    from .device import pick_device, set_threads
+    from .distill import distill
+
+    set_threads(args.threads)
+    distill(args.data, args.agents, args.task, _distill_config(args), args.outer_steps, args.out,
+            pick_device(), seed=args.seed, log_every=args.log_every,
+            checkpoint_every=args.checkpoint_every, eval_every=args.eval_every,
+            eval_seeds=args.eval_seeds, eval_episodes=args.eval_episodes)
+
+
+def _distill_baselines(args) -> None:
+    from .device import pick_device, set_threads
+    from .distill import baselines
+    from .io import write_json
+
+    set_threads(args.threads)
+    write_json(args.out, baselines(args.data, args.agents, args.task, _distill_config(args),
+                                   args.bc_steps, pick_device(), eval_seeds=args.eval_seeds,
+                                   eval_episodes=args.eval_episodes))
+
+
 def _report(args) -> None:
     from . import figures
     from .report import provenance, write_table1
 
     meta = provenance(args.preset, args.config_hash)
-    if args.stage in COVERAGE_REPORTS:
+    if args.stage == "table2":
+        from .distill_report import write_table2
+
+        write_table2(args.distilled, args.baselines, json.loads(args.datasets), args.out_prefix, meta)
+    elif args.stage in COVERAGE_REPORTS:
         from . import coverage_report, estimator_study
 
         if args.stage == "table-coverage":
@@ -260,6 +298,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help=".csv")
     p.set_defaults(run=_estimator_study)
 
+    def distill_flags(p):
+        p.add_argument("--data", type=Path, required=True, help="the dataset relabelled for --task (.npz)")
+        p.add_argument("--agents", type=Path, required=True, help="the teacher's agents file (output of `train`)")
+        p.add_argument("--task", required=True)
+        p.add_argument("--objective", help="dbc, pbc or av_pbc (default)")
+        for name in DISTILL_INTS + DISTILL_FLOATS:
+            p.add_argument("--" + name.replace("_", "-"), type=int if name in DISTILL_INTS else float,
+                           help="default: the paper's value (berl.distill.DistillConfig)")
+        p.add_argument("--eval-seeds", type=int, default=5, help="policies trained on the set, per score")
+        p.add_argument("--eval-episodes", type=int, default=10)
+        p.add_argument("--threads", type=int, default=1)
+        p.add_argument("--out", type=Path, required=True)
+
+    p = stages.add_parser("distill", help="distil a dataset into a few synthetic (state, action) pairs")
+    distill_flags(p)
+    p.add_argument("--outer-steps", type=int, required=True)
+    p.add_argument("--eval-every", type=int, default=0, help="outer steps between scores (0: at the end)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--log-every", type=int, default=100)
+    p.add_argument("--checkpoint-every", type=int, default=1000)
+    p.set_defaults(run=_distill)
+
+    p = stages.add_parser("distill-baselines", help="whole-data BC and teacher scores for Table 2")
+    distill_flags(p)
+    p.add_argument("--bc-steps", type=int, required=True, help="Adam steps of BC on the whole dataset")
+    p.set_defaults(run=_distill_baselines)
+
     def report_stage(name, help_text):
         p = stages.add_parser(name, help=help_text)
         p.add_argument("--preset", required=True, help="recorded in the output")
@@ -294,6 +359,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--coverage", type=Path, nargs="+", required=True, help="outputs of `coverage`")
     p.add_argument("--returns", type=Path, required=True, help="output of `aggregate`")
     p.add_argument("--out-prefix", type=Path, required=True, help="e.g. reports/fig_coverage_vs_return")
+    p = report_stage("table2", "write Table 2 (distillation scores) as PDF, CSV and LaTeX")
+    p.add_argument("--distilled", type=Path, nargs="+", required=True, help="outputs of `distill`")
+    p.add_argument("--baselines", type=Path, nargs="+", required=True,
+                   help="outputs of `distill-baselines`")
+    p.add_argument("--datasets", required=True, help=datasets_help)
+    p.add_argument("--out-prefix", type=Path, required=True, help="e.g. reports/table2_obd")
     p = report_stage("fig-estimator-accuracy", "draw the estimator study")
     p.add_argument("--study", type=Path, required=True, help="output of `estimator-study`")
     p.add_argument("--out", type=Path, required=True, help=".pdf")

@@ -78,6 +78,16 @@ def _preset_problems(name: str, preset: dict) -> list[str]:
             f"config key 'presets.{name}.offline.batch_size': {offline['batch_size']} exceeds "
             f"the dataset size presets.{name}.collect.transitions"
         )
+    distill = preset["distill"]
+    if distill["teacher"] not in preset["algorithms"]:
+        problems.append(
+            f"config key 'presets.{name}.distill.teacher': {distill['teacher']!r} is not one of "
+            f"the preset's algorithms {preset['algorithms']}"
+        )
+    for task in distill.get("tasks", []):
+        if task not in preset["tasks"]:
+            problems.append(f"config key 'presets.{name}.distill.tasks': {task!r} is not one of "
+                            f"the preset's tasks {preset['tasks']}")
     return problems
 
 

@@ -107,3 +107,30 @@ def embedding_files(wildcards):
     return {
         domain: f"{RESULTS}/coverage/{domain}/{wildcards.method}.csv" for domain in domains(SETTINGS)
     }
+
+
+DISTILL = SETTINGS["distill"]
+DISTILL_TASKS = DISTILL.get("tasks", TASKS)
+
+
+def distill_inputs(wildcards):
+    """The dataset relabelled for the task, and the teacher's agents file."""
+    domain = domain_of(wildcards.task)
+    return {
+        "data": f"{RESULTS}/datasets/{domain}/{wildcards.dataset}/relabelled/{wildcards.task}.npz",
+        "agents": f"{RESULTS}/offline/{domain}/{wildcards.dataset}/{DISTILL['teacher']}/agents.pt",
+    }
+
+
+def distill_files(wildcards):
+    """Every distilled set of the preset: dataset x distilled task x objective."""
+    return [
+        f"{RESULTS}/distill/{dataset}/{task}/{objective}.pt"
+        for dataset in DATASETS
+        for task in DISTILL_TASKS
+        for objective in DISTILL["objectives"]
+    ]
+
+
+def distill_baseline_files(wildcards):
+    return [f"{RESULTS}/distill/{dataset}/{task}/baselines.json" for dataset in DATASETS for task in DISTILL_TASKS]

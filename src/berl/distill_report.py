@@ -1,0 +1,76 @@
+"""Table 2: how well a few distilled pairs train a policy, per source dataset and task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
+
+from .envs import domain_of  # noqa: E402
+from .io import atomic_path, read_json, write_text  # noqa: E402
+from .report import family_of, provenance_line, table_page, tex_table, write_csv  # noqa: E402
+
+COLUMNS = {"random": "random pairs", "dbc": "DBC", "pbc": "PBC", "av_pbc": "Av-PBC",
+           "whole_data_bc": "BC, all data", "teacher": "teacher"}
+
+
+def score_rows(distilled: list[Path], baselines: list[Path]) -> pd.DataFrame:
+    """One row per (dataset, task, method, evaluation seed) with its mean return."""
+    rows, started = [], set()
+    for path in distilled:
+        result = torch.load(path, map_location="cpu", weights_only=False)
+        dataset, task = Path(path).parent.parent.name, result["task"]
+        scored = [(result["objective"], result["final"])]
+        if (dataset, task) not in started:  # every objective starts from the same random pairs
+            started.add((dataset, task))
+            scored.append(("random", result["random_pairs"]))
+        for method, returns in scored:
+            rows += [{"dataset": dataset, "task": task, "method": method, "seed": seed,
+                      "return": value} for seed, value in enumerate(returns)]
+    for path in baselines:
+        result = read_json(path)
+        dataset = Path(path).parent.parent.name
+        rows += [{"dataset": dataset, "task": result["task"], "method": "whole_data_bc", "seed": seed,
+                  "return": value} for seed, value in enumerate(result["whole_data_bc"])]
+        if result["teacher"] is not None:
+            rows.append({"dataset": dataset, "task": result["task"], "method": "teacher", "seed": 0,
+                         "return": result["teacher"]})
+    return pd.DataFrame(rows)
+
+
+def write_table2(distilled: list[Path], baselines: list[Path], datasets: list[dict], out_prefix: Path,
+                 meta: dict) -> pd.DataFrame:
+    """Mean ± std over evaluation seeds per (dataset, task) and method; the best
+    distillation objective of a row in bold. Writes ``.pdf``, ``.tex`` and ``.csv``."""
+    scores = score_rows(distilled, baselines)
+    stats = (scores.groupby(["dataset", "task", "method"], sort=False)["return"]
+             .agg(mean="mean", std=lambda r: r.std(ddof=0), seeds="count").reset_index())
+    specs = {spec["name"]: spec for spec in datasets}
+    stats.insert(0, "family", [family_of(specs[d]) for d in stats.dataset])
+    stats.insert(0, "domain", [domain_of(t) for t in stats.task])
+    out_prefix = Path(out_prefix)
+    write_csv(out_prefix.with_suffix(".csv"), stats, meta)
+
+    methods = [m for m in COLUMNS if m in set(stats.method)]
+    labels = ["dataset", "task"] + [COLUMNS[m] for m in methods]
+    rows, bold = [], []
+    for (dataset, task), group in stats.groupby(["dataset", "task"], sort=False):
+        cell = group.set_index("method")
+        rows.append([dataset, task.replace("_", " ")] + [
+            f"{cell.at[m, 'mean']:.1f} ± {cell.at[m, 'std']:.1f}" if m in cell.index else "–"
+            for m in methods])
+        objectives = [m for m in ("dbc", "pbc", "av_pbc") if m in cell.index]
+        top = max(objectives, key=lambda m: cell.at[m, "mean"]) if objectives else None
+        bold.append({2 + methods.index(top)} if top else set())
+    title = "Table 2: return of BC on distilled pairs, per source dataset (mean ± std over seeds)"
+    write_text(out_prefix.with_suffix(".tex"), "% " + provenance_line(meta) + f"\n% {title}\n"
+               + tex_table(labels, rows, bold, text_columns=2))
+    with atomic_path(out_prefix.with_suffix(".pdf")) as tmp, PdfPages(tmp) as pdf:
+        table_page(pdf, title, labels, rows, bold, meta)
+    return stats
+

@@ -1,0 +1,88 @@
+# Offline behaviour distillation of every dataset, its baselines, and Table 2.
+DISTILL_FLAGS = command_flags({
+    key: value for key, value in DISTILL.items()
+    if key in ("synthetic", "layers", "width", "inner_steps", "minibatches", "batch_size",
+               "eval_seeds", "eval_episodes")
+})
+
+
+wildcard_constraints:
+    objective="dbc|pbc|av_pbc",
+
+
+rule distill:
+    input:
+        unpack(distill_inputs),
+    output:
+        f"{RESULTS}/distill/{{dataset}}/{{task}}/{{objective}}.pt",
+    params:
+        settings=DISTILL_FLAGS,
+        outer_steps=DISTILL["outer_steps"],
+        eval_every=DISTILL["eval_every"],
+    log:
+        f"{LOGS}/distill/{{dataset}}/{{task}}/{{objective}}.log",
+    benchmark:
+        f"{BENCH}/distill/{{dataset}}/{{task}}/{{objective}}.tsv"
+    threads: SETTINGS["threads"]["distill"]
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=runtime("distill"),
+    conda:
+        "../../envs/berl.yaml"
+    shell:
+        "python -m berl distill --data {input.data} --agents {input.agents} --task {wildcards.task}"
+        " --objective {wildcards.objective} {params.settings} --outer-steps {params.outer_steps}"
+        " --eval-every {params.eval_every} --threads {threads} --out {output} > {log} 2>&1"
+
+
+rule distill_baselines:
+    input:
+        unpack(distill_inputs),
+    output:
+        f"{RESULTS}/distill/{{dataset}}/{{task}}/baselines.json",
+    params:
+        settings=DISTILL_FLAGS,
+        bc_steps=DISTILL["bc_steps"],
+    log:
+        f"{LOGS}/distill_baselines/{{dataset}}/{{task}}.log",
+    benchmark:
+        f"{BENCH}/distill_baselines/{{dataset}}/{{task}}.tsv"
+    threads: SETTINGS["threads"]["distill"]
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=runtime("distill"),
+    conda:
+        "../../envs/berl.yaml"
+    shell:
+        "python -m berl distill-baselines --data {input.data} --agents {input.agents}"
+        " --task {wildcards.task} {params.settings} --bc-steps {params.bc_steps}"
+        " --threads {threads} --out {output} > {log} 2>&1"
+
+
+rule table2:
+    input:
+        distilled=distill_files,
+        baselines=distill_baseline_files,
+    output:
+        pdf=report("reports/table2_obd.pdf", caption="../report/table2_obd.rst", category="Distillation"),
+        csv="reports/table2_obd.csv",
+        tex="reports/table2_obd.tex",
+    params:
+        datasets=DATASETS_JSON,
+        provenance=REPORT_PROVENANCE,
+    log:
+        f"{LOGS}/table2.log",
+    benchmark:
+        f"{BENCH}/table2.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/berl.yaml"
+    shell:
+        "python -m berl table2 --distilled {input.distilled} --baselines {input.baselines}"
+        " --datasets '{params.datasets}' --out-prefix reports/table2_obd {params.provenance}"
+        " > {log} 2>&1"
