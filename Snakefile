@@ -28,4 +28,6 @@ rule all:
         "reports/fig_coverage_vs_return.pdf",
         "reports/fig_estimator_accuracy.pdf",
         "reports/table2_obd.pdf",
+        "reports/fig_obd_size.pdf",
+        "reports/fig_obd_convergence.pdf",
     default_target: True

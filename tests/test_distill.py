@@ -204,3 +204,10 @@ def test_table2_gathers_every_method_once(walker_teacher, tmp_path):
     assert bc["mean"].item() == pytest.approx(sum(reference["whole_data_bc"]) / 2, abs=1e-3)
     assert (written.family == "random").all() and len(stats) == 5
     assert (tmp_path / "table2.pdf").stat().st_size > 0 and "Av-PBC" in (tmp_path / "table2.tex").read_text()
+
+    from berl.distill_report import write_convergence_figure, write_size_figure
+
+    datasets = [{"name": "random", "agent": "random"}]
+    write_size_figure(distilled[1:], datasets, tmp_path / "size.pdf", {"preset": "test"})
+    write_convergence_figure(distilled, datasets, tmp_path / "convergence.pdf", {"preset": "test"})
+    assert (tmp_path / "size.pdf").stat().st_size > 0 and (tmp_path / "convergence.pdf").stat().st_size > 0

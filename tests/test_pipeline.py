@@ -31,7 +31,7 @@ def test_smoke_pipeline_produces_table1_from_real_evaluations(repo, tmp_path):
     for report in ("fig4_alpha_q_sweep.pdf", "fig_learning_curves.pdf", "iqm.pdf", "iqm.csv",
                    "table_coverage.pdf", "table_coverage.tex", "fig_coverage_tsne.pdf",
                    "fig_coverage_phate.pdf", "fig_coverage_vs_return.pdf", "fig_estimator_accuracy.pdf",
-                   "table2_obd.pdf", "table2_obd.tex"):
+                   "table2_obd.pdf", "table2_obd.tex", "fig_obd_size.pdf", "fig_obd_convergence.pdf"):
         assert (tmp_path / "reports" / report).stat().st_size > 0, report
     coverage = pd.read_csv(tmp_path / "reports/table_coverage.csv", comment="#")
     # Every dataset of both domains in both spaces, every measure finite.

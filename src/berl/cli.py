@@ -155,10 +155,16 @@ def _report(args) -> None:
     from .report import provenance, write_table1
 
     meta = provenance(args.preset, args.config_hash)
-    if args.stage == "table2":
-        from .distill_report import write_table2
+    if args.stage in ("table2", "fig-obd-size", "fig-obd-convergence"):
+        from . import distill_report
 
-        write_table2(args.distilled, args.baselines, json.loads(args.datasets), args.out_prefix, meta)
+        datasets = json.loads(args.datasets)
+        if args.stage == "table2":
+            distill_report.write_table2(args.distilled, args.baselines, datasets, args.out_prefix, meta)
+        elif args.stage == "fig-obd-size":
+            distill_report.write_size_figure(args.distilled, datasets, args.out, meta)
+        else:
+            distill_report.write_convergence_figure(args.distilled, datasets, args.out, meta)
     elif args.stage in COVERAGE_REPORTS:
         from . import coverage_report, estimator_study
 
@@ -365,6 +371,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="outputs of `distill-baselines`")
     p.add_argument("--datasets", required=True, help=datasets_help)
     p.add_argument("--out-prefix", type=Path, required=True, help="e.g. reports/table2_obd")
+    for name, help_text in (("fig-obd-size", "draw the Av-PBC score versus N_syn"),
+                            ("fig-obd-convergence", "draw the score versus outer step per objective")):
+        p = report_stage(name, help_text)
+        p.add_argument("--distilled", type=Path, nargs="+", required=True, help="outputs of `distill`")
+        p.add_argument("--datasets", required=True, help=datasets_help)
+        p.add_argument("--out", type=Path, required=True, help=".pdf")
     p = report_stage("fig-estimator-accuracy", "draw the estimator study")
     p.add_argument("--study", type=Path, required=True, help="output of `estimator-study`")
     p.add_argument("--out", type=Path, required=True, help=".pdf")

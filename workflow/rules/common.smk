@@ -125,10 +125,21 @@ def distill_inputs(wildcards):
 def distill_files(wildcards):
     """Every distilled set of the preset: dataset x distilled task x objective."""
     return [
-        f"{RESULTS}/distill/{dataset}/{task}/{objective}.pt"
+        f"{RESULTS}/distill/{dataset}/{task}/{objective}_n{DISTILL['synthetic']}.pt"
         for dataset in DATASETS
         for task in DISTILL_TASKS
         for objective in DISTILL["objectives"]
+    ]
+
+
+def distill_size_files(wildcards):
+    """Av-PBC at every size of the sweep, the preset's own size included."""
+    sizes = sorted(set(DISTILL["sizes"]) | {DISTILL["synthetic"]})
+    return [
+        f"{RESULTS}/distill/{dataset}/{task}/av_pbc_n{size}.pt"
+        for dataset in DATASETS
+        for task in DISTILL_TASKS
+        for size in sizes
     ]
 
 

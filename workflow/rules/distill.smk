@@ -1,28 +1,29 @@
 # Offline behaviour distillation of every dataset, its baselines, and Table 2.
 DISTILL_FLAGS = command_flags({
     key: value for key, value in DISTILL.items()
-    if key in ("synthetic", "layers", "width", "inner_steps", "minibatches", "batch_size",
-               "eval_seeds", "eval_episodes")
+    if key in ("layers", "width", "inner_steps", "minibatches", "batch_size", "eval_seeds",
+               "eval_episodes")
 })
 
 
 wildcard_constraints:
     objective="dbc|pbc|av_pbc",
+    synthetic=r"\d+",
 
 
 rule distill:
     input:
         unpack(distill_inputs),
     output:
-        f"{RESULTS}/distill/{{dataset}}/{{task}}/{{objective}}.pt",
+        f"{RESULTS}/distill/{{dataset}}/{{task}}/{{objective}}_n{{synthetic}}.pt",
     params:
         settings=DISTILL_FLAGS,
         outer_steps=DISTILL["outer_steps"],
         eval_every=DISTILL["eval_every"],
     log:
-        f"{LOGS}/distill/{{dataset}}/{{task}}/{{objective}}.log",
+        f"{LOGS}/distill/{{dataset}}/{{task}}/{{objective}}_n{{synthetic}}.log",
     benchmark:
-        f"{BENCH}/distill/{{dataset}}/{{task}}/{{objective}}.tsv"
+        f"{BENCH}/distill/{{dataset}}/{{task}}/{{objective}}_n{{synthetic}}.tsv"
     threads: SETTINGS["threads"]["distill"]
     resources:
         gpu=1,
@@ -32,7 +33,8 @@ rule distill:
         "../../envs/berl.yaml"
     shell:
         "python -m berl distill --data {input.data} --agents {input.agents} --task {wildcards.task}"
-        " --objective {wildcards.objective} {params.settings} --outer-steps {params.outer_steps}"
+        " --objective {wildcards.objective} --synthetic {wildcards.synthetic} {params.settings}"
+        " --outer-steps {params.outer_steps}"
         " --eval-every {params.eval_every} --threads {threads} --out {output} > {log} 2>&1"
 
 
@@ -43,6 +45,7 @@ rule distill_baselines:
         f"{RESULTS}/distill/{{dataset}}/{{task}}/baselines.json",
     params:
         settings=DISTILL_FLAGS,
+        synthetic=DISTILL["synthetic"],
         bc_steps=DISTILL["bc_steps"],
     log:
         f"{LOGS}/distill_baselines/{{dataset}}/{{task}}.log",
@@ -57,7 +60,8 @@ rule distill_baselines:
         "../../envs/berl.yaml"
     shell:
         "python -m berl distill-baselines --data {input.data} --agents {input.agents}"
-        " --task {wildcards.task} {params.settings} --bc-steps {params.bc_steps}"
+        " --task {wildcards.task} --synthetic {params.synthetic} {params.settings}"
+        " --bc-steps {params.bc_steps}"
         " --threads {threads} --out {output} > {log} 2>&1"
 
 
@@ -86,3 +90,50 @@ rule table2:
         "python -m berl table2 --distilled {input.distilled} --baselines {input.baselines}"
         " --datasets '{params.datasets}' --out-prefix reports/table2_obd {params.provenance}"
         " > {log} 2>&1"
+
+
+rule fig_obd_size:
+    input:
+        distill_size_files,
+    output:
+        report("reports/fig_obd_size.pdf", caption="../report/fig_obd_size.rst", category="Distillation"),
+    params:
+        datasets=DATASETS_JSON,
+        provenance=REPORT_PROVENANCE,
+    log:
+        f"{LOGS}/fig_obd_size.log",
+    benchmark:
+        f"{BENCH}/fig_obd_size.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/berl.yaml"
+    shell:
+        "python -m berl fig-obd-size --distilled {input} --datasets '{params.datasets}'"
+        " --out {output} {params.provenance} > {log} 2>&1"
+
+
+rule fig_obd_convergence:
+    input:
+        distill_files,
+    output:
+        report("reports/fig_obd_convergence.pdf", caption="../report/fig_obd_convergence.rst",
+               category="Distillation"),
+    params:
+        datasets=DATASETS_JSON,
+        provenance=REPORT_PROVENANCE,
+    log:
+        f"{LOGS}/fig_obd_convergence.log",
+    benchmark:
+        f"{BENCH}/fig_obd_convergence.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/berl.yaml"
+    shell:
+        "python -m berl fig-obd-convergence --distilled {input} --datasets '{params.datasets}'"
+        " --out {output} {params.provenance} > {log} 2>&1"
