@@ -37,7 +37,7 @@ def walker_states(count: int, scratch: Path) -> tuple[np.ndarray, str]:
         raise SystemExit(f"only {len(states)} states available, fewer than {count}")
     chosen = states[np.random.default_rng(0).choice(len(states), count, replace=False)]
     source = f"{len(manifests)} dataset(s) under {manifests[0].parent.parent}"
-    return SharedAxes.fit(chosen, chosen.shape[1]).project(chosen, chosen.shape[1]), source
+    return SharedAxes.fit(chosen, 0).standardise(chosen), source
 
 
 def main() -> None:

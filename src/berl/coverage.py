@@ -87,14 +87,22 @@ class SharedAxes:
 
     @classmethod
     def fit(cls, pooled: np.ndarray, components: int) -> "SharedAxes":
-        mean = pooled.mean(axis=0)
+        """Statistics of ``pooled`` and its first ``components`` principal axes (none for 0:
+        standardisation only)."""
+        mean, std = pooled.mean(axis=0), pooled.std(axis=0)
         # Constant dimensions (a representation unit that never moves) keep scale 1.
-        scale = np.where(pooled.std(axis=0) > 1e-8, pooled.std(axis=0), 1.0)
-        _, _, vt = np.linalg.svd((pooled - mean) / scale, full_matrices=False)
-        return cls(mean, scale, vt[:components])
+        scale = np.where(std > 1e-8, std, 1.0)
+        axes = np.empty((0, pooled.shape[1]))
+        if components:
+            _, _, vt = np.linalg.svd((pooled - mean) / scale, full_matrices=False)
+            axes = vt[:components]
+        return cls(mean, scale, axes)
+
+    def standardise(self, points: np.ndarray) -> np.ndarray:
+        return (points - self.mean) / self.scale
 
     def project(self, points: np.ndarray, components: int) -> np.ndarray:
-        return ((points - self.mean) / self.scale) @ self.axes[:components].T
+        return self.standardise(points) @ self.axes[:components].T
 
 
 def grid_occupancy(points: np.ndarray, low: np.ndarray, high: np.ndarray, bins: int) -> float:
@@ -114,11 +122,13 @@ def ball_union_volume(points: np.ndarray, radius: float, low: np.ndarray, high: 
 
 
 def entropy_row(points: np.ndarray, settings: CoverageSettings) -> dict[str, float]:
-    row = {"shannon": estimators.shannon_entropy(points, k=settings.k)}
+    """Every entropy estimate of one dataset from a single k-NN search."""
+    radius, dim, k = estimators.knn_distances(points, settings.k), points.shape[1], settings.k
+    row = {"shannon": estimators.shannon_from_distances(radius, dim, k)}
     for q in settings.renyi_qs:
-        row[f"renyi_q{q:g}"] = estimators.renyi_entropy(points, q, k=settings.k)
+        row[f"renyi_q{q:g}"] = estimators.renyi_from_distances(radius, dim, k, q)
     for alpha in settings.be_alphas:
-        row[f"be_a{alpha:g}"] = estimators.behavioral_entropy(points, alpha, k=settings.k)
+        row[f"be_a{alpha:g}"] = estimators.behavioral_from_distances(radius, dim, k, alpha)
     return row
 
 

@@ -50,8 +50,7 @@ def joint_embedding(manifests: dict[str, Path], method: str, points: int, out_cs
             raise ValueError("the representation space needs the domain's encoder")
         samples = {name: representation(states, encoder_path) for name, states in samples.items()}
     pooled = np.concatenate(list(samples.values()))
-    width = pooled.shape[1]
-    standardised = SharedAxes.fit(pooled, width).project(pooled, width)
+    standardised = SharedAxes.fit(pooled, 0).standardise(pooled)
     log.info("%s of %d states (%d per dataset, %s space)", method, len(pooled), points, space)
     xy = embed(standardised, method, seed=seed, threads=threads, perplexity=perplexity,
                phate_knn=phate_knn)
