@@ -211,3 +211,28 @@ def test_table2_gathers_every_method_once(walker_teacher, tmp_path):
     write_size_figure(distilled[1:], datasets, tmp_path / "size.pdf", {"preset": "test"})
     write_convergence_figure(distilled, datasets, tmp_path / "convergence.pdf", {"preset": "test"})
     assert (tmp_path / "size.pdf").stat().st_size > 0 and (tmp_path / "convergence.pdf").stat().st_size > 0
+
+
+def test_ensembles_average_their_members_and_adam_learns_the_pairs():
+    from berl.distill import PolicyMembers, adam_cloning
+
+    g = torch.Generator().manual_seed(3)
+    a, b = init_policy(3, 2, 3, 8, g), init_policy(3, 2, 3, 8, g)
+    agent = PolicyMembers([[a, b]], torch.zeros(3), torch.ones(3))
+    obs = torch.randn(1, 5, 3, generator=g)
+    from berl.distill import policy
+
+    assert torch.allclose(agent.act(obs)[0], (policy(a, obs[0]) + policy(b, obs[0])) / 2)
+    pairs_obs, pairs_actions = torch.randn(16, 3, generator=g), torch.rand(16, 2, generator=g) * 1.6 - 0.8
+    trained = adam_cloning(a, pairs_obs, pairs_actions, 300, lr=1e-2)
+    assert cloning_loss(trained, pairs_obs, pairs_actions) < 0.1 * cloning_loss(a, pairs_obs, pairs_actions)
+
+
+def test_generalisation_scores_every_learner(walker_teacher, tmp_path):
+    from berl.distill import GENERALISATION, distill
+
+    data, agents = walker_teacher
+    result = distill(data, agents, "walker_walk", SMALL, 2, tmp_path / "set.pt", torch.device("cpu"),
+                     eval_seeds=2, eval_episodes=1, generalisation=True)
+    assert set(result["generalisation"]) == set(GENERALISATION)
+    assert all(len(returns) == 2 for returns in result["generalisation"].values())

@@ -136,7 +136,8 @@ def _distill(args) -> None:
     distill(args.data, args.agents, args.task, _distill_config(args), args.outer_steps, args.out,
             pick_device(), seed=args.seed, log_every=args.log_every,
             checkpoint_every=args.checkpoint_every, eval_every=args.eval_every,
-            eval_seeds=args.eval_seeds, eval_episodes=args.eval_episodes)
+            eval_seeds=args.eval_seeds, eval_episodes=args.eval_episodes,
+            generalisation=args.generalisation)
 
 
 def _distill_baselines(args) -> None:
@@ -324,6 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log-every", type=int, default=100)
     p.add_argument("--checkpoint-every", type=int, default=1000)
+    p.add_argument("--generalisation", action=argparse.BooleanOptionalAction, default=False,
+                   help="also score the final set with 2/3/5-layer policies, Adam and 10-policy ensembles")
     p.set_defaults(run=_distill)
 
     p = stages.add_parser("distill-baselines", help="whole-data BC and teacher scores for Table 2")

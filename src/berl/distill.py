@@ -130,6 +130,25 @@ def teacher_labels(agent, member: int, obs: torch.Tensor, chunk: int = 4096) -> 
     return torch.cat(actions), torch.cat(values)
 
 
+def adam_cloning(params: list[torch.Tensor], obs: torch.Tensor, actions: torch.Tensor, steps: int,
+                 lr: float, batch_size: int | None = None,
+                 generator: torch.Generator | None = None) -> list[torch.Tensor]:
+    """``steps`` Adam steps on the cloning loss, full batch or on random minibatches; the
+    given parameters are left as they are."""
+    params = [p.detach().clone().requires_grad_(True) for p in params]
+    optimizer = torch.optim.Adam(params, lr=lr)
+    for _ in range(steps):
+        if batch_size is None:
+            loss = cloning_loss(params, obs, actions)
+        else:
+            index = torch.randint(len(obs), (batch_size,), generator=generator, device=obs.device)
+            loss = cloning_loss(params, obs[index], actions[index])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return [p.detach() for p in params]
+
+
 # ---------------------------------------------------------------------- distillation
 
 
@@ -184,10 +203,10 @@ class Distiller(nn.Module):
 
 
 class PolicyMembers(nn.Module):
-    """Policies trained on one synthetic set from different initialisations, behind the
-    ``act`` of offline agents so that ``rollout_returns`` runs them in lockstep."""
+    """Policies trained on one set, one ensemble per evaluation seed (actions averaged over
+    the ensemble), behind the ``act`` of offline agents so ``rollout_returns`` runs them."""
 
-    def __init__(self, members: list[list[torch.Tensor]], mean: torch.Tensor, std: torch.Tensor):
+    def __init__(self, members: list[list[list[torch.Tensor]]], mean: torch.Tensor, std: torch.Tensor):
         super().__init__()
         self.members = members
         self.register_buffer("mean", mean)
@@ -197,20 +216,45 @@ class PolicyMembers(nn.Module):
     @torch.no_grad()
     def act(self, obs: torch.Tensor) -> torch.Tensor:
         standardised = (obs - self.mean) / self.std
-        return torch.stack([policy(params, x) for params, x in zip(self.members, standardised)])
+        return torch.stack([torch.stack([policy(params, x) for params in ensemble]).mean(dim=0)
+                            for ensemble, x in zip(self.members, standardised)])
+
+
+@dataclass(frozen=True)
+class Learner:
+    """How the evaluated policies are built and trained on a set. The default is the inner
+    loop's own learner; the others are the paper's generalisation study."""
+
+    layers: int | None = None  # None: the distilled policy's depth
+    optimizer: str = "sgd"  # "sgd" (the inner loop's, lr inner_lr) or "adam" (lr 1e-3)
+    ensemble: int = 1  # policies per evaluation seed, actions averaged
+
+
+GENERALISATION = {
+    "mlp2": Learner(layers=2), "mlp3": Learner(layers=3), "mlp5": Learner(layers=5),
+    "adam": Learner(optimizer="adam"), "ensemble10": Learner(ensemble=10),
+}
 
 
 def score(obs: torch.Tensor, actions: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
-          task: str, config: DistillConfig, seeds: list[int], episodes: int) -> np.ndarray:
+          task: str, config: DistillConfig, seeds: list[int], episodes: int,
+          learner: Learner = Learner()) -> np.ndarray:
     """Mean return per seed of policies trained by BC on the pairs (the paper's protocol:
-    ``inner_steps`` SGD steps from a fresh initialisation per seed), shape (seeds,)."""
+    ``inner_steps`` steps from a fresh initialisation per seed), shape (seeds,)."""
     obs_dim, act_dim = obs.shape[1], actions.shape[1]
+    layers = learner.layers or config.layers
     members = []
     for seed in seeds:
-        generator = torch.Generator(obs.device).manual_seed(seed)
-        init = init_policy(obs_dim, act_dim, config.layers, config.width, generator, obs.device)
-        members.append(train_on_pairs(init, obs, actions, config.inner_steps, config.inner_lr,
-                                      differentiable=False))
+        ensemble = []
+        for j in range(learner.ensemble):
+            generator = torch.Generator(obs.device).manual_seed(seed + 100_000 * j)
+            init = init_policy(obs_dim, act_dim, layers, config.width, generator, obs.device)
+            if learner.optimizer == "adam":
+                ensemble.append(adam_cloning(init, obs, actions, config.inner_steps, lr=1e-3))
+            else:
+                ensemble.append(train_on_pairs(init, obs, actions, config.inner_steps, config.inner_lr,
+                                               differentiable=False))
+        members.append(ensemble)
     agent = PolicyMembers(members, mean, std).to(obs.device)
     return rollout_returns(agent, [task] * len(seeds), episodes).mean(axis=1)
 
@@ -220,16 +264,8 @@ def whole_data_bc(obs: torch.Tensor, actions: torch.Tensor, config: DistillConfi
     """The distilled policy's architecture trained by BC on every real pair (Adam, minibatches
     of ``config.batch_size``): the upper reference of Table 2."""
     generator = torch.Generator(obs.device).manual_seed(seed)
-    params = [p.requires_grad_(True) for p in
-              init_policy(obs.shape[1], actions.shape[1], config.layers, config.width, generator, obs.device)]
-    optimizer = torch.optim.Adam(params, lr=lr)
-    for _ in range(steps):
-        index = torch.randint(len(obs), (config.batch_size,), generator=generator, device=obs.device)
-        loss = cloning_loss(params, obs[index], actions[index])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    return [p.detach() for p in params]
+    init = init_policy(obs.shape[1], actions.shape[1], config.layers, config.width, generator, obs.device)
+    return adam_cloning(init, obs, actions, steps, lr, config.batch_size, generator)
 
 
 def baselines(data_path: Path, agents_path: Path, task: str, config: DistillConfig, bc_steps: int,
@@ -241,7 +277,7 @@ def baselines(data_path: Path, agents_path: Path, task: str, config: DistillConf
     data = storage.load_transitions(Path(data_path)).to_torch(device)
     mean, std = data["observation"].mean(dim=0), data["observation"].std(dim=0).clamp_min(1e-6)
     obs = (data["observation"] - mean) / std
-    members = [whole_data_bc(obs, data["action"], config, bc_steps, seed) for seed in range(eval_seeds)]
+    members = [[whole_data_bc(obs, data["action"], config, bc_steps, seed)] for seed in range(eval_seeds)]
     returns = rollout_returns(PolicyMembers(members, mean, std).to(device), [task] * eval_seeds,
                               eval_episodes).mean(axis=1)
     _, saved = load_agent(Path(agents_path), device)
@@ -257,12 +293,13 @@ def baselines(data_path: Path, agents_path: Path, task: str, config: DistillConf
 def distill(data_path: Path, agents_path: Path, task: str, config: DistillConfig, outer_steps: int,
             out_path: Path, device: torch.device, *, seed: int = 0, log_every: int = 100,
             checkpoint_every: int = 1000, eval_every: int = 0, eval_seeds: int = 5,
-            eval_episodes: int = 10) -> dict:
+            eval_episodes: int = 10, generalisation: bool = False) -> dict:
     """Distil the dataset relabelled for ``task`` (``data_path``) with the teacher from
     ``agents_path``; write the synthetic set, its learning curve and scores to ``out_path``.
 
     Scores (mean return per evaluation seed): the initial random real pairs, the set every
-    ``eval_every`` outer steps (0: only at the end) and the final set.
+    ``eval_every`` outer steps (0: only at the end) and the final set; with
+    ``generalisation``, also the final set's scores with the learners of ``GENERALISATION``.
     """
     from .offline.train import load_agent  # training imports this package's evaluation
 
@@ -286,11 +323,11 @@ def distill(data_path: Path, agents_path: Path, task: str, config: DistillConfig
     distiller = Distiller(obs[start], dataset_actions[start], config)
     seeds = list(range(eval_seeds))
 
-    def evaluate(set_obs, set_actions) -> list[float]:
+    def evaluate(set_obs, set_actions, learner: Learner = Learner()) -> list[float]:
         if not eval_episodes:
             return []
         return score(set_obs.detach(), set_actions.detach(), mean, std, task, config, seeds,
-                     eval_episodes).tolist()
+                     eval_episodes, learner).tolist()
 
     run_id = {"config": asdict(config), "data": str(data_path), "agents": str(agents_path),
               "task": task, "seed": seed, "outer_steps": outer_steps, "eval_every": eval_every,
@@ -325,6 +362,8 @@ def distill(data_path: Path, agents_path: Path, task: str, config: DistillConfig
             })
     final = evaluate(distiller.obs, distiller.actions)
     curve.append({"step": outer_steps, "returns": final})
+    others = {name: evaluate(distiller.obs, distiller.actions, learner)
+              for name, learner in GENERALISATION.items()} if generalisation else {}
     result = {
         "task": task, "objective": config.objective, "config": asdict(config), "seed": seed,
         "teacher": {"agents": str(agents_path), "algorithm": saved["algorithm"], "member": member,
@@ -332,6 +371,7 @@ def distill(data_path: Path, agents_path: Path, task: str, config: DistillConfig
         "observation": distiller.obs.detach().cpu(), "action": distiller.actions.detach().cpu(),
         "mean": mean.cpu(), "std": std.cpu(),
         "losses": losses, "curve": curve, "random_pairs": random_pairs, "final": final,
+        "generalisation": others,
     }
     save_torch(out_path, result)
     checkpoint.unlink(missing_ok=True)

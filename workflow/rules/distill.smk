@@ -20,6 +20,7 @@ rule distill:
         settings=DISTILL_FLAGS,
         outer_steps=DISTILL["outer_steps"],
         eval_every=DISTILL["eval_every"],
+        generalisation="--generalisation" if DISTILL["generalisation"] else "",
     log:
         f"{LOGS}/distill/{{dataset}}/{{task}}/{{objective}}_n{{synthetic}}.log",
     benchmark:
@@ -35,7 +36,8 @@ rule distill:
         "python -m berl distill --data {input.data} --agents {input.agents} --task {wildcards.task}"
         " --objective {wildcards.objective} --synthetic {wildcards.synthetic} {params.settings}"
         " --outer-steps {params.outer_steps}"
-        " --eval-every {params.eval_every} --threads {threads} --out {output} > {log} 2>&1"
+        " --eval-every {params.eval_every} {params.generalisation} --threads {threads} --out {output}"
+        " > {log} 2>&1"
 
 
 rule distill_baselines:
