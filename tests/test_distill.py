@@ -209,7 +209,7 @@ def test_table2_gathers_every_method_once(walker_teacher, tmp_path):
 
     datasets = [{"name": "random", "agent": "random"}]
     write_size_figure(distilled[1:], datasets, tmp_path / "size.pdf", {"preset": "test"})
-    write_convergence_figure(distilled, datasets, tmp_path / "convergence.pdf", {"preset": "test"})
+    write_convergence_figure(distilled, tmp_path / "convergence.pdf", {"preset": "test"})
     assert (tmp_path / "size.pdf").stat().st_size > 0 and (tmp_path / "convergence.pdf").stat().st_size > 0
 
 

@@ -159,13 +159,13 @@ def _report(args) -> None:
     if args.stage in ("table2", "fig-obd-size", "fig-obd-convergence"):
         from . import distill_report
 
-        datasets = json.loads(args.datasets)
         if args.stage == "table2":
-            distill_report.write_table2(args.distilled, args.baselines, datasets, args.out_prefix, meta)
+            distill_report.write_table2(args.distilled, args.baselines, json.loads(args.datasets),
+                                        args.out_prefix, meta)
         elif args.stage == "fig-obd-size":
-            distill_report.write_size_figure(args.distilled, datasets, args.out, meta)
+            distill_report.write_size_figure(args.distilled, json.loads(args.datasets), args.out, meta)
         else:
-            distill_report.write_convergence_figure(args.distilled, datasets, args.out, meta)
+            distill_report.write_convergence_figure(args.distilled, args.out, meta)
     elif args.stage in COVERAGE_REPORTS:
         from . import coverage_report, estimator_study
 
@@ -378,8 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
                             ("fig-obd-convergence", "draw the score versus outer step per objective")):
         p = report_stage(name, help_text)
         p.add_argument("--distilled", type=Path, nargs="+", required=True, help="outputs of `distill`")
-        p.add_argument("--datasets", required=True, help=datasets_help)
         p.add_argument("--out", type=Path, required=True, help=".pdf")
+        if name == "fig-obd-size":  # its lines take their family's colour
+            p.add_argument("--datasets", required=True, help=datasets_help)
     p = report_stage("fig-estimator-accuracy", "draw the estimator study")
     p.add_argument("--study", type=Path, required=True, help="output of `estimator-study`")
     p.add_argument("--out", type=Path, required=True, help=".pdf")

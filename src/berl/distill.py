@@ -268,15 +268,20 @@ def whole_data_bc(obs: torch.Tensor, actions: torch.Tensor, config: DistillConfi
     return adam_cloning(init, obs, actions, steps, lr, config.batch_size, generator)
 
 
+def standardised_data(data_path: Path, device: torch.device):
+    """A relabelled dataset on ``device`` with its states' mean, std and standardised states."""
+    data = storage.load_transitions(Path(data_path)).to_torch(device)
+    mean, std = data["observation"].mean(dim=0), data["observation"].std(dim=0).clamp_min(1e-6)
+    return data, mean, std, (data["observation"] - mean) / std
+
+
 def baselines(data_path: Path, agents_path: Path, task: str, config: DistillConfig, bc_steps: int,
               device: torch.device, *, eval_seeds: int, eval_episodes: int) -> dict:
     """Table 2's references for one (dataset, task): BC on the whole dataset (mean return per
     seed) and the teacher's own final evaluation return."""
     from .offline.train import load_agent
 
-    data = storage.load_transitions(Path(data_path)).to_torch(device)
-    mean, std = data["observation"].mean(dim=0), data["observation"].std(dim=0).clamp_min(1e-6)
-    obs = (data["observation"] - mean) / std
+    data, mean, std, obs = standardised_data(data_path, device)
     members = [[whole_data_bc(obs, data["action"], config, bc_steps, seed)] for seed in range(eval_seeds)]
     returns = rollout_returns(PolicyMembers(members, mean, std).to(device), [task] * eval_seeds,
                               eval_episodes).mean(axis=1)
@@ -304,10 +309,8 @@ def distill(data_path: Path, agents_path: Path, task: str, config: DistillConfig
     from .offline.train import load_agent  # training imports this package's evaluation
 
     out_path = Path(out_path)
-    data = storage.load_transitions(Path(data_path)).to_torch(device)
+    data, mean, std, obs = standardised_data(data_path, device)
     raw_obs, dataset_actions = data["observation"], data["action"]
-    mean, std = raw_obs.mean(dim=0), raw_obs.std(dim=0).clamp_min(1e-6)
-    obs = (raw_obs - mean) / std
 
     teacher, saved = load_agent(Path(agents_path), device)
     member = best_member(saved, task)

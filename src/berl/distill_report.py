@@ -18,6 +18,11 @@ from .figures import FAMILY_COLOURS, save_figure  # noqa: E402
 from .io import atomic_path, read_json, write_text  # noqa: E402
 from .report import family_of, provenance_line, table_page, tex_table, write_csv  # noqa: E402
 
+def _load(paths: list[Path]) -> list[tuple[str, dict]]:
+    """(source dataset, distillation result) per file (the dataset is the folder above the task's)."""
+    return [(Path(p).parent.parent.name, torch.load(p, map_location="cpu", weights_only=False)) for p in paths]
+
+
 COLUMNS = {"random": "random pairs", "dbc": "DBC", "pbc": "PBC", "av_pbc": "Av-PBC",
            "whole_data_bc": "BC, all data", "teacher": "teacher"}
 
@@ -25,9 +30,8 @@ COLUMNS = {"random": "random pairs", "dbc": "DBC", "pbc": "PBC", "av_pbc": "Av-P
 def score_rows(distilled: list[Path], baselines: list[Path]) -> pd.DataFrame:
     """One row per (dataset, task, method, evaluation seed) with its mean return."""
     rows, started = [], set()
-    for path in distilled:
-        result = torch.load(path, map_location="cpu", weights_only=False)
-        dataset, task = Path(path).parent.parent.name, result["task"]
+    for dataset, result in _load(distilled):
+        task = result["task"]
         scored = [(result["objective"], result["final"])]
         if (dataset, task) not in started:  # every objective starts from the same random pairs
             started.add((dataset, task))
@@ -76,14 +80,6 @@ def write_table2(distilled: list[Path], baselines: list[Path], datasets: list[di
     with atomic_path(out_prefix.with_suffix(".pdf")) as tmp, PdfPages(tmp) as pdf:
         table_page(pdf, title, labels, rows, bold, meta)
     return stats
-
-
-
-def _load(paths: list[Path]) -> list[tuple[str, dict]]:
-    """(source dataset, distillation result) per file (the dataset is the folder above the task's)."""
-    return [(Path(p).parent.parent.name, torch.load(p, map_location="cpu", weights_only=False)) for p in paths]
-
-
 def _task_axes(tasks: list[str]):
     fig, axes = plt.subplots(1, len(tasks), squeeze=False, figsize=(4.2 * len(tasks), 3.2))
     for ax, task in zip(axes[0], tasks):
@@ -115,7 +111,7 @@ def write_size_figure(distilled: list[Path], datasets: list[dict], out: Path, me
     save_figure(fig, out, meta)
 
 
-def write_convergence_figure(distilled: list[Path], datasets: list[dict], out: Path, meta: dict) -> None:
+def write_convergence_figure(distilled: list[Path], out: Path, meta: dict) -> None:
     """Score versus outer step per objective: mean over datasets (thick), single datasets (thin)."""
     colours = {"dbc": "tab:gray", "pbc": "tab:orange", "av_pbc": "tab:blue"}
     rows = []

@@ -124,7 +124,6 @@ rule fig_obd_convergence:
         report("reports/fig_obd_convergence.pdf", caption="../report/fig_obd_convergence.rst",
                category="Distillation"),
     params:
-        datasets=DATASETS_JSON,
         provenance=REPORT_PROVENANCE,
     log:
         f"{LOGS}/fig_obd_convergence.log",
@@ -137,5 +136,5 @@ rule fig_obd_convergence:
     conda:
         "../../envs/berl.yaml"
     shell:
-        "python -m berl fig-obd-convergence --distilled {input} --datasets '{params.datasets}'"
-        " --out {output} {params.provenance} > {log} 2>&1"
+        "python -m berl fig-obd-convergence --distilled {input} --out {output} {params.provenance}"
+        " > {log} 2>&1"
