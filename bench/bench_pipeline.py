@@ -1,0 +1,206 @@
+"""The default run's budget, stage by stage, and the `paper` preset's projected cost.
+
+Measure (default): clone the repository's HEAD into a scratch directory, make a virtual
+environment that sees the installed packages, and run the README's first command there
+(`pip install -e . && snakemake --cores all`), timing both. Every rule writes a Snakemake
+benchmark record; a record's file time is the job's end and its `s` column the job's length,
+so each stage's wall-clock span (first start to last end) and summed job time follow.
+
+  python bench/bench_pipeline.py                      # fresh run of the default preset
+  python bench/bench_pipeline.py --summarise DIR      # stage times of a finished run in DIR
+
+Project: the `paper` preset's device-hours, from per-step rates that the other benchmarks
+measured (bench_explore: environment steps per second while exploring; bench_offline: agent
+gradient steps per second with many agents per job; bench_distill: outer steps per second),
+multiplied by the steps the `paper` grid needs. Rates come from `bench/results/*_<device>.json`,
+so a run of those benchmarks with `--device cuda` turns the projection into GPU-hours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+from _common import RESULTS, write_results
+
+ROOT = Path(__file__).resolve().parent.parent
+
+STAGES = {
+    "pretrain_encoder": "encoder",
+    "collect": "collect",
+    "relabel": "relabel",
+    "train": "offline RL",
+    "aggregate": "reports",
+    "table1": "reports",
+    "fig4": "reports",
+    "learning_curves": "reports",
+    "iqm": "reports",
+    "coverage": "coverage",
+    "embedding": "coverage",
+    "estimator_study": "coverage",
+    "table_coverage": "coverage",
+    "fig_coverage": "coverage",
+    "fig_coverage_vs_return": "coverage",
+    "fig_estimator_accuracy": "coverage",
+    "distill": "distillation",
+    "distill_baselines": "distillation",
+    "table2": "distillation",
+    "fig_obd_size": "distillation",
+    "fig_obd_convergence": "distillation",
+}
+
+
+def rule_of(record: Path, root: Path) -> str:
+    """benchmarks/<preset>/<name>[/...].tsv -> the rule's benchmark name (some add a wildcard)."""
+    first = record.relative_to(root).parts[0]
+    name = first.removesuffix(".tsv")
+    for rule in sorted(STAGES, key=len, reverse=True):
+        if name == rule or name.startswith(rule + "_"):
+            return rule
+    return name
+
+
+def stage_times(benchmarks: Path) -> dict:
+    """Wall-clock span and summed job seconds per stage, from the run's benchmark records."""
+    spans: dict[str, list[float]] = {}
+    job_seconds: dict[str, float] = defaultdict(float)
+    jobs: dict[str, int] = defaultdict(int)
+    peak_rss: dict[str, float] = defaultdict(float)
+    for record in sorted(benchmarks.rglob("*.tsv")):
+        with open(record) as handle:
+            row = next(csv.DictReader(handle, delimiter="\t"))
+        stage = STAGES.get(rule_of(record, benchmarks), "other")
+        end = record.stat().st_mtime
+        start = end - float(row["s"])
+        low, high = spans.get(stage, (start, end))
+        spans[stage] = [min(low, start), max(high, end)]
+        job_seconds[stage] += float(row["s"])
+        jobs[stage] += 1
+        rss = row.get("max_rss", "NA")
+        if rss not in ("NA", "-"):
+            peak_rss[stage] = max(peak_rss[stage], float(rss))
+    order = sorted(spans, key=lambda stage: spans[stage][0])
+    return {stage: {"jobs": jobs[stage],
+                    "wall_seconds": round(spans[stage][1] - spans[stage][0], 1),
+                    "job_seconds": round(job_seconds[stage], 1),
+                    "peak_rss_mb": round(peak_rss[stage], 1)}
+            for stage in order}
+
+
+def timed(command: str, cwd: Path, env: dict, log: Path) -> float:
+    start = time.perf_counter()
+    with open(log, "w") as handle:
+        subprocess.run(command, shell=True, cwd=cwd, env=env, stdout=handle, stderr=subprocess.STDOUT,
+                       check=True)
+    return time.perf_counter() - start
+
+
+def fresh_run(workdir: Path, cores: str) -> dict:
+    """The README's first command in a fresh clone, with its own virtual environment."""
+    clone = workdir / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(workdir / "venv")], check=True)
+    env = dict(os.environ, PATH=f"{workdir / 'venv' / 'bin'}:{os.environ['PATH']}", MUJOCO_GL="disable")
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, capture_output=True, text=True,
+                            check=True).stdout.strip()
+    install = timed("pip install -q -e .", clone, env, workdir / "install.log")
+    pipeline = timed(f"snakemake --cores {cores}", clone, env, workdir / "snakemake.log")
+    return {"commit": commit, "cores": cores, "install_seconds": round(install, 1),
+            "pipeline_seconds": round(pipeline, 1), "clone": str(clone)}
+
+
+def load_rates(device: str) -> dict:
+    rates = {}
+    for name in ("explore", "offline", "distill"):
+        path = RESULTS / f"{name}_{device}.json"
+        if path.exists():
+            rates[name] = json.loads(path.read_text())["results"]
+    return rates
+
+
+def explorer_kind(dataset: dict) -> str | None:
+    return {"apt": "apt_be", "smm": "smm", "rnd": "rnd"}.get(dataset["agent"])
+
+
+def project_paper(preset: dict, rates: dict) -> dict:
+    """Device-hours of the `paper` grid's three heavy stages at the measured per-step rates."""
+    domains = sorted({task.split("_")[0] for task in preset["tasks"]})
+    hours = {}
+    if "explore" in rates:
+        explore = rates["explore"]
+        seconds = 0.0
+        for domain in domains:
+            measured = explore.get(domain, explore["walker"])["paper"]
+            for dataset in preset["datasets"]:
+                kind = explorer_kind(dataset)
+                if kind:
+                    seconds += preset["collect"]["transitions"] / measured[kind]["env_steps_per_second"]
+        hours["collect"] = seconds / 3600
+    if "offline" in rates:
+        offline = rates["offline"]["paper"]
+        seconds = 0.0
+        for domain in domains:
+            members = sum(task.startswith(domain + "_") for task in preset["tasks"]) * preset["offline"]["seeds"]
+            for algorithm in preset["algorithms"]:
+                measured = offline[algorithm]["agent_steps_per_second"]
+                # The rate at the largest measured job size not above this job's member count.
+                size = max((int(k) for k in measured if int(k) <= members), default=1)
+                seconds += len(preset["datasets"]) * members * preset["offline"]["steps"] / measured[str(size)]
+        hours["offline RL"] = seconds / 3600
+    if "distill" in rates:
+        distill = preset["distill"]
+        runs = len(preset["datasets"]) * len(distill.get("tasks", preset["tasks"])) * (
+            len(distill.get("objectives", ["dbc", "pbc", "av_pbc"])) + len(distill["sizes"]))
+        hours["distillation"] = runs * distill["outer_steps"] / rates["distill"]["paper"]["outer_steps_per_second"] / 3600
+    hours = {stage: round(value, 1) for stage, value in hours.items()}
+    hours["total"] = round(sum(hours.values()), 1)
+    return hours
+
+
+def print_stages(stages: dict) -> None:
+    print(f"{'stage':<14}{'jobs':>6}{'wall s':>10}{'job s':>10}{'peak MB':>10}")
+    for stage, row in stages.items():
+        print(f"{stage:<14}{row['jobs']:>6}{row['wall_seconds']:>10.1f}{row['job_seconds']:>10.1f}"
+              f"{row['peak_rss_mb']:>10.0f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--summarise", type=Path, help="a finished run's directory (skip the fresh run)")
+    parser.add_argument("--workdir", type=Path, help="where the fresh clone goes (default: a temporary directory)")
+    parser.add_argument("--cores", default="all")
+    parser.add_argument("--preset", default="quick", help="the preset the run used (names its benchmarks)")
+    parser.add_argument("--device", default="cpu", help="whose per-step rates the projection uses")
+    args = parser.parse_args()
+
+    results: dict = {"preset": args.preset}
+    if args.summarise:
+        run_dir = args.summarise
+    else:
+        workdir = args.workdir or Path(tempfile.mkdtemp(prefix="berl-run-"))
+        workdir.mkdir(parents=True, exist_ok=True)
+        results["run"] = fresh_run(workdir, args.cores)
+        run_dir = Path(results["run"]["clone"])
+        print(json.dumps(results["run"], indent=2), flush=True)
+    results["stages"] = stage_times(run_dir / "benchmarks" / args.preset)
+    print_stages(results["stages"])
+
+    presets = yaml.safe_load((ROOT / "config.yaml").read_text())["presets"]
+    rates = load_rates(args.device)
+    results["paper_projection"] = {"device": args.device, "rates_from": sorted(rates),
+                                   "hours": project_paper(presets["paper"], rates)}
+    write_results(f"pipeline_{args.preset}_{args.device}", results)
+
+
+if __name__ == "__main__":
+    main()
