@@ -114,7 +114,8 @@ def fresh_run(workdir: Path, cores: str) -> dict:
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, capture_output=True, text=True,
                             check=True).stdout.strip()
     install = timed("pip install -q -e .", clone, env, workdir / "install.log")
-    pipeline = timed(f"snakemake --cores {cores}", clone, env, workdir / "snakemake.log")
+    # `python -m snakemake`: the venv's interpreter, which imports the clone's package.
+    pipeline = timed(f"python -m snakemake --cores {cores}", clone, env, workdir / "snakemake.log")
     return {"commit": commit, "cores": cores, "install_seconds": round(install, 1),
             "pipeline_seconds": round(pipeline, 1), "clone": str(clone)}
 
