@@ -101,23 +101,6 @@ def test_teacher_labels_come_from_the_chosen_member(tmp_path):
         best_member(saved, "quadruped_run")
 
 
-@pytest.fixture(scope="module")
-def walker_teacher(tmp_path_factory):
-    """A random walker dataset relabelled for walker_walk and a small TD3 agents file."""
-    from berl.collect import collect
-    from berl.offline.train import train
-    from berl.relabel import relabel
-
-    root = tmp_path_factory.mktemp("walker")
-    manifest = collect("walker", {"agent": "random"}, 2000, seed=0, dataset_dir=root / "random")
-    data = root / "walker_walk.npz"
-    relabel(manifest, "walker_walk", data)
-    train("td3", {"walker_walk": data}, root / "agents.pt", [0, 1], 30,
-          {"hidden_dim": 32, "batch_size": 32}, torch.device("cpu"), log_every=30,
-          checkpoint_every=30, eval_every=30, eval_episodes=1)
-    return data, root / "agents.pt"
-
-
 SMALL = DistillConfig(synthetic=16, layers=3, width=16, inner_steps=5, minibatches=2, batch_size=64)
 
 

@@ -1,7 +1,6 @@
 """The whole smoke-preset DAG, run through Snakemake in a scratch copy of the workflow."""
 
 import json
-import shutil
 import subprocess
 import sys
 
@@ -11,10 +10,8 @@ import pytest
 
 
 @pytest.mark.slow
-def test_smoke_pipeline_produces_table1_from_real_evaluations(repo, tmp_path):
-    for item in ("Snakefile", "config.yaml", "workflow", "envs"):
-        source = repo / item
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / item)
+def test_smoke_pipeline_produces_table1_from_real_evaluations(workflow_copy):
+    tmp_path = workflow_copy
 
     run = subprocess.run(
         [sys.executable, "-m", "snakemake", "--cores", "2", "--config", "preset=smoke"],
@@ -73,3 +70,16 @@ def test_smoke_pipeline_produces_table1_from_real_evaluations(repo, tmp_path):
         assert list((tmp_path / "logs/smoke" / stage).rglob("*.log")), stage
         assert list((tmp_path / "benchmarks/smoke" / stage).rglob("*.tsv")), stage
     assert "smoke" in (tmp_path / "reports/table1.csv").read_text().splitlines()[0]
+
+    # The HTML report gathers every table and figure with its caption and the preset.
+    report = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--report", "reports/report.html", "--config", "preset=smoke"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+    assert report.returncode == 0, report.stderr[-4000:]
+    html = (tmp_path / "reports/report.html").read_text()
+    for figure in sorted((tmp_path / "reports").glob("*.pdf")):
+        assert figure.name in html, figure.name
+    # Every caption names the preset (its template rendered), and so does the front page.
+    assert html.count("Computed at the <strong>smoke</strong> preset") == len(list((tmp_path / "reports").glob("*.pdf")))
+    assert "regenerated from scratch at the\\n<strong>smoke</strong> preset" in html

@@ -388,8 +388,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .log import DivergenceError
+
     args = build_parser().parse_args(argv)
-    args.run(args)
+    try:
+        args.run(args)
+    except (ValueError, FileNotFoundError, DivergenceError) as error:
+        # Bad input or a diverging run: the message names the culprit; a traceback adds nothing.
+        print(f"berl {args.stage}: error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,5 +1,6 @@
 # Configuration checks, paths and input functions shared by every stage.
 import json
+import os
 
 from snakemake.utils import validate
 
@@ -9,6 +10,10 @@ from berl.envs import domain_of
 # Fail before any job is scheduled, naming the offending key.
 check_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 validate(config, "../schemas/config.schema.yaml")  # also fills the schema's defaults
+
+# Jobs import the package from this checkout, also inside the conda environment of
+# `--sdm conda`, which holds the dependencies only (envs/berl.yaml).
+os.environ.update(PYTHONPATH=os.path.join(workflow.basedir, "src"))
 
 PRESET = config["preset"]
 SETTINGS = config["presets"][PRESET]

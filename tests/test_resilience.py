@@ -1,0 +1,187 @@
+"""Bad input fails early and names the culprit without touching results; killed jobs resume.
+
+The runs here go through the same entry points as the Snakemake rules (`python -m berl ...`)
+in separate processes, so a SIGKILL is a real one: no cleanup code runs.
+"""
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+import yaml
+
+from berl.distill import DistillConfig, Distiller, distill
+from berl.log import DivergenceError, checked_metrics
+
+
+def berl(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "berl", *map(str, args)], capture_output=True, text=True,
+                          **kwargs)
+
+
+def error_of(run) -> str:
+    """The one error line a failed stage prints (after any progress logging)."""
+    assert run.returncode == 1
+    errors = [line for line in run.stderr.splitlines() if line.startswith("berl ")]
+    assert len(errors) == 1 and "Traceback" not in run.stderr, run.stderr[-2000:]
+    return errors[0]
+
+
+def snapshot(root):
+    """Every file under results/ and reports/, with its bytes."""
+    return {path: path.read_bytes() for folder in ("results", "reports") for path in (root / folder).rglob("*")
+            if path.is_file()}
+
+
+@pytest.fixture
+def workflow_with_results(workflow_copy):
+    """A workflow copy that already holds results a bad rerun must not touch."""
+    for name, text in {"results/smoke/returns.csv": "dataset,return\nrandom,1.0\n",
+                       "results/smoke/datasets/walker/random/manifest.json": "{}",
+                       "reports/table1.pdf": "%PDF-1.4 earlier table"}.items():
+        (workflow_copy / name).parent.mkdir(parents=True, exist_ok=True)
+        (workflow_copy / name).write_text(text)
+    return workflow_copy
+
+
+def smoke_preset(config):
+    return config["presets"]["smoke"]
+
+
+BAD_CONFIGS = {
+    "unknown key": (lambda c: smoke_preset(c)["offline"].update(stepz=3), "'presets.smoke.offline.stepz'"),
+    "wrong type": (lambda c: smoke_preset(c)["collect"].update(transitions="lots"),
+                   "'presets.smoke.collect.transitions': 'lots' is not of type 'integer'"),
+    "alpha <= 0": (lambda c: smoke_preset(c)["datasets"][1].update(alpha=-0.5),
+                   "'presets.smoke.datasets.1.alpha': -0.5 is less than or equal to the minimum"),
+    "unknown task": (lambda c: smoke_preset(c).update(tasks=["walker_walk", "walker_fly"]),
+                     "'presets.smoke.tasks.1'"),
+    "no datasets": (lambda c: smoke_preset(c).update(datasets=[]), "'presets.smoke.datasets'"),
+    "no algorithms": (lambda c: smoke_preset(c).update(algorithms=[]), "'presets.smoke.algorithms'"),
+    "no tasks": (lambda c: smoke_preset(c).update(tasks=[]), "'presets.smoke.tasks'"),
+    "unknown distillation task": (lambda c: smoke_preset(c)["distill"].update(tasks=["walker_run"]),
+                                  "walker_run"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_CONFIGS)
+def test_a_bad_config_stops_the_run_before_any_job_and_keeps_results(workflow_with_results, case):
+    mutate, message = BAD_CONFIGS[case]
+    config_path = workflow_with_results / "config.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    mutate(config)
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    before = snapshot(workflow_with_results)
+
+    run = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--config", "preset=smoke"],
+                         cwd=workflow_with_results, capture_output=True, text=True)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert message in output, output[-2000:]
+    assert output.count("invalid configuration") == 1
+    assert snapshot(workflow_with_results) == before
+    assert not (workflow_with_results / "logs").exists()
+
+
+def test_a_truncated_dataset_is_named_and_the_previous_agents_are_kept(walker_teacher, tmp_path):
+    data, _ = walker_teacher
+    truncated = tmp_path / "walker_walk.npz"
+    truncated.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    previous = tmp_path / "agents.pt"
+    previous.write_bytes(b"agents of an earlier run")
+    run = berl("train", "--data", f"walker_walk={truncated}", "--out", previous, "--steps", 10,
+               "--hidden-dim", 16, "--batch-size", 16)
+    assert error_of(run).startswith(f"berl train: error: {truncated}: truncated or corrupt file")
+    assert previous.read_bytes() == b"agents of an earlier run"
+
+
+def test_a_corrupt_episode_is_named_and_the_previous_relabelling_is_kept(walker_teacher, tmp_path):
+    data, _ = walker_teacher
+    dataset = tmp_path / "random"
+    shutil.copytree(data.parent / "random", dataset)
+    episode = sorted((dataset / "episodes").glob("*.npz"))[1]
+    episode.write_bytes(b"\x00garbage" * 100)
+    previous = tmp_path / "walker_walk.npz"
+    previous.write_bytes(b"earlier relabelling")
+    run = berl("relabel", "--manifest", dataset / "manifest.json", "--task", "walker_walk", "--out", previous)
+    assert error_of(run).startswith(f"berl relabel: error: {episode}: truncated or corrupt file")
+    assert previous.read_bytes() == b"earlier relabelling"
+
+
+def test_a_missing_encoder_is_named_before_collecting(tmp_path):
+    run = berl("collect", "--domain", "walker", "--agent", "apt", "--reward", "shannon",
+               "--encoder", tmp_path / "encoder.pt", "--transitions", 2000, "--out", tmp_path / "shannon")
+    assert error_of(run).startswith("berl collect: error:") and str(tmp_path / "encoder.pt") in error_of(run)
+    assert not list((tmp_path / "shannon").rglob("*.npz")) and not (tmp_path / "shannon/manifest.json").exists()
+
+
+def killed_then_resumed(command, checkpoint, output):
+    """Run `command`, SIGKILL it once its first checkpoint exists, then run it to the end."""
+    job = subprocess.Popen([sys.executable, "-m", "berl", *map(str, command)], stderr=subprocess.PIPE, text=True)
+    while not checkpoint.exists():
+        assert job.poll() is None, f"finished before its first checkpoint: {job.stderr.read()[-2000:]}"
+        time.sleep(0.02)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    assert job.returncode == -signal.SIGKILL
+    assert not output.exists()
+    rerun = berl(*command)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "resuming" in rerun.stderr
+    assert not checkpoint.exists()
+
+
+def test_training_killed_with_sigkill_resumes_to_the_same_agents(walker_teacher, tmp_path):
+    data, _ = walker_teacher
+
+    def command(name):
+        return ["train", "--algorithm", "td3", "--data", f"walker_walk={data}", "--seeds", 2,
+                "--steps", 1500, "--hidden-dim", 32, "--batch-size", 32, "--log-every", 100,
+                "--checkpoint-every", 100, "--eval-every", 750, "--eval-episodes", 1,
+                "--out", tmp_path / f"{name}.pt", "--eval-out", tmp_path / f"{name}.json"]
+
+    assert berl(*command("reference")).returncode == 0
+    killed_then_resumed(command("resumed"), tmp_path / "resumed.pt.ckpt", tmp_path / "resumed.pt")
+    reference, resumed = torch.load(tmp_path / "reference.pt"), torch.load(tmp_path / "resumed.pt")
+    for key, value in reference["agent"].items():
+        torch.testing.assert_close(resumed["agent"][key], value, rtol=0, atol=0)
+    curves = [yaml.safe_load((tmp_path / f"{name}.json").read_text())["curve"] for name in ("reference", "resumed")]
+    assert curves[0] == curves[1]
+
+
+def test_distillation_killed_with_sigkill_resumes_to_the_same_set(walker_teacher, tmp_path):
+    data, agents = walker_teacher
+
+    def command(name):
+        return ["distill", "--data", data, "--agents", agents, "--task", "walker_walk", "--synthetic", 16,
+                "--layers", 3, "--width", 16, "--inner-steps", 5, "--minibatches", 2, "--batch-size", 64,
+                "--outer-steps", 300, "--checkpoint-every", 20, "--log-every", 20, "--eval-every", 150,
+                "--eval-seeds", 2, "--eval-episodes", 1, "--out", tmp_path / f"{name}.pt"]
+
+    assert berl(*command("reference")).returncode == 0
+    killed_then_resumed(command("resumed"), tmp_path / "resumed.pt.ckpt", tmp_path / "resumed.pt")
+    reference, resumed = torch.load(tmp_path / "reference.pt"), torch.load(tmp_path / "resumed.pt")
+    for key in ("observation", "action"):
+        torch.testing.assert_close(resumed[key], reference[key], rtol=0, atol=0)
+    assert resumed["curve"] == reference["curve"] and resumed["losses"] == reference["losses"]
+
+
+@pytest.mark.parametrize("value, problem", [(float("nan"), "non-finite"), (float("inf"), "non-finite"),
+                                            (3e12, "exploding")])
+def test_diverging_losses_are_diagnosed(value, problem):
+    with pytest.raises(DivergenceError, match=f"{problem} loss .*at step 7.*critic"):
+        checked_metrics({"actor": torch.tensor([0.1, 0.2]), "critic": torch.tensor([1.0, value])}, 7)
+    assert checked_metrics({"critic": torch.tensor([1.0, 3.0])}, 7) == "critic=2"
+
+
+def test_a_diverging_distillation_stops_without_an_output(walker_teacher, tmp_path, monkeypatch):
+    data, agents = walker_teacher
+    monkeypatch.setattr(Distiller, "step", lambda self, real, generator: torch.tensor(float("nan")))
+    with pytest.raises(DivergenceError, match="non-finite loss at step 4"):
+        distill(data, agents, "walker_walk", DistillConfig(synthetic=8, width=8, inner_steps=2), outer_steps=8, out_path=tmp_path / "set.pt",
+                device=torch.device("cpu"), log_every=4, eval_episodes=0)
+    assert not (tmp_path / "set.pt").exists()

@@ -1,0 +1,76 @@
+"""The smoke pipeline submitted through profiles/slurm to a real single-node SLURM.
+
+`.ci/start-slurm` installs and starts SLURM with two stand-in GPUs (it needs root; CI runs it
+before the tests). Where SLURM is not running and cannot be started, the test is skipped.
+"""
+
+import re
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+GPU_RULES = {"pretrain_encoder", "train_offline", "distill", "distill_baselines"}
+
+
+def slurm_running() -> bool:
+    if shutil.which("sinfo") is None:
+        return False
+    state = subprocess.run(["sinfo", "--noheader", "--format=%T"], capture_output=True, text=True)
+    return state.returncode == 0 and state.stdout.startswith(("idle", "mix", "alloc"))
+
+
+@pytest.fixture
+def slurm(repo):
+    if not slurm_running():
+        started = subprocess.run(["bash", str(repo / ".ci/start-slurm")], capture_output=True, text=True)
+        if started.returncode != 0:
+            pytest.skip(f"no SLURM here and .ci/start-slurm could not start one: {started.stderr.strip()[-300:]}")
+
+
+def submitted_jobs(workdir) -> list[dict]:
+    """Every job SLURM still knows that ran in `workdir`, as scontrol's key=value fields."""
+    listing = subprocess.run(["scontrol", "show", "job", "--oneliner"], capture_output=True, text=True, check=True)
+    jobs = []
+    for line in listing.stdout.splitlines():
+        fields = dict(re.findall(r"(\w[\w/:]*)=(\S*)", line))
+        if fields.get("WorkDir") == str(workdir):
+            jobs.append(fields)
+    return jobs
+
+
+def rule_of(comment: str, rules: set[str]) -> str:
+    return max((rule for rule in rules if comment == f"rule_{rule}" or comment.startswith(f"rule_{rule}_")), key=len)
+
+
+@pytest.mark.slow
+def test_smoke_pipeline_runs_through_the_slurm_profile(slurm, workflow_copy):
+    rules = subprocess.run([sys.executable, "-m", "snakemake", "--list-rules", "--config", "preset=smoke"],
+                           cwd=workflow_copy, capture_output=True, text=True, check=True).stdout.split()
+    run = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--profile", "profiles/slurm", "--config", "preset=smoke",
+         "--slurm-status-command", "squeue", "--slurm-no-account", "--slurm-init-seconds-before-status-checks", "5",
+         "--jobs", "8"],
+        cwd=workflow_copy, capture_output=True, text=True,
+    )
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert (workflow_copy / "reports/table1.pdf").stat().st_size > 0
+    assert (workflow_copy / "reports/table2_obd.pdf").stat().st_size > 0
+    obd = pd.read_csv(workflow_copy / "reports/table2_obd.csv", comment="#")
+    assert len(obd.groupby(["dataset", "task"])) == 6 * 2
+
+    jobs = submitted_jobs(workflow_copy)
+    by_rule: dict[str, list[dict]] = {}
+    for job in jobs:
+        assert job["JobState"] == "COMPLETED", job
+        by_rule.setdefault(rule_of(job["Comment"], set(rules)), []).append(job)
+    # Every rule but the target ran as a SLURM job.
+    assert set(by_rule) == set(rules) - {"all"}
+    for rule, submissions in by_rule.items():
+        for job in submissions:
+            asks_gpu = "gpu" in job.get("TresPerJob", "")
+            learning_collector = rule == "collect" and "random" not in job["Comment"]
+            assert asks_gpu == (rule in GPU_RULES or learning_collector), (rule, job["Comment"], job.get("TresPerJob"))
+    assert sum(len(submissions) for submissions in by_rule.values()) == len(jobs)
