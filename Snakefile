@@ -17,6 +17,7 @@ include: "workflow/rules/offline.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/coverage.smk"
 include: "workflow/rules/distill.smk"
+include: "workflow/rules/export.smk"
 
 
 rule all:

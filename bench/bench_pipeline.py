@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STAGES = {
     "pretrain_encoder": "encoder",
     "collect": "collect",
+    "import_exorl": "collect",
     "relabel": "relabel",
     "train": "offline RL",
     "aggregate": "reports",

@@ -38,6 +38,21 @@ def _pretrain_encoder(args) -> None:
              pick_device(), log_every=args.log_every)
 
 
+def _import_exorl(args) -> None:
+    from .exorl import import_exorl
+
+    import_exorl(args.source, args.out, args.domain, args.transitions)
+
+
+def _export_minari(args) -> None:
+    from .minari_export import export_minari
+
+    metadata = {**json.loads(args.spec), "preset": args.preset, "config_hash": args.config_hash}
+    for dataset_id in export_minari(args.manifest, _named_paths("export-minari", "--relabelled", args.relabelled),
+                                    args.out, args.dataset, metadata):
+        print(dataset_id)
+
+
 def _relabel(args) -> None:
     from .relabel import relabel
 
@@ -223,6 +238,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-every", type=int, default=1000)
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(run=_pretrain_encoder)
+
+    p = stages.add_parser("import-exorl", help="import one of ExORL's datasets (episode files) as a dataset")
+    p.add_argument("--source", type=Path, required=True, help="the agent's folder of ExORL episodes (or its buffer/)")
+    p.add_argument("--domain", required=True, choices=["walker", "quadruped"])
+    p.add_argument("--transitions", type=int, required=True, help="import the first episodes up to this many")
+    p.add_argument("--out", type=Path, required=True, help="dataset folder")
+    p.set_defaults(run=_import_exorl)
+
+    p = stages.add_parser("export-minari", help="export a dataset as local Minari datasets, one per task")
+    p.add_argument("--manifest", type=Path, required=True, help="the dataset's manifest.json")
+    p.add_argument("--relabelled", nargs="+", required=True, metavar="TASK=PATH",
+                   help="the dataset relabelled for each task to export")
+    p.add_argument("--dataset", required=True, help="the dataset's name (Minari id <domain>/<dataset>/<task>-v0)")
+    p.add_argument("--spec", default="{}", help="the dataset's configuration entry (JSON), kept as metadata")
+    p.add_argument("--preset", default="", help="kept as metadata")
+    p.add_argument("--config-hash", default="", help="kept as metadata")
+    p.add_argument("--out", type=Path, required=True, help="<Minari root>/<domain>/<dataset>")
+    p.set_defaults(run=_export_minari)
 
     p = stages.add_parser("relabel", help="relabel a dataset with one task's reward")
     p.add_argument("--manifest", type=Path, required=True)

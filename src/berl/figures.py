@@ -26,7 +26,7 @@ from .stats import stratified_bootstrap_ci  # noqa: E402
 MAX_RETURN = 1000.0
 REFERENCES = {"Shannon": "tab:green", "SMM": "tab:purple", "RND": "tab:brown"}
 FAMILY_COLOURS = {"BE": "tab:blue", "Rényi": "tab:orange", "Shannon": "tab:green",
-                  "SMM": "tab:purple", "RND": "tab:brown", "random": "tab:gray"}
+                  "SMM": "tab:purple", "RND": "tab:brown", "ExORL": "tab:olive", "random": "tab:gray"}
 
 
 def save_figure(fig, out: Path, meta: dict) -> None:

@@ -24,7 +24,7 @@ PROVENANCE_PACKAGES = ("berl", "torch", "numpy", "dm-control", "mujoco", "snakem
 ROW_KEYS = ["domain", "dataset", "algorithm"]  # one row each in the full table
 KEYS = ROW_KEYS + ["task"]
 # Dataset families of Table 1, in its column order; "random" is our extra baseline.
-FAMILIES = ["BE", "Rényi", "Shannon", "SMM", "RND", "random"]
+FAMILIES = ["BE", "Rényi", "Shannon", "SMM", "RND", "ExORL", "random"]
 
 
 def family_of(spec: dict) -> str:
@@ -35,7 +35,7 @@ def family_of(spec: dict) -> str:
             shannon = spec["alpha"] == 1 and spec.get("beta", 1) == 1
             return "Shannon" if shannon else "BE"
         return {"renyi": "Rényi", "shannon": "Shannon"}[spec["reward"]]
-    return {"random": "random", "smm": "SMM", "rnd": "RND"}[agent]
+    return {"random": "random", "smm": "SMM", "rnd": "RND", "exorl": "ExORL"}[agent]
 
 
 def provenance(preset: str, config_hash: str) -> dict[str, str]:

@@ -29,6 +29,8 @@ rule collect:
         unpack(collection_inputs),
     output:
         f"{RESULTS}/datasets/{{domain}}/{{dataset}}/manifest.json",
+    wildcard_constraints:
+        dataset=COLLECTED,
     params:
         agent=agent_arguments,
         seed=lambda wc: DATASETS[wc.dataset]["seed"],
@@ -50,3 +52,28 @@ rule collect:
         "python -m berl collect --domain {wildcards.domain} {params.agent} {params.explore}"
         " --transitions {params.transitions} --seed {params.seed} --out {params.folder}"
         " --threads {threads} > {log} 2>&1"
+
+
+rule import_exorl:
+    """One of ExORL's datasets, its first episodes up to the preset's number of transitions."""
+    output:
+        f"{RESULTS}/datasets/{{domain}}/{{dataset}}/manifest.json",
+    wildcard_constraints:
+        dataset=IMPORTED,
+    params:
+        source=exorl_source,
+        transitions=SETTINGS["collect"]["transitions"],
+        folder=subpath(output[0], parent=True),
+    log:
+        f"{LOGS}/import_exorl/{{domain}}/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/import_exorl/{{domain}}/{{dataset}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=runtime("collect"),
+    conda:
+        "../../envs/berl.yaml"
+    shell:
+        "python -m berl import-exorl --domain {wildcards.domain} --source {params.source:q}"
+        " --transitions {params.transitions} --out {params.folder} > {log} 2>&1"

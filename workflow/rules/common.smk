@@ -26,6 +26,12 @@ DATASETS = {d["name"]: d for d in SETTINGS["datasets"]}
 DATASETS_JSON = json.dumps(SETTINGS["datasets"], separators=(",", ":"))  # for `berl` flags
 
 
+def datasets_json(wildcards):
+    """The dataset entries as a param (a function, so that an ExORL `source` keeps its
+    `{domain}` instead of being read as a wildcard)."""
+    return DATASETS_JSON
+
+
 wildcard_constraints:
     domain="|".join(domains(SETTINGS)),
     dataset="|".join(DATASETS),
@@ -39,7 +45,20 @@ def runtime(stage):
 
 def learns(dataset):
     """Whether a dataset's explorer trains networks (and so wants a GPU)."""
-    return dataset["agent"] != "random"
+    return dataset["agent"] in ("apt", "smm", "rnd")
+
+
+def names_matching(datasets):
+    """A wildcard pattern of these dataset names (one that matches nothing when there are none)."""
+    return "|".join(dataset["name"] for dataset in datasets) or "(?!)"
+
+
+COLLECTED = names_matching(d for d in DATASETS.values() if d["agent"] != "exorl")
+IMPORTED = names_matching(d for d in DATASETS.values() if d["agent"] == "exorl")
+
+
+def exorl_source(wildcards):
+    return DATASETS[wildcards.dataset]["source"].format(domain=wildcards.domain)
 
 
 def collection_inputs(wildcards):

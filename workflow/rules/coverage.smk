@@ -14,7 +14,7 @@ rule coverage:
         f"{RESULTS}/coverage/{{domain}}/coverage.csv",
     params:
         manifests=lambda wc: named_paths(domain_manifests(wc)),
-        datasets=DATASETS_JSON,
+        datasets=datasets_json,
         settings=command_flags(SETTINGS["coverage"]),
     log:
         f"{LOGS}/coverage/{{domain}}.log",
@@ -110,7 +110,7 @@ rule fig_coverage:
                category="Coverage"),
     params:
         embeddings=lambda wc, input: named_paths(input),
-        datasets=DATASETS_JSON,
+        datasets=datasets_json,
         provenance=REPORT_PROVENANCE,
     log:
         f"{LOGS}/fig_coverage_{{method}}.log",

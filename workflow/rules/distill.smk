@@ -76,7 +76,7 @@ rule table2:
         csv="reports/table2_obd.csv",
         tex="reports/table2_obd.tex",
     params:
-        datasets=DATASETS_JSON,
+        datasets=datasets_json,
         provenance=REPORT_PROVENANCE,
     log:
         f"{LOGS}/table2.log",
@@ -100,7 +100,7 @@ rule fig_obd_size:
     output:
         report("reports/fig_obd_size.pdf", caption="../report/fig_obd_size.rst", category="Distillation"),
     params:
-        datasets=DATASETS_JSON,
+        datasets=datasets_json,
         provenance=REPORT_PROVENANCE,
     log:
         f"{LOGS}/fig_obd_size.log",

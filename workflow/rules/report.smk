@@ -7,7 +7,7 @@ rule aggregate:
     output:
         f"{RESULTS}/returns.csv",
     params:
-        datasets=DATASETS_JSON,
+        datasets=datasets_json,
     log:
         f"{LOGS}/aggregate.log",
     benchmark:
@@ -77,7 +77,7 @@ rule learning_curves:
         report("reports/fig_learning_curves.pdf", caption="../report/learning_curves.rst",
                category="Offline RL"),
     params:
-        datasets=DATASETS_JSON,
+        datasets=datasets_json,
         provenance=REPORT_PROVENANCE,
     log:
         f"{LOGS}/learning_curves.log",

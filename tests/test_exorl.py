@@ -1,0 +1,85 @@
+"""ExORL's episode files in: imported, checked, relabelled and trained on like our own datasets."""
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from berl import storage
+from berl.exorl import import_exorl
+from berl.relabel import relabel
+
+
+@pytest.fixture
+def exorl_root(walker_teacher, tmp_path):
+    """An ExORL-style tree <root>/walker/proto/buffer/*.npz, from a collected random dataset."""
+    data, _ = walker_teacher
+    buffer = tmp_path / "exorl" / "walker" / "proto" / "buffer"
+    buffer.mkdir(parents=True)
+    # Two copies of the two collected episodes, as episodes 0..3: 4000 transitions.
+    for copy in range(2):
+        for path in storage.episode_files(data.parent / "random" / storage.EPISODE_DIR):
+            stamp, index, length = path.stem.rsplit("_", 2)
+            shutil.copyfile(path, buffer / f"{stamp}_{int(index) + 2 * copy}_{length}.npz")
+    return tmp_path / "exorl"
+
+
+def test_import_copies_the_first_episodes_and_relabels_like_a_collected_dataset(exorl_root, tmp_path):
+    source = exorl_root / "walker" / "proto"
+    manifest_path = import_exorl(source, tmp_path / "proto", "walker", transitions=1500)
+    manifest, paths = storage.read_manifest(manifest_path)
+    originals = storage.episode_files(source / "buffer")
+    # 1000-step episodes: two are needed for 1500 transitions, and they are the first two.
+    assert [p.name for p in paths] == [p.name for p in originals[:2]]
+    assert manifest["transitions"] == 2000 and manifest["agent"] == "exorl" and manifest["domain"] == "walker"
+    for copied, original in zip(paths, originals):
+        mine, theirs = storage.load_episode(copied), storage.load_episode(original)
+        for key in storage.EPISODE_KEYS:
+            np.testing.assert_array_equal(mine[key], theirs[key])
+    # Relabelling recomputes rewards from physics: the collected rewards come back.
+    relabelled = relabel(manifest_path, "walker_stand", tmp_path / "stand.npz")
+    stored = np.concatenate([storage.load_episode(p)["reward"][1:] for p in paths])
+    np.testing.assert_allclose(relabelled.reward, stored.reshape(relabelled.reward.shape), atol=1e-6)
+    # The buffer/ folder itself is accepted too.
+    assert storage.read_manifest(import_exorl(source / "buffer", tmp_path / "again", "walker", 1000))[0]["transitions"] == 1000
+
+
+def test_import_names_what_is_wrong(exorl_root, tmp_path):
+    source = exorl_root / "walker" / "proto"
+    with pytest.raises(storage.DatasetError, match="no such ExORL dataset folder"):
+        import_exorl(exorl_root / "walker" / "aps", tmp_path / "aps", "walker", 1000)
+    with pytest.raises(storage.DatasetError, match="4000 transitions in 4 episode files, fewer than the 10000"):
+        import_exorl(source, tmp_path / "proto", "walker", 10_000)
+    with pytest.raises(storage.DatasetError, match="the quadruped domain has 78 columns"):
+        import_exorl(source, tmp_path / "proto", "quadruped", 1000)
+    first = storage.episode_files(source / "buffer")[0]
+    first.write_bytes(first.read_bytes()[:200])
+    with pytest.raises(storage.DatasetError, match=f"{first.name}: truncated or corrupt"):
+        import_exorl(source, tmp_path / "proto", "walker", 1000)
+    assert not (tmp_path / "proto" / storage.MANIFEST).exists()
+
+
+@pytest.mark.slow
+def test_an_exorl_folder_shows_up_in_table1_after_one_config_change(exorl_root, workflow_copy):
+    config_path = workflow_copy / "config.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    smoke = config["presets"]["smoke"]
+    smoke.update(tasks=["walker_walk"], algorithms=["cql"])  # CQL: the distillation teacher
+    smoke["datasets"] = [smoke["datasets"][0]]  # random, which the encoder needs
+    # The one change a user makes: a dataset entry pointing at ExORL's folder.
+    smoke["datasets"].append({"name": "exorl_proto", "agent": "exorl", "source": f"{exorl_root}/{{domain}}/proto"})
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+
+    run = subprocess.run([sys.executable, "-m", "snakemake", "reports/table1.pdf", "--cores", "2",
+                          "--config", "preset=smoke"], cwd=workflow_copy, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-4000:]
+    table = pd.read_csv(workflow_copy / "reports/table1_full.csv", comment="#")
+    row = table[table.dataset == "exorl_proto"]
+    assert len(row) == 1 and np.isfinite(row["walker_walk_mean"].item())
+    best = pd.read_csv(workflow_copy / "reports/table1.csv", comment="#")
+    assert best[best.family == "ExORL"].dataset.tolist() == ["exorl_proto"]
+    assert (workflow_copy / "logs/smoke/import_exorl/walker/exorl_proto.log").exists()
