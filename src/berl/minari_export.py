@@ -63,7 +63,8 @@ def export_minari(manifest_path: Path, relabelled: dict[str, Path], out_dir: Pat
     observation_size, action_size = episodes[0]["observation"].shape[1], episodes[0]["action"].shape[1]
     spaces = {"observation_space": gym.spaces.Box(-np.inf, np.inf, (observation_size,), np.float32),
               "action_space": gym.spaces.Box(-1.0, 1.0, (action_size,), np.float32)}
-    root = Path(out_dir).parents[1]
+    out_dir = Path(out_dir).resolve()  # Minari mishandles a relative datasets root
+    root = out_dir.parents[1]
     staging = root / f".staging-{domain}-{dataset}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     previous = os.environ.get("MINARI_DATASETS_PATH")
@@ -87,7 +88,7 @@ def export_minari(manifest_path: Path, relabelled: dict[str, Path], out_dir: Pat
         else:
             os.environ["MINARI_DATASETS_PATH"] = previous
     shutil.rmtree(out_dir, ignore_errors=True)
-    Path(out_dir).parent.mkdir(parents=True, exist_ok=True)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
     (staging / domain / dataset).rename(out_dir)
     shutil.rmtree(staging)
     return ids
