@@ -64,7 +64,7 @@ def test_import_names_what_is_wrong(exorl_root, tmp_path):
 
 
 @pytest.mark.slow
-def test_an_exorl_folder_shows_up_in_table1_after_one_config_change(exorl_root, workflow_copy):
+def test_an_exorl_folder_shows_up_in_every_table_after_one_config_change(exorl_root, workflow_copy):
     config_path = workflow_copy / "config.yaml"
     config = yaml.safe_load(config_path.read_text())
     smoke = config["presets"]["smoke"]
@@ -74,12 +74,20 @@ def test_an_exorl_folder_shows_up_in_table1_after_one_config_change(exorl_root, 
     smoke["datasets"].append({"name": "exorl_proto", "agent": "exorl", "source": f"{exorl_root}/{{domain}}/proto"})
     config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
 
-    run = subprocess.run([sys.executable, "-m", "snakemake", "reports/table1.pdf", "--cores", "2",
-                          "--config", "preset=smoke"], cwd=workflow_copy, capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--config", "preset=smoke"],
+                         cwd=workflow_copy, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-4000:]
-    table = pd.read_csv(workflow_copy / "reports/table1_full.csv", comment="#")
+    assert (workflow_copy / "logs/smoke/import_exorl/walker/exorl_proto.log").exists()
+    reports = workflow_copy / "reports"
+    table = pd.read_csv(reports / "table1_full.csv", comment="#")
     row = table[table.dataset == "exorl_proto"]
     assert len(row) == 1 and np.isfinite(row["walker_walk_mean"].item())
-    best = pd.read_csv(workflow_copy / "reports/table1.csv", comment="#")
+    best = pd.read_csv(reports / "table1.csv", comment="#")
     assert best[best.family == "ExORL"].dataset.tolist() == ["exorl_proto"]
-    assert (workflow_copy / "logs/smoke/import_exorl/walker/exorl_proto.log").exists()
+    coverage = pd.read_csv(reports / "table_coverage.csv", comment="#")
+    assert len(coverage[coverage.dataset == "exorl_proto"]) == 2  # state and representation spaces
+    distilled = pd.read_csv(reports / "table2_obd.csv", comment="#")
+    assert set(distilled[distilled.dataset == "exorl_proto"].method) == {
+        "random", "dbc", "pbc", "av_pbc", "whole_data_bc", "teacher"}
+    for figure in ("fig_coverage_tsne.pdf", "fig_obd_size.pdf", "fig_coverage_vs_return.pdf"):
+        assert (reports / figure).stat().st_size > 0

@@ -69,7 +69,7 @@ def test_smoke_pipeline_runs_through_the_slurm_profile(slurm, workflow_copy):
     assert (workflow_copy / "reports/table1.pdf").stat().st_size > 0
     assert (workflow_copy / "reports/table2_obd.pdf").stat().st_size > 0
     obd = pd.read_csv(workflow_copy / "reports/table2_obd.csv", comment="#")
-    assert len(obd.groupby(["dataset", "task"])) == 6 * 2
+    assert len(obd.groupby(["dataset", "task"])) == 6
 
     jobs = submitted_jobs(workflow_copy)
     by_rule: dict[str, list[dict]] = {}

@@ -52,8 +52,9 @@ def _finish_grid(fig, axes, xlabel: str, title: str) -> None:
         ax.set_xlabel(xlabel)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     unique = dict(zip(labels, handles))
-    fig.legend(unique.values(), unique.keys(), loc="upper center", ncol=len(unique),
-               bbox_to_anchor=(0.5, 1.02))
+    if unique:  # a panel may have nothing to label (no BE, Rényi or reference datasets)
+        fig.legend(unique.values(), unique.keys(), loc="upper center", ncol=len(unique),
+                   bbox_to_anchor=(0.5, 1.02))
     fig.suptitle(title, y=1.06)
 
 
@@ -80,9 +81,12 @@ def write_fig4(returns_csv: Path, out: Path, meta: dict) -> None:
                 ref = cell[(cell.family == family) & cell.alpha.isna()]
                 for value in ref["mean"]:
                     ax.axhline(value, linestyle="--", color=colour, linewidth=1, label=family)
-            ax.set_xscale("log")
-            ax.xaxis.set_minor_locator(NullLocator())  # ticks at the grid's own α and q
-            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+            if ticks:
+                ax.set_xscale("log")
+                ax.xaxis.set_minor_locator(NullLocator())  # ticks at the grid's own α and q
+                ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+            else:  # a grid of, e.g., ExORL datasets only: nothing to sweep, references only
+                ax.text(0.5, 0.5, "no BE or Rényi datasets", transform=ax.transAxes, ha="center")
             ax.grid(alpha=0.3)
     _finish_grid(fig, axes, "α (BE) or q (Rényi)",
                  "Offline return versus α and q (mean ± std over seeds)")
