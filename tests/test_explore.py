@@ -236,38 +236,3 @@ def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path, monkeypatch):
     a = storage.load_episode(storage.read_manifest(first)[1][0])
     b = storage.load_episode(storage.read_manifest(second)[1][0])
     np.testing.assert_array_equal(a["observation"], b["observation"])
-
-
-def test_a_collection_killed_with_sigkill_resumes_to_the_same_dataset(tmp_path):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from berl.collect import CHECKPOINT
-
-    def command(out):
-        return [sys.executable, "-m", "berl", "collect", "--domain", "walker", "--agent", "rnd",
-                "--transitions", "3000", "--hidden-dim", "32", "--batch-size", "64",
-                "--seed-frames", "500", "--seed", "5", "--out", str(out)]
-
-    subprocess.run(command(tmp_path / "whole"), check=True, capture_output=True)
-    job = subprocess.Popen(command(tmp_path / "killed"), stderr=subprocess.DEVNULL)
-    checkpoint = tmp_path / "killed" / CHECKPOINT
-    deadline = time.monotonic() + 120
-    while not checkpoint.exists() and job.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.5)  # into the second episode
-    os.kill(job.pid, signal.SIGKILL)
-    job.wait()
-    assert not (tmp_path / "killed" / storage.MANIFEST).exists(), "the job ended before the kill"
-    subprocess.run(command(tmp_path / "killed"), check=True, capture_output=True)
-
-    whole = storage.read_manifest(tmp_path / "whole" / storage.MANIFEST)[1]
-    resumed = storage.read_manifest(tmp_path / "killed" / storage.MANIFEST)[1]
-    assert len(whole) == len(resumed) == 3
-    for a, b in zip(whole, resumed):
-        a, b = storage.load_episode(a), storage.load_episode(b)
-        for key in storage.EPISODE_KEYS:
-            np.testing.assert_array_equal(a[key], b[key], err_msg=key)

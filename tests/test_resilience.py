@@ -10,10 +10,13 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 import yaml
 
+from berl import storage
+from berl.collect import CHECKPOINT
 from berl.distill import DistillConfig, Distiller, distill
 from berl.log import DivergenceError, checked_metrics
 
@@ -119,12 +122,14 @@ def test_a_missing_encoder_is_named_before_collecting(tmp_path):
     assert not list((tmp_path / "shannon").rglob("*.npz")) and not (tmp_path / "shannon/manifest.json").exists()
 
 
-def killed_then_resumed(command, checkpoint, output):
-    """Run `command`, SIGKILL it once its first checkpoint exists, then run it to the end."""
+def killed_then_resumed(command, checkpoint, output, run_on=0.0):
+    """Run `command`, SIGKILL it `run_on` seconds after its first checkpoint exists, then run it
+    to the end."""
     job = subprocess.Popen([sys.executable, "-m", "berl", *map(str, command)], stderr=subprocess.PIPE, text=True)
     while not checkpoint.exists():
         assert job.poll() is None, f"finished before its first checkpoint: {job.stderr.read()[-2000:]}"
         time.sleep(0.02)
+    time.sleep(run_on)
     job.send_signal(signal.SIGKILL)
     job.wait()
     assert job.returncode == -signal.SIGKILL
@@ -133,6 +138,23 @@ def killed_then_resumed(command, checkpoint, output):
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "resuming" in rerun.stderr
     assert not checkpoint.exists()
+
+
+def test_collection_killed_with_sigkill_resumes_to_the_same_dataset(tmp_path):
+    def command(name):
+        return ["collect", "--domain", "walker", "--agent", "rnd", "--transitions", 3000, "--hidden-dim", 32,
+                "--batch-size", 64, "--seed-frames", 500, "--seed", 5, "--out", tmp_path / name]
+
+    assert berl(*command("whole")).returncode == 0
+    killed_then_resumed(command("killed"), tmp_path / "killed" / CHECKPOINT, tmp_path / "killed" / storage.MANIFEST,
+                        run_on=0.5)  # into the second episode
+    whole = storage.read_manifest(tmp_path / "whole" / storage.MANIFEST)[1]
+    resumed = storage.read_manifest(tmp_path / "killed" / storage.MANIFEST)[1]
+    assert len(whole) == len(resumed) == 3
+    for a, b in zip(whole, resumed):
+        a, b = storage.load_episode(a), storage.load_episode(b)
+        for key in storage.EPISODE_KEYS:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
 
 
 def test_training_killed_with_sigkill_resumes_to_the_same_agents(walker_teacher, tmp_path):
