@@ -88,7 +88,7 @@ def measure(env, agent, repeats: int, rounds: int, device: torch.device) -> dict
     }
     if agent.name == "apt":  # the k-NN part of APT's reward model, on its own
         parts["knn_reward"] = timed(
-            lambda: agent.reward(agent.encoder.encode(sample["nstep_observation"]).detach())
+            lambda: agent.reward(agent.encoder.encode(sample["observation"]).detach())
         )
     seconds = {k: v / repeats for k, v in interleaved(parts, rounds=rounds).items()}
     every = agent.config.update_every

@@ -236,3 +236,49 @@ def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path, monkeypatch):
     a = storage.load_episode(storage.read_manifest(first)[1][0])
     b = storage.load_episode(storage.read_manifest(second)[1][0])
     np.testing.assert_array_equal(a["observation"], b["observation"])
+
+
+def test_apt_rewards_the_current_observations_representation(walker_random, walker_encoder):
+    """URLB's ICM-APT: the particle reward is of trunk(obs), not of the n-step successor's.
+    With an identity encoder, observations 0, 1, 3 (successors far away) and k = 2, the
+    distances (self included) average to 0.5, 0.5, 1 and the reward is log(1 + R)."""
+    from berl.rewards import ParticleReward
+
+    agent = _filled_agent({"agent": "apt", "reward": "shannon"}, walker_random, walker_encoder,
+                          encoder_online=False)
+    agent.reward = ParticleReward("shannon", k=2, knn_rms=False)
+    agent.encoder.encode = lambda obs: obs
+    batch = {"observation": torch.tensor([[0.0], [1.0], [3.0]]),
+             "nstep_observation": torch.tensor([[0.0], [10.0], [30.0]])}
+    reward, _ = agent.intrinsic_reward(batch)
+    torch.testing.assert_close(reward, torch.log1p(torch.tensor([0.5, 0.5, 1.0])))
+
+
+def test_apt_encoder_starts_pretrained_or_from_scratch(walker_random, walker_encoder):
+    pretrained = _filled_agent({"agent": "apt", "reward": "be", "alpha": 0.5}, walker_random,
+                               walker_encoder)
+    torch.testing.assert_close(pretrained.encoder.state_dict(),
+                               load_encoder(walker_encoder, torch.device("cpu")).state_dict())
+    scratch = [_filled_agent({"agent": "apt", "reward": "be", "alpha": 0.5}, walker_random, None,
+                             encoder_init="scratch") for _ in range(2)]
+    # URLB's: a fresh encoder as wide as the explorer, from the explorer's seed alone.
+    torch.testing.assert_close(scratch[0].encoder.state_dict(), scratch[1].encoder.state_dict())
+    assert scratch[0].encoder.config.hidden_dim == 64
+    trunk = "trunk.0.weight"
+    assert not torch.allclose(scratch[0].encoder.state_dict()[trunk], pretrained.encoder.state_dict()[trunk])
+    with pytest.raises(ValueError, match="encoder_init"):
+        _filled_agent({"agent": "apt", "reward": "shannon"}, walker_random, None, encoder_init="imagenet")
+    with pytest.raises(ValueError, match="pretrained encoder"):
+        _filled_agent({"agent": "apt", "reward": "shannon"}, walker_random, None)
+
+
+def test_apt_resumes_its_distance_scale(walker_random, walker_encoder):
+    """knn_rms's running mean is part of the explorer's state, so a resumed run divides by
+    the same scale."""
+    spec = {"agent": "apt", "reward": "be", "alpha": 0.5}
+    agent = _filled_agent(spec, walker_random, walker_encoder)
+    agent.update()
+    resumed = _filled_agent(spec, walker_random, walker_encoder)
+    resumed.load_state_dict(agent.state_dict())
+    assert resumed.reward.running.count == agent.reward.running.count > 1
+    torch.testing.assert_close(resumed.reward.running.mean, agent.reward.running.mean)

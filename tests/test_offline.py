@@ -1,12 +1,18 @@
 """Offline TD3, CQL and CRR: batching, learning, resuming and failure modes."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
 from berl import storage
 from berl.log import DivergenceError
+from berl.nets import MemberStreams
 from berl.offline import train as train_module
+from berl.offline.common import smoothed
+from berl.offline.cql import CQL, CQLConfig
+from berl.offline.td3 import TD3, TD3Config
 from berl.offline.train import load_agent, train
 
 ALGORITHMS = ["td3", "cql", "crr"]
@@ -137,3 +143,64 @@ def test_a_checkpoint_from_other_settings_is_not_resumed(tmp_path):
                    config={"hidden_dim": 16, "batch_size": 32}, **common)
     for key, value in reference["agent"].items():
         torch.testing.assert_close(result["agent"][key], value, rtol=0, atol=0)
+
+
+def test_smoothed_clips_noise_and_box_but_passes_the_gradient():
+    """Hand-computed: 0.95 + clip(0.2 * 2, ±0.3) = 1.25 -> 1 in the box; 0.1 - 0.2 * 0.5 = 0;
+    the clamp is straight-through, so d(sample)/d(action) stays 1 (URLB's truncated normal)."""
+    action = torch.tensor([0.95, 0.1], requires_grad=True)
+    sample = smoothed(action, torch.tensor([2.0, -0.5]), std=0.2, clip=0.3)
+    torch.testing.assert_close(sample.detach(), torch.tensor([1.0, 0.0]))
+    sample.sum().backward()
+    torch.testing.assert_close(action.grad, torch.ones(2))
+
+
+def bandit_batch(n=8) -> dict[str, torch.Tensor]:
+    """A one-member minibatch (1, n, ·) of the contextual bandit."""
+    data = contextual_bandit(n)
+    return {k: torch.as_tensor(getattr(data, k))[None]
+            for k in ("observation", "action", "reward", "discount", "next_observation")}
+
+
+@pytest.mark.parametrize("noisy", [True, False])
+def test_td3_actor_loss_evaluates_exorls_clipped_noisy_sample(monkeypatch, noisy):
+    """ExORL's actor loss takes min Q at pi(s) + clip(0.2 * eps, ±0.3), kept in [-1, 1], with
+    eps the stream's draw after the critic's target noise; the switch gives pi(s)."""
+    from berl.offline import td3 as td3_module
+
+    agent = TD3(2, 2, [7], TD3Config(hidden_dim=16, noisy_actor_loss=noisy))
+    batch = bandit_batch()
+    seen = []
+    real = td3_module.frozen_critic_value
+    monkeypatch.setattr(td3_module, "frozen_critic_value",
+                        lambda critic, obs, action: seen.append(action.detach()) or real(critic, obs, action))
+    with torch.no_grad():
+        mean = agent.actor(batch["observation"])
+    agent.update(batch, MemberStreams([3], CPU))
+    generator = torch.Generator().manual_seed(3)
+    torch.randn((8, 2), generator=generator)  # the critic's target-smoothing noise
+    eps = torch.randn((8, 2), generator=generator)[None]
+    expected = (mean + (0.2 * eps).clamp(-0.3, 0.3)).clamp(-1, 1) if noisy else mean
+    torch.testing.assert_close(seen[0], expected)
+
+
+@pytest.mark.parametrize("per_dimension", [True, False])
+def test_cql_entropy_terms_are_per_action_dimension(monkeypatch, per_dimension):
+    """With the actor's head zeroed, mu = 0 and sigma = 1, so an action a = tanh(eps) has
+    log-density sum_d [-eps_d^2 / 2 - log(2 pi) / 2 - log(1 - a_d^2)]; ExORL's CQL uses it
+    divided by |A| (the mean of the per-dimension log-densities)."""
+    agent = CQL(2, 3, [0], CQLConfig(hidden_dim=16, log_prob_per_dimension=per_dimension))
+    with torch.no_grad():
+        for param in agent.actor.net[-1].parameters():
+            param.zero_()
+    samples = []
+    real = agent.actor.sample
+    monkeypatch.setattr(agent.actor, "sample", lambda obs, noise: samples.append(real(obs, noise)) or samples[-1])
+    batch = bandit_batch()
+    batch["action"] = torch.cat([batch["action"], batch["action"][..., :1]], dim=-1)  # |A| = 3
+    metrics = agent.update(batch, MemberStreams([1], CPU))
+    action = samples[-1][0].detach().double()  # the actor's own sample, last drawn
+    eps = torch.atanh(action)
+    log_density = (-eps.pow(2) / 2 - 0.5 * math.log(2 * math.pi) - torch.log1p(-action.pow(2))).sum(-1)
+    expected = -log_density.mean() / (3 if per_dimension else 1)
+    torch.testing.assert_close(metrics["entropy"].double(), expected.reshape(1), rtol=1e-4, atol=1e-4)

@@ -80,8 +80,8 @@ def test_rewards_against_hand_computed_values(c):
 
 def test_be_with_alpha_and_beta_one_orders_states_like_shannon():
     features = random_features(256, 16)
-    be = ParticleReward("be", alpha=1.0, beta=1.0)(features)
-    shannon = ParticleReward("shannon")(features)
+    be = ParticleReward("be", alpha=1.0, beta=1.0, knn_rms=False)(features)
+    shannon = ParticleReward("shannon", knn_rms=False)(features)
     assert torch.equal(be.argsort(), shannon.argsort())
     R = knn_distance(features, 12, average=True)
     torch.testing.assert_close(be, R * torch.log1p(R) / (1 + R))
@@ -121,19 +121,48 @@ def test_particle_reward_composes_the_pieces():
     features = random_features(64, 8)
     R = knn_distance(features, 12, average=True)
     torch.testing.assert_close(
-        ParticleReward("be", alpha=0.5)(features),
+        ParticleReward("be", alpha=0.5, knn_rms=False)(features),
         behavioral_entropy_reward(R, 0.5, default_beta(0.5)),
     )
     torch.testing.assert_close(
-        ParticleReward("be", alpha=2.0, beta=0.3, c=2.0)(features),
+        ParticleReward("be", alpha=2.0, beta=0.3, c=2.0, knn_rms=False)(features),
         behavioral_entropy_reward(R, 2.0, 0.3, 2.0),
     )
-    torch.testing.assert_close(ParticleReward("renyi", q=0.3)(features), renyi_reward(R, 0.3))
-    torch.testing.assert_close(ParticleReward("shannon")(features), shannon_reward(R))
+    torch.testing.assert_close(ParticleReward("renyi", q=0.3, knn_rms=False)(features), renyi_reward(R, 0.3))
+    torch.testing.assert_close(ParticleReward("shannon", knn_rms=False)(features), shannon_reward(R))
     R3 = knn_distance(features, 3, average=False)
     torch.testing.assert_close(
-        ParticleReward("shannon", k=3, average=False)(features), shannon_reward(R3)
+        ParticleReward("shannon", k=3, average=False, knn_rms=False)(features), shannon_reward(R3)
     )
+
+
+def test_knn_rms_divides_distances_by_urlbs_running_mean():
+    """Hand-computed: points 0, 1, 3 on a line with k = 2 (self included) have neighbour
+    distances {0, 1}, {0, 1}, {0, 2}: R = (0.5, 0.5, 1) and six distances of mean 2/3. URLB's
+    running mean starts at 0 with a count of 1e-4, so after the batch it is
+    2/3 * 6 / (6 + 1e-4); the reward is log(1 + R / mean)."""
+    reward = ParticleReward("shannon", k=2)
+    points = torch.tensor([[0.0], [1.0], [3.0]])
+    mean = 2 / 3 * 6 / (6 + 1e-4)
+    expected = [math.log(1 + r / mean) for r in (0.5, 0.5, 1.0)]
+    torch.testing.assert_close(reward(points), torch.tensor(expected))
+    # Twice the spread: batch mean 4/3 moves the running mean by 6 / (6 + 6 + 1e-4) of the gap.
+    mean += (4 / 3 - mean) * 6 / (12 + 1e-4)
+    expected = [math.log(1 + r / mean) for r in (1.0, 1.0, 2.0)]
+    torch.testing.assert_close(reward(2 * points), torch.tensor(expected))
+    assert reward.running.count == pytest.approx(12 + 1e-4)
+    # The k-th distance alone (knn_avg off) counts one distance per row: mean 4/3 of (1, 1, 2).
+    kth = ParticleReward("be", alpha=0.5, k=2, average=False)
+    mean = 4 / 3 * 3 / (3 + 1e-4)
+    R = torch.tensor([1.0, 1.0, 2.0]) / mean
+    torch.testing.assert_close(kth(points), behavioral_entropy_reward(R, 0.5, default_beta(0.5)))
+
+
+def test_knn_rms_makes_rewards_independent_of_the_representation_scale():
+    features = random_features(128, 16)
+    for kind in ("be", "renyi", "shannon"):
+        small, large = ParticleReward(kind, alpha=0.5), ParticleReward(kind, alpha=0.5)
+        torch.testing.assert_close(small(features), large(1000 * features))
 
 
 @pytest.mark.parametrize("fields,name", [

@@ -23,8 +23,10 @@ def _collect(args) -> None:
     if args.agent != "apt" and reward:
         raise SystemExit(f"collect: {', '.join('--' + k for k in reward)} only apply to --agent apt")
     spec = {"agent": args.agent} | reward
-    sizes = {"hidden_dim": args.hidden_dim, "batch_size": args.batch_size,
-             "seed_frames": args.seed_frames, "encoder_online": args.encoder_online}
+    sizes = {"hidden_dim": args.hidden_dim, "batch_size": args.batch_size, "seed_frames": args.seed_frames}
+    # Switches left unset keep the agent's own default (its config dataclass).
+    sizes |= {k: getattr(args, k) for k in ("encoder_online", "encoder_init", "knn_rms")
+              if getattr(args, k) is not None}
     collect(args.domain, spec, args.transitions, args.seed, args.out, sizes=sizes,
             encoder_path=args.encoder, device=pick_device())
 
@@ -78,7 +80,9 @@ def _train(args) -> None:
     data = _named_paths("train", "--data", args.data)
     train(
         args.algorithm, data, args.out, list(range(args.seeds)), args.steps,
-        {"hidden_dim": args.hidden_dim, "batch_size": args.batch_size}, pick_device(),
+        {"hidden_dim": args.hidden_dim, "batch_size": args.batch_size}
+        | {k: getattr(args, k) for k in ("noisy_actor_loss", "log_prob_per_dimension")
+           if getattr(args, k) is not None}, pick_device(),
         log_every=args.log_every, checkpoint_every=args.checkpoint_every,
         eval_every=args.eval_every or args.steps, eval_episodes=args.eval_episodes,
         eval_path=args.eval_out, dataset=args.dataset,
@@ -221,8 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden-dim", type=int, default=1024)
     p.add_argument("--batch-size", type=int, default=1024)
     p.add_argument("--seed-frames", type=int, default=4000)
-    p.add_argument("--encoder-online", action=argparse.BooleanOptionalAction, default=True,
-                   help="APT keeps training its encoder while exploring")
+    p.add_argument("--encoder-online", action=argparse.BooleanOptionalAction,
+                   help="APT keeps training its encoder while exploring (default: on)")
+    p.add_argument("--encoder-init", choices=["pretrained", "scratch"],
+                   help="APT starts from --encoder or, as URLB, from a fresh encoder (default: pretrained)")
+    p.add_argument("--knn-rms", action=argparse.BooleanOptionalAction,
+                   help="divide APT's k-NN distances by their running mean, as URLB's knn_rms (default: on)")
     p.add_argument("--transitions", type=int, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
@@ -275,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden-dim", type=int, default=1024)
     p.add_argument("--log-every", type=int, default=1000)
     p.add_argument("--checkpoint-every", type=int, default=10000)
+    p.add_argument("--noisy-actor-loss", action=argparse.BooleanOptionalAction,
+                   help="td3: the actor's loss takes a clipped noisy sample, as ExORL (default: on)")
+    p.add_argument("--log-prob-per-dimension", action=argparse.BooleanOptionalAction,
+                   help="cql: entropy terms per action dimension, as ExORL (default: on)")
     p.add_argument("--eval-every", type=int, help="steps between evaluations (default: at the end)")
     p.add_argument("--eval-episodes", type=int, default=10)
     p.add_argument("--eval-out", type=Path, help="learning curves and returns (.json)")

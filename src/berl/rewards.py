@@ -18,6 +18,11 @@ The Rényi reward is this project's own choice: the q-logarithm of (c + R),
 ((c + R)^(1 - q) - 1) / (1 - q). It increases with R for every q > 0, is finite at R = 0,
 and tends to the Shannon reward as q -> 1.
 
+With ``knn_rms`` each distance is first divided by the running mean of every k-NN distance
+seen so far (URLB's ``knn_rms``; pytupli, which follows the BE authors' code, does it by
+default). The reward then no longer depends on the scale of the representation, which
+drifts while the encoder trains, and the three rewards see distances of the same size.
+
 All rewards are computed in float64 and clamped to the float32 range before being cast back,
 so that extreme distances or exponents never yield NaN or inf.
 """
@@ -25,7 +30,7 @@ so that extreme distances or exponents never yield NaN or inf.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -98,6 +103,31 @@ def renyi_reward(R: torch.Tensor, q: float, c: float = 1.0) -> torch.Tensor:
     return _to_float32_range(torch.expm1((1.0 - q) * log_term) / (1.0 - q), R)
 
 
+class RunningMean:
+    """The running mean of URLB's ``RMS`` helper, the only moment its particle reward uses.
+
+    It starts at 0 with a pseudo-count of ``epsilon``; a batch of ``count`` values with mean
+    m moves it by (m - mean) * count / (n + count), after which n grows by ``count``.
+    """
+
+    def __init__(self, epsilon: float = 1e-4):
+        self.mean = torch.zeros((), dtype=torch.float64)
+        self.count = epsilon
+
+    def update(self, batch_mean: torch.Tensor, count: int) -> torch.Tensor:
+        """Merge a batch of ``count`` values with mean ``batch_mean``; the new running mean."""
+        mean = self.mean.to(batch_mean.device)
+        self.mean = mean + (batch_mean.double() - mean) * count / (self.count + count)
+        self.count += count
+        return self.mean
+
+    def state_dict(self) -> dict:
+        return {"mean": self.mean, "count": self.count}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.mean, self.count = state["mean"], state["count"]
+
+
 @dataclass(frozen=True)
 class ParticleReward:
     """Intrinsic reward of each row of a batch of representations, from its k-NN distance."""
@@ -109,6 +139,10 @@ class ParticleReward:
     k: int = 12
     c: float = 1.0
     average: bool = True  # mean of the k nearest distances, as URLB's APT does
+    # Divide distances by their running mean (URLB's knn_rms). On by default for every kind:
+    # pytupli's BE reward does it, and Shannon and Rényi then see distances on the same scale.
+    knn_rms: bool = True
+    running: RunningMean = field(default_factory=RunningMean, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.kind not in REWARD_KINDS:
@@ -125,6 +159,11 @@ class ParticleReward:
     def __call__(self, features: torch.Tensor) -> torch.Tensor:
         """Rewards (N,) for the representations ``features`` (N, D) of one batch."""
         R = knn_distance(features, self.k, self.average)
+        if self.knn_rms:
+            # The running mean is over every distance that enters R (all k per row when
+            # averaging): the mean of the rows' means, counted k times per row.
+            seen = R.numel() * (self.k if self.average else 1)
+            R = (R.double() / self.running.update(R.double().mean(), seen)).to(R.dtype)
         if self.kind == "shannon":
             return shannon_reward(R, self.c)
         if self.kind == "renyi":

@@ -4,6 +4,7 @@ import os
 
 from snakemake.utils import validate
 
+from berl.agents.apt import APTConfig
 from berl.config import check_config, config_hash, domains
 from berl.envs import domain_of
 
@@ -62,8 +63,10 @@ def exorl_source(wildcards):
 
 
 def collection_inputs(wildcards):
-    """APT explores from the domain's pretrained encoder; the other agents need no input."""
-    if DATASETS[wildcards.dataset]["agent"] == "apt":
+    """APT explores from the domain's pretrained encoder, unless it starts from scratch;
+    the other agents need no input."""
+    from_scratch = SETTINGS["explore"].get("encoder_init", APTConfig.encoder_init) == "scratch"
+    if DATASETS[wildcards.dataset]["agent"] == "apt" and not from_scratch:
         return {"encoder": f"{RESULTS}/encoder/{wildcards.domain}.pt"}
     return {}
 

@@ -18,6 +18,7 @@ rule train_offline:
         checkpoint_every=OFFLINE["checkpoint_every"],
         eval_every=OFFLINE["eval_every"],
         episodes=SETTINGS["evaluate"]["episodes"],
+        switches=lambda wc: command_flags(OFFLINE.get(wc.algorithm, {})),
     log:
         f"{LOGS}/train/{{domain}}/{{dataset}}/{{algorithm}}.log",
     benchmark:
@@ -35,4 +36,4 @@ rule train_offline:
         " --seeds {params.seeds} --steps {params.steps} --batch-size {params.batch_size}"
         " --hidden-dim {params.hidden_dim} --log-every {params.log_every}"
         " --checkpoint-every {params.checkpoint_every} --eval-every {params.eval_every}"
-        " --eval-episodes {params.episodes} --threads {threads} > {log} 2>&1"
+        " --eval-episodes {params.episodes} {params.switches} --threads {threads} > {log} 2>&1"

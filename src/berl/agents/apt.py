@@ -1,10 +1,11 @@
 """APT: a DDPG explorer rewarded by the particle-based entropy of its state representation.
 
-The intrinsic reward of a sample is computed inside the minibatch: the encoder (pretrained,
-and by default kept training online on the forward/inverse dynamics losses, as APT does)
-maps the n-step successor states to representations, and a
-:class:`~berl.rewards.ParticleReward` (behavioral entropy, Rényi or Shannon) turns their
-k-NN distances within the batch into rewards.
+The intrinsic reward of a sample is computed inside the minibatch, as URLB's ICM-APT does:
+the encoder maps each sampled transition's current observation to its representation, and
+a :class:`~berl.rewards.ParticleReward` (behavioral entropy, Rényi or Shannon) turns their
+k-NN distances within the batch into rewards. The encoder starts from the domain's
+pretrained one (``encoder_init: pretrained``) or, as in URLB, from a fresh initialisation
+(``scratch``), and by default keeps training online on the forward/inverse dynamics losses.
 """
 
 from __future__ import annotations
@@ -18,9 +19,15 @@ from ..rewards import ParticleReward
 from .explorer import Explorer, ExplorerConfig
 
 
+ENCODER_INITS = ("pretrained", "scratch")
+
+
 @dataclass
 class APTConfig(ExplorerConfig):
-    encoder_online: bool = True  # keep training the pretrained encoder, as APT does
+    encoder_online: bool = True  # keep training the encoder while exploring, as APT does
+    # Start from the domain's pretrained encoder (comparable representations across the
+    # explorers of a domain) or from a fresh one, as URLB does.
+    encoder_init: str = "pretrained"
 
 
 class APTAgent(Explorer):
@@ -31,7 +38,8 @@ class APTAgent(Explorer):
                  episode_length: int, device: torch.device):
         super().__init__(obs_dim, action_dim, seed, config, capacity, episode_length, device)
         self.reward, self.encoder = reward, encoder
-        self.stateful |= {"encoder": encoder, "encoder_optimizer": encoder.optimizer}
+        self.stateful |= {"encoder": encoder, "encoder_optimizer": encoder.optimizer,
+                          "reward_scale": reward.running}
 
     def intrinsic_reward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
         metrics = {}
@@ -40,4 +48,4 @@ class APTAgent(Explorer):
                 batch["observation"], batch["action"], batch["next_observation"]
             )
         with torch.no_grad():
-            return self.reward(self.encoder.encode(batch["nstep_observation"])), metrics
+            return self.reward(self.encoder.encode(batch["observation"])), metrics

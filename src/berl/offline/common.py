@@ -65,8 +65,13 @@ def twin_td_loss(q: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def smoothed(action: torch.Tensor, noise: torch.Tensor, std: float, clip: float) -> torch.Tensor:
-    """``action`` plus Gaussian noise of ``std`` clipped to ±``clip``, kept in [-1, 1]."""
-    return (action + (noise * std).clamp(-clip, clip)).clamp(-1.0, 1.0)
+    """``action`` plus Gaussian noise of ``std`` clipped to ±``clip``, kept in [-1, 1].
+
+    The gradient passes the final clamp unchanged (straight-through), as in the truncated
+    normal of URLB and ExORL, so an actor whose noisy sample leaves the box still learns.
+    """
+    noisy = action + (noise * std).clamp(-clip, clip)
+    return noisy + (noisy.clamp(-1.0, 1.0) - noisy).detach()
 
 
 def repeat(x: torch.Tensor, times: int) -> torch.Tensor:

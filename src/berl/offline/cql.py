@@ -10,6 +10,10 @@ contain. Per member:
   with a_data itself;
 - actor: tanh-Gaussian, minimises temperature * log pi(a|s) - min Q(s, a), a ~ pi(s);
 - temperature: learnt so that the policy's entropy tracks -|A|.
+
+As in ExORL, log pi in both is per action dimension: the log-density summed over
+dimensions is divided by |A| (ExORL averages the per-dimension log-densities), so the
+entropy terms weigh 1 / |A| of SAC's; ``log_prob_per_dimension=False`` gives SAC's sum.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from ..nets import soft_update_
 class CQLConfig(OfflineConfig):
     cql_alpha: float = 0.01  # weight of the conservative penalty (fixed, no Lagrange tuning)
     action_samples: int = 3  # per source (uniform, pi(s), pi(s')) in the logsumexp
+    log_prob_per_dimension: bool = True  # ExORL's; False: summed over dimensions, as SAC
 
 
 class CQL(OfflineAgent):
@@ -81,6 +86,8 @@ class CQL(OfflineAgent):
         optimise(self.optimizers["critic"], td_loss + cfg.cql_alpha * penalty)
 
         new_action, log_pi = self.actor.sample(obs, streams.normal(action.shape[1:]))
+        if cfg.log_prob_per_dimension:
+            log_pi = log_pi / self.act_dim
         temperature = self.log_temperature.exp().detach()[:, None, None]
         actor_loss = (temperature * log_pi - frozen_critic_value(self.critic, obs, new_action)
                       ).mean(dim=(1, 2))

@@ -2,6 +2,9 @@
 
 Clipped double-Q learning with target-policy smoothing; the actor is updated every step
 and maximises the smaller of the two critics, and only the critics have target copies.
+As in ExORL (and URLB's DDPG), the actor's loss evaluates a clipped noisy sample of the
+policy, pi(s) + clip(N(0, policy_noise), ±noise_clip); ``noisy_actor_loss=False`` gives
+the original TD3's deterministic pi(s).
 """
 
 from __future__ import annotations
@@ -11,13 +14,14 @@ from dataclasses import dataclass
 import torch
 
 from ..nets import soft_update_
-from .common import DeterministicActorCritic, OfflineConfig, frozen_critic_value, optimise
+from .common import DeterministicActorCritic, OfflineConfig, frozen_critic_value, optimise, smoothed
 
 
 @dataclass
 class TD3Config(OfflineConfig):
-    policy_noise: float = 0.2  # std of the smoothing noise on target actions
+    policy_noise: float = 0.2  # std of the smoothing noise on target actions (and the actor's)
     noise_clip: float = 0.3
+    noisy_actor_loss: bool = True  # ExORL's; False: the deterministic action, as the original TD3
 
 
 class TD3(DeterministicActorCritic):
@@ -28,7 +32,10 @@ class TD3(DeterministicActorCritic):
         critic_loss, q = self.critic_step(batch, streams, cfg.policy_noise, cfg.noise_clip)
 
         obs = batch["observation"]
-        actor_loss = -frozen_critic_value(self.critic, obs, self.actor(obs)).mean(dim=(1, 2))
+        action = self.actor(obs)
+        if cfg.noisy_actor_loss:
+            action = smoothed(action, streams.normal(action.shape[1:]), cfg.policy_noise, cfg.noise_clip)
+        actor_loss = -frozen_critic_value(self.critic, obs, action).mean(dim=(1, 2))
         optimise(self.optimizers["actor"], actor_loss)
 
         soft_update_(self.target_critic, self.critic, cfg.tau)

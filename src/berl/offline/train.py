@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,9 @@ def build_agent(algorithm: str, obs_dim: int, act_dim: int, seeds: list[int], co
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algorithm!r}; known: {', '.join(ALGORITHMS)}")
     agent_cls, config_cls = ALGORITHMS[algorithm]
+    unknown = sorted(set(config) - {f.name for f in fields(config_cls)})
+    if unknown:
+        raise ValueError(f"{algorithm} has no setting {', '.join(unknown)}")
     return agent_cls(obs_dim, act_dim, seeds, config_cls(**config))
 
 
