@@ -433,9 +433,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .log import DivergenceError
+    from .log import DivergenceError, configure_logging
 
     args = build_parser().parse_args(argv)
+    configure_logging()
     try:
         args.run(args)
     except (ValueError, FileNotFoundError, DivergenceError) as error:

@@ -7,7 +7,13 @@ import sys
 
 
 def get_logger(name: str) -> logging.Logger:
-    logger = logging.getLogger(name)
+    return logging.getLogger(name)
+
+
+def configure_logging() -> None:
+    """Progress lines with a time stamp on stderr, for a command-line stage. Only entry
+    points call this: a module that configured logging on import would reformat the
+    messages of whatever program imports it (Snakemake, when the workflow reads defaults)."""
     if not logging.getLogger().handlers:
         logging.basicConfig(
             stream=sys.stderr,
@@ -15,7 +21,6 @@ def get_logger(name: str) -> logging.Logger:
             format="%(asctime)s %(name)s %(levelname)s %(message)s",
             datefmt="%H:%M:%S",
         )
-    return logger
 
 
 class DivergenceError(RuntimeError):
