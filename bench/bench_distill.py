@@ -14,6 +14,7 @@ and sweep sizes x outer steps).
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 
 import torch
 import yaml
@@ -25,9 +26,9 @@ OBS_DIM, ACT_DIM, REAL = 24, 6, 20_000  # walker's sizes
 
 
 def preset_config(preset: dict) -> DistillConfig:
+    """The preset's distillation settings; DistillConfig's defaults for those it leaves out."""
     distill = preset["distill"]
-    keys = ("synthetic", "layers", "width", "inner_steps", "minibatches", "batch_size")
-    return DistillConfig(**{key: distill[key] for key in keys if key in distill})
+    return DistillConfig(**{f.name: distill[f.name] for f in fields(DistillConfig) if f.name in distill})
 
 
 def setup(config: DistillConfig, device: torch.device):

@@ -1,26 +1,36 @@
-"""Behaviour distillation: exact gradients through the unrolled inner loop, and distilled
-data that beats the same number of real pairs."""
+"""Behaviour distillation: exact gradients through the unrolled inner loop, distilled data
+that beats the same number of real pairs, and OBD's reference behaviour (LeavesLei/OBD)
+pinned by values computed by hand."""
 
 from __future__ import annotations
 
+import copy
+import math
+
+import numpy as np
 import pytest
 import torch
 
-from berl.distill import (DistillConfig, Distiller, RealData, cloning_loss, init_policy,
-                          train_on_pairs)
+from berl.distill import (DistillConfig, Distiller, Policy, RealData, cloning_loss, real_data,
+                          standardisation, teacher_labels, train_on_pairs)
 
 
-def test_unrolled_gradient_matches_finite_differences():
+@pytest.mark.parametrize("policy", ["tanh_gaussian", "mlp"])
+def test_unrolled_gradient_matches_finite_differences(policy):
     torch.set_default_dtype(torch.float64)
     try:
         g = torch.Generator().manual_seed(0)
-        config = DistillConfig(synthetic=4, layers=3, width=6, inner_steps=5, inner_lr=0.3)
+        config = DistillConfig(synthetic=4, policy=policy, layers=3, width=6, inner_steps=5, inner_lr=0.3)
         distiller = Distiller(torch.randn(4, 3, generator=g), torch.rand(4, 2, generator=g) * 2 - 1, config)
         real = RealData(torch.randn(50, 3, generator=g), torch.rand(50, 2, generator=g) * 2 - 1,
                         torch.rand(50, generator=g))
-        init = init_policy(3, 2, 3, 6, g)
+        init = distiller.net.init(3, 2, g)
         index = torch.arange(50)
-        distiller.outer_loss(real, init, index).backward()
+
+        def outer_loss():  # the same policy noise, inner and outer, at every evaluation
+            return distiller.outer_loss(real, init, index, torch.Generator().manual_seed(7))
+
+        outer_loss().backward()
         analytic = torch.cat([distiller.obs.grad.flatten(), distiller.actions.grad.flatten()])
 
         numeric = []
@@ -31,7 +41,7 @@ def test_unrolled_gradient_matches_finite_differences():
                     with torch.no_grad():
                         parameter.view(-1)[i] += sign * 1e-6
                     with torch.no_grad(), torch.enable_grad():
-                        values.append(distiller.outer_loss(real, init, index).item())
+                        values.append(outer_loss().item())
                     with torch.no_grad():
                         parameter.view(-1)[i] -= sign * 1e-6
                 numeric.append((values[0] - values[1]) / 2e-6)
@@ -44,13 +54,13 @@ def test_unrolled_gradient_matches_finite_differences():
 def _policy_error(obs, actions, teacher_obs, teacher_actions, config, seeds=8):
     """Mean squared error to the teacher of policies trained on (obs, actions) from
     ``seeds`` fresh initialisations."""
-    errors = []
+    net, errors = Policy.of(config), []
     for seed in range(seeds):
-        init = init_policy(obs.shape[1], actions.shape[1], config.layers, config.width,
-                           torch.Generator().manual_seed(1000 + seed))
-        trained = train_on_pairs(init, obs, actions, config.inner_steps, config.inner_lr,
+        generator = torch.Generator().manual_seed(1000 + seed)
+        init = net.init(obs.shape[1], actions.shape[1], generator)
+        trained = train_on_pairs(net, init, obs, actions, config.inner_steps, config.inner_lr, generator,
                                  differentiable=False)
-        errors.append(cloning_loss(trained, teacher_obs, teacher_actions).item())
+        errors.append(cloning_loss(net, trained, teacher_obs, teacher_actions).item())  # acting: tanh(mean)
     return sum(errors) / len(errors)
 
 
@@ -82,10 +92,209 @@ def test_av_pbc_distilled_pairs_train_a_better_policy_than_random_pairs():
 def test_unknown_objective_is_refused():
     with pytest.raises(ValueError, match="unknown objective 'bc'"):
         Distiller(torch.zeros(2, 3), torch.zeros(2, 1), DistillConfig(objective="bc"))
+    for switch, value in (("policy", "gaussian"), ("teacher_action", "mode"), ("teacher_q", "q2")):
+        with pytest.raises(ValueError, match=f"unknown {switch} '{value}'"):
+            DistillConfig(**{switch: value})
+
+
+# ------------------------------------------- OBD's reference behaviour, computed by hand
+
+
+def _one_unit_policy(kind: str, head: list[float], dtype=torch.float32) -> tuple[Policy, list[torch.Tensor]]:
+    """Two linear layers with one hidden unit that passes x >= 0 through, then ``head``."""
+    net = Policy(kind, layers=2, width=1)
+    params = [torch.ones(1, 1, dtype=dtype), torch.zeros(1, dtype=dtype), torch.tensor([head], dtype=dtype),
+              torch.zeros(len(head), dtype=dtype)]
+    if kind == "tanh_gaussian":
+        params += [torch.tensor(1.0, dtype=dtype), torch.tensor(-1.0, dtype=dtype)]  # log std = head - 1
+    return net, params
+
+
+def test_cloning_loss_is_a_mean_over_states_and_action_dimensions():
+    # pi(x) = tanh(x * (atanh 0.5, atanh -0.25)): (0.5, -0.25) at x = 1, (0.8, -8/17) at x = 2.
+    net, params = _one_unit_policy("mlp", [math.atanh(0.5), math.atanh(-0.25)])
+    obs, targets = torch.tensor([[1.0], [2.0]]), torch.tensor([[0.0, 0.0], [1.0, 0.0]])
+    squared = [[0.5 ** 2, 0.25 ** 2], [0.2 ** 2, (8 / 17) ** 2]]
+    mean = sum(map(sum, squared)) / 4  # over 2 states x 2 dimensions (summing dimensions would double it)
+    assert cloning_loss(net, params, obs, targets).item() == pytest.approx(mean, rel=1e-6)
+    # Av-PBC: each state's weight multiplies its errors; a negative weight stays negative.
+    weighted = (2 * sum(squared[0]) - 1 * sum(squared[1])) / 4
+    loss = cloning_loss(net, params, obs, targets, weights=torch.tensor([2.0, -1.0]))
+    assert loss.item() == pytest.approx(weighted, rel=1e-6)
+
+
+def test_tanh_gaussian_policy_clamps_its_log_std_and_acts_with_tanh_of_the_mean():
+    obs = torch.tensor([[1.0], [2.0]], dtype=torch.float64)
+    # Mean 0.3 x; log std 2x - 1: 1 at x = 1, 3 clamped to 2 at x = 2.
+    net, params = _one_unit_policy("tanh_gaussian", [0.3, 2.0], torch.float64)
+    noise = torch.full((2, 1), 0.1, dtype=torch.float64)
+    expected = [[math.tanh(0.3 + math.exp(1) * 0.1)], [math.tanh(0.6 + math.exp(2) * 0.1)]]
+    torch.testing.assert_close(net(params, obs, noise), torch.tensor(expected, dtype=torch.float64))
+    torch.testing.assert_close(net(params, obs), torch.tensor([[math.tanh(0.3)], [math.tanh(0.6)]],
+                                                             dtype=torch.float64))
+    # Log std -12x - 1: -13 at x = 1, -25 clamped to -20 at x = 2 (a large noise shows the tiny std).
+    net, params = _one_unit_policy("tanh_gaussian", [0.3, -12.0], torch.float64)
+    noise = torch.full((2, 1), 1e4, dtype=torch.float64)
+    expected = [[math.tanh(0.3 + math.exp(-13) * 1e4)], [math.tanh(0.6 + math.exp(-20) * 1e4)]]
+    torch.testing.assert_close(net(params, obs, noise), torch.tensor(expected, dtype=torch.float64),
+                               rtol=0, atol=1e-12)
+
+
+def test_tanh_gaussian_initialisation_is_orthogonal_with_gain_sqrt2_and_zero_biases():
+    net = Policy("tanh_gaussian", layers=4, width=256)
+    params = net.init(17, 6, torch.Generator().manual_seed(0))
+    weights, biases, (scale, offset) = params[0:8:2], params[1:8:2], params[8:]
+    assert [tuple(w.shape) for w in weights] == [(17, 256), (256, 256), (256, 256), (256, 12)]
+    for w in weights:  # (fan_in, fan_out): orthonormal rows or columns, whichever are fewer, times sqrt 2
+        gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
+        torch.testing.assert_close(gram, 2 * torch.eye(min(w.shape)), rtol=0, atol=1e-4)
+    torch.testing.assert_close(weights[1].T @ weights[1], 2 * torch.eye(256), rtol=0, atol=1e-4)
+    assert all((b == 0).all() for b in biases) and (scale.item(), offset.item()) == (1.0, -1.0)
+    again = net.init(17, 6, torch.Generator().manual_seed(0))
+    assert all(torch.equal(p, q) for p, q in zip(params, again))  # drawn from the generator alone
+    mlp = Policy("mlp", layers=4, width=256).init(17, 6, torch.Generator().manual_seed(0))
+    assert len(mlp) == 8 and mlp[-2].shape == (256, 6) and mlp[0].abs().max() <= 1 / math.sqrt(17)
+
+
+def test_an_inner_step_regresses_the_sampled_action_with_the_generators_noise():
+    # Mean 0.2, log std 0 * head - 1 = -1; one state x = 1 with target 0.9, lr 0.1.
+    net, params = _one_unit_policy("tanh_gaussian", [0.2, 0.0])
+    eps = torch.randn((1, 1), generator=torch.Generator().manual_seed(0)).item()
+    std = math.exp(-1)
+    y = math.tanh(0.2 + std * eps)
+    dloss_du = 2 * (y - 0.9) * (1 - y ** 2)  # d/du of (tanh u - 0.9)^2, u = mean + std * eps
+    trained = train_on_pairs(net, params, torch.tensor([[1.0]]), torch.tensor([[0.9]]), 1, 0.1,
+                             torch.Generator().manual_seed(0), differentiable=False)
+    assert trained[2][0, 0].item() == pytest.approx(0.2 - 0.1 * dloss_du, rel=1e-5)  # d u / d mean weight = 1
+    # The log-std offset: d u / d offset = std * eps (log std = head - 1 is not clamped).
+    assert trained[-1].item() == pytest.approx(-1 - 0.1 * dloss_du * std * eps, rel=1e-5)
+
+
+class _StubTeacher:
+    """Two members acting a = 0 whose actor samples a = tanh(0.5 * noise); critics
+    Q1(s, a) = 10 s_0 + a and Q2 = Q1 - 1, so that min(Q1, Q2) = Q2."""
+
+    seeds = [0, 1]
+
+    class actor:
+        @staticmethod
+        def sample(obs, noise):
+            return torch.tanh(0.5 * noise).expand(obs.shape[0], -1, -1), None
+
+    @staticmethod
+    def act(obs):
+        return torch.zeros(*obs.shape[:2], 1)
+
+    @staticmethod
+    def critic(obs, action):
+        q1 = 10 * obs[..., :1] + action
+        return torch.stack([q1, q1 - 1])
+
+
+def test_av_pbc_weights_are_q_scale_times_the_first_critic_of_a_sampled_teacher_action():
+    raw = torch.tensor([[1.0, 0.0], [-2.0, 1.0]])
+    dataset_actions = torch.tensor([[0.3], [-0.3]])
+    eps = torch.randn((2, 1), generator=torch.Generator().manual_seed(0))
+    sampled = torch.tanh(0.5 * eps)
+
+    def labels(**switches):
+        """Targets and weights of both states, the teacher's noise drawn as at an outer step."""
+        real = real_data(DistillConfig(**switches), raw, raw, dataset_actions, _StubTeacher, 1)
+        return real.batch(torch.arange(2), torch.Generator().manual_seed(0))
+
+    targets, weights = labels()
+    torch.testing.assert_close(targets, sampled)
+    q1 = torch.tensor([10.0, -20.0]) + sampled[:, 0]
+    torch.testing.assert_close(weights, 0.02 * q1)  # not clipped: the second state's stays negative
+    assert weights[1] < 0
+    torch.testing.assert_close(labels(teacher_q="min")[1], 0.02 * (q1 - 1))
+    targets, weights = labels(teacher_action="mean")
+    torch.testing.assert_close(targets, torch.zeros(2, 1))
+    torch.testing.assert_close(weights, torch.tensor([0.2, -0.4]))
+    assert labels(objective="pbc")[1] is None
+    targets, weights = labels(objective="dbc")
+    assert weights is None and torch.equal(targets, dataset_actions)
+    # A new outer step draws new teacher samples (OBD samples a* at every step).
+    real = real_data(DistillConfig(), raw, raw, dataset_actions, _StubTeacher, 1)
+    generator = torch.Generator().manual_seed(0)
+    first, second = real.batch(torch.arange(2), generator)[0], real.batch(torch.arange(2), generator)[0]
+    assert not torch.equal(first, second)
+
+
+def test_a_cql_teacher_gives_samples_of_its_policy():
+    from berl.offline.train import build_agent
+
+    agent = build_agent("cql", 3, 2, [0, 1], {"hidden_dim": 16, "batch_size": 8})
+    obs, noise = torch.randn(6, 3), torch.randn(6, 2)
+    actions, values = teacher_labels(agent, 1, obs, noise, DistillConfig())
+    stacked = obs.expand(2, -1, -1)
+    with torch.no_grad():
+        mu, std = agent.actor(stacked)
+        expected = torch.tanh(mu[1] + std[1] * noise)
+        q1 = agent.critic(stacked, expected.expand(2, -1, -1))[0, 1, :, 0]
+    torch.testing.assert_close(actions, expected)
+    torch.testing.assert_close(values, q1)
+    assert not torch.allclose(actions, agent.act(stacked)[1], atol=1e-3)  # not the mean action
+
+
+def test_one_member_of_a_teacher_labels_as_the_whole_agent_does():
+    from berl.distill import one_member
+    from berl.offline.train import build_agent
+
+    agent = build_agent("cql", 3, 2, [0, 1, 2], {"hidden_dim": 16, "batch_size": 8})
+    obs, noise = torch.randn(6, 3), torch.randn(6, 2)
+    for teacher_q in ("q1", "min"):
+        config = DistillConfig(teacher_q=teacher_q)
+        whole = teacher_labels(agent, 2, obs, noise, config)
+        alone = teacher_labels(one_member(copy.deepcopy(agent), 2), 0, obs, noise, config)
+        for a, b in zip(whole, alone):
+            torch.testing.assert_close(a, b)
+
+
+def test_distilled_actions_are_left_unclamped_as_obd_unless_asked():
+    g = torch.Generator().manual_seed(0)
+    real = RealData(torch.randn(64, 3, generator=g), torch.full((64, 2), 3.0))  # targets out of reach
+    for clamp in (False, True):
+        config = DistillConfig(synthetic=4, layers=2, width=8, inner_steps=2, minibatches=1, batch_size=64,
+                               outer_lr=10.0, clamp_actions=clamp)
+        distiller = Distiller(real.obs[:4], torch.full((4, 2), 0.9), config)
+        distiller.step(real, torch.Generator().manual_seed(1))
+        beyond = distiller.actions.detach().abs().max().item()
+        assert (beyond <= 1.0) if clamp else (beyond > 1.0), (clamp, beyond)
+
+
+def test_states_are_standardised_with_the_population_std_plus_1e_3():
+    mean, std = standardisation(torch.tensor([[0.0, 1.0], [2.0, 1.0], [4.0, 1.0]]))
+    torch.testing.assert_close(mean, torch.tensor([2.0, 1.0]))
+    torch.testing.assert_close(std, torch.tensor([math.sqrt(8 / 3) + 1e-3, 1e-3]))
+
+
+def test_a_set_is_scored_by_ten_fresh_policies_trained_like_the_inner_loop_for_ten_episodes(monkeypatch):
+    import berl.distill as distill_module
+
+    runs = {}
+
+    def rollouts(agent, tasks, episodes):
+        runs.update(agent=agent, tasks=tasks, episodes=episodes)
+        return np.arange(len(tasks) * episodes, dtype=float).reshape(len(tasks), episodes)
+
+    monkeypatch.setattr(distill_module, "rollout_returns", rollouts)
+    config = DistillConfig(layers=2, width=4, inner_steps=3)
+    g = torch.Generator().manual_seed(0)
+    obs, actions = torch.randn(5, 3, generator=g), torch.rand(5, 2, generator=g) * 2 - 1
+    returns = distill_module.score(obs, actions, torch.zeros(3), torch.ones(3), "walker_walk", config)
+    assert runs["tasks"] == ["walker_walk"] * 10 and runs["episodes"] == 10
+    assert returns.tolist() == [4.5 + 10 * seed for seed in range(10)]  # mean over each seed's episodes
+    net = Policy("tanh_gaussian", 2, 4)
+    for seed, (params,) in enumerate(runs["agent"].members):
+        generator = torch.Generator().manual_seed(seed)  # a fresh policy per seed, its own noise
+        expected = train_on_pairs(net, net.init(3, 2, generator), obs, actions, 3, 0.1, generator,
+                                  differentiable=False)
+        assert all(torch.equal(p, q) for p, q in zip(params, expected))
 
 
 def test_teacher_labels_come_from_the_chosen_member(tmp_path):
-    from berl.distill import best_member, teacher_labels
+    from berl.distill import best_member
     from berl.offline.train import build_agent
 
     agent = build_agent("td3", 3, 2, [0, 1, 2], {"hidden_dim": 16, "batch_size": 8})
@@ -93,7 +302,10 @@ def test_teacher_labels_come_from_the_chosen_member(tmp_path):
              "evaluation": {"final_return": [10.0, 30.0, 99.0]}}
     assert best_member(saved, "walker_walk") == 1  # the best of the task's own members
     obs = torch.randn(10, 3)
-    actions, values = teacher_labels(agent, 1, obs, chunk=4)
+    # TD3's actor is deterministic, so its "sample" is its action; the value is pinned to
+    # min(Q1, Q2), today's choice (OBD's first critic is tested on a stub teacher below).
+    actions, values = teacher_labels(agent, 1, obs, torch.randn(10, 2), DistillConfig(teacher_q="min"),
+                                     chunk=4)
     alone = agent.act(obs.expand(3, -1, -1))[1]
     assert torch.allclose(actions, alone)
     assert torch.allclose(values, agent.critic(obs.expand(3, -1, -1), alone.expand(3, -1, -1)).amin(0)[1, :, 0])
@@ -101,7 +313,8 @@ def test_teacher_labels_come_from_the_chosen_member(tmp_path):
         best_member(saved, "quadruped_run")
 
 
-SMALL = DistillConfig(synthetic=16, layers=3, width=16, inner_steps=5, minibatches=2, batch_size=64)
+SMALL = DistillConfig(synthetic=16, layers=3, width=16, inner_steps=5, minibatches=2, batch_size=64,
+                      eval_seeds=2, eval_episodes=1)
 
 
 def test_distillation_run_scores_and_resumes_to_the_same_set(walker_teacher, tmp_path, monkeypatch):
@@ -109,7 +322,7 @@ def test_distillation_run_scores_and_resumes_to_the_same_set(walker_teacher, tmp
 
     data, agents = walker_teacher
     kwargs = dict(config=SMALL, outer_steps=8, device=torch.device("cpu"), log_every=4,
-                  checkpoint_every=3, eval_every=4, eval_seeds=2, eval_episodes=1)
+                  checkpoint_every=3, eval_every=4)
     reference = distill_module.distill(data, agents, "walker_walk", out_path=tmp_path / "ref.pt", **kwargs)
     assert reference["teacher"]["task"] == "walker_walk" and reference["observation"].shape == (16, 24)
     assert [point["step"] for point in reference["curve"]] == [4, 8]
@@ -145,16 +358,16 @@ def test_whole_data_bc_clones_a_deterministic_behaviour():
     actions = torch.tanh(obs @ torch.randn(3, 2, generator=g))
     config = DistillConfig(layers=3, width=32, batch_size=128)
     params = whole_data_bc(obs, actions, config, steps=400, seed=0)
-    untrained = init_policy(3, 2, 3, 32, torch.Generator().manual_seed(5))
-    assert cloning_loss(params, obs, actions) < 0.05 * cloning_loss(untrained, obs, actions)
+    net = Policy.of(config)
+    untrained = net.init(3, 2, torch.Generator().manual_seed(5))
+    assert cloning_loss(net, params, obs, actions) < 0.05 * cloning_loss(net, untrained, obs, actions)
 
 
 def test_baselines_report_whole_data_bc_and_the_teacher(walker_teacher):
     from berl.distill import baselines
 
     data, agents = walker_teacher
-    result = baselines(data, agents, "walker_walk", SMALL, bc_steps=20, device=torch.device("cpu"),
-                       eval_seeds=2, eval_episodes=1)
+    result = baselines(data, agents, "walker_walk", SMALL, bc_steps=20, device=torch.device("cpu"))
     saved = torch.load(agents, weights_only=False)
     assert result["teacher"] == max(saved["evaluation"]["final_return"])
     assert len(result["whole_data_bc"]) == 2 and result["teacher_algorithm"] == "td3"
@@ -172,11 +385,9 @@ def test_table2_gathers_every_method_once(walker_teacher, tmp_path):
     distilled = []
     for objective in ("dbc", "av_pbc"):
         config = DistillConfig(**{**SMALL.__dict__, "objective": objective})
-        distill(data, agents, "walker_walk", config, 2, folder / f"{objective}.pt", torch.device("cpu"),
-                eval_seeds=2, eval_episodes=1)
+        distill(data, agents, "walker_walk", config, 2, folder / f"{objective}.pt", torch.device("cpu"))
         distilled.append(folder / f"{objective}.pt")
-    reference = baselines(data, agents, "walker_walk", SMALL, 10, torch.device("cpu"), eval_seeds=2,
-                          eval_episodes=1)
+    reference = baselines(data, agents, "walker_walk", SMALL, 10, torch.device("cpu"))
     write_json(folder / "baselines.json", reference)
     stats = write_table2(distilled, [folder / "baselines.json"], [{"name": "random", "agent": "random"}],
                          tmp_path / "table2", {"preset": "test"})
@@ -200,15 +411,16 @@ def test_ensembles_average_their_members_and_adam_learns_the_pairs():
     from berl.distill import PolicyMembers, adam_cloning
 
     g = torch.Generator().manual_seed(3)
-    a, b = init_policy(3, 2, 3, 8, g), init_policy(3, 2, 3, 8, g)
-    agent = PolicyMembers([[a, b]], torch.zeros(3), torch.ones(3))
+    net = Policy("tanh_gaussian", 3, 8)
+    a, b = net.init(3, 2, g), net.init(3, 2, g)
+    agent = PolicyMembers(net, [[a, b]], torch.zeros(3), torch.ones(3))
     obs = torch.randn(1, 5, 3, generator=g)
-    from berl.distill import policy
 
-    assert torch.allclose(agent.act(obs)[0], (policy(a, obs[0]) + policy(b, obs[0])) / 2)
+    assert torch.allclose(agent.act(obs)[0], (net(a, obs[0]) + net(b, obs[0])) / 2)
     pairs_obs, pairs_actions = torch.randn(16, 3, generator=g), torch.rand(16, 2, generator=g) * 1.6 - 0.8
-    trained = adam_cloning(a, pairs_obs, pairs_actions, 300, lr=1e-2)
-    assert cloning_loss(trained, pairs_obs, pairs_actions) < 0.1 * cloning_loss(a, pairs_obs, pairs_actions)
+    trained = adam_cloning(net, a, pairs_obs, pairs_actions, 300, 1e-2, g)
+    before = cloning_loss(net, a, pairs_obs, pairs_actions)
+    assert cloning_loss(net, trained, pairs_obs, pairs_actions) < 0.1 * before
 
 
 def test_generalisation_scores_every_learner(walker_teacher, tmp_path):
@@ -216,6 +428,6 @@ def test_generalisation_scores_every_learner(walker_teacher, tmp_path):
 
     data, agents = walker_teacher
     result = distill(data, agents, "walker_walk", SMALL, 2, tmp_path / "set.pt", torch.device("cpu"),
-                     eval_seeds=2, eval_episodes=1, generalisation=True)
+                     generalisation=True)
     assert set(result["generalisation"]) == set(GENERALISATION)
     assert all(len(returns) == 2 for returns in result["generalisation"].values())

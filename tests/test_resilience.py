@@ -68,6 +68,8 @@ BAD_CONFIGS = {
     "no tasks": (lambda c: smoke_preset(c).update(tasks=[]), "'presets.smoke.tasks'"),
     "unknown distillation task": (lambda c: smoke_preset(c)["distill"].update(tasks=["walker_run"]),
                                   "walker_run"),
+    "unknown distillation policy": (lambda c: smoke_preset(c)["distill"].update(policy="gaussian"),
+                                    "'presets.smoke.distill.policy': 'gaussian' is not one of"),
 }
 
 
@@ -204,6 +206,6 @@ def test_a_diverging_distillation_stops_without_an_output(walker_teacher, tmp_pa
     data, agents = walker_teacher
     monkeypatch.setattr(Distiller, "step", lambda self, real, generator: torch.tensor(float("nan")))
     with pytest.raises(DivergenceError, match="non-finite loss at step 4"):
-        distill(data, agents, "walker_walk", DistillConfig(synthetic=8, width=8, inner_steps=2), outer_steps=8, out_path=tmp_path / "set.pt",
-                device=torch.device("cpu"), log_every=4, eval_episodes=0)
+        distill(data, agents, "walker_walk", DistillConfig(synthetic=8, width=8, inner_steps=2, eval_episodes=0),
+                outer_steps=8, out_path=tmp_path / "set.pt", device=torch.device("cpu"), log_every=4)
     assert not (tmp_path / "set.pt").exists()

@@ -135,15 +135,20 @@ def _estimator_study(args) -> None:
     run_study(args.sizes, args.ks, args.dims, args.repeats, args.out, seed=args.seed)
 
 
-DISTILL_INTS = ("synthetic", "layers", "width", "inner_steps", "minibatches", "batch_size")
-DISTILL_FLOATS = ("inner_lr", "outer_lr", "momentum", "clip_norm", "q_scale")
+DISTILL_SETTINGS = {  # DistillConfig's fields as flags, by type
+    str: ("objective", "policy", "teacher_action", "teacher_q"),
+    int: ("synthetic", "layers", "width", "inner_steps", "minibatches", "batch_size", "eval_seeds",
+          "eval_episodes"),
+    float: ("inner_lr", "outer_lr", "momentum", "clip_norm", "q_scale"),
+    bool: ("clamp_actions",),
+}
 
 
 def _distill_config(args):
-    """The flags given; DistillConfig's defaults (the paper's values) for the others."""
+    """The flags given; DistillConfig's defaults (OBD's values) for the others."""
     from .distill import DistillConfig
 
-    given = {name: getattr(args, name) for name in ("objective",) + DISTILL_INTS + DISTILL_FLOATS}
+    given = {name: getattr(args, name) for names in DISTILL_SETTINGS.values() for name in names}
     return DistillConfig(**{name: value for name, value in given.items() if value is not None})
 
 
@@ -155,7 +160,6 @@ def _distill(args) -> None:
     distill(args.data, args.agents, args.task, _distill_config(args), args.outer_steps, args.out,
             pick_device(), seed=args.seed, log_every=args.log_every,
             checkpoint_every=args.checkpoint_every, eval_every=args.eval_every,
-            eval_seeds=args.eval_seeds, eval_episodes=args.eval_episodes,
             generalisation=args.generalisation)
 
 
@@ -166,8 +170,7 @@ def _distill_baselines(args) -> None:
 
     set_threads(args.threads)
     write_json(args.out, baselines(args.data, args.agents, args.task, _distill_config(args),
-                                   args.bc_steps, pick_device(), eval_seeds=args.eval_seeds,
-                                   eval_episodes=args.eval_episodes))
+                                   args.bc_steps, pick_device()))
 
 
 def _report(args) -> None:
@@ -354,12 +357,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data", type=Path, required=True, help="the dataset relabelled for --task (.npz)")
         p.add_argument("--agents", type=Path, required=True, help="the teacher's agents file (output of `train`)")
         p.add_argument("--task", required=True)
-        p.add_argument("--objective", help="dbc, pbc or av_pbc (default)")
-        for name in DISTILL_INTS + DISTILL_FLOATS:
-            p.add_argument("--" + name.replace("_", "-"), type=int if name in DISTILL_INTS else float,
-                           help="default: the paper's value (berl.distill.DistillConfig)")
-        p.add_argument("--eval-seeds", type=int, default=5, help="policies trained on the set, per score")
-        p.add_argument("--eval-episodes", type=int, default=10)
+        for kind, names in DISTILL_SETTINGS.items():
+            for name in names:  # choices are checked by DistillConfig (importing it here is slow)
+                parse = {"action": argparse.BooleanOptionalAction} if kind is bool else {"type": kind}
+                p.add_argument("--" + name.replace("_", "-"), **parse,
+                               help="default: OBD's value (berl.distill.DistillConfig)")
         p.add_argument("--threads", type=int, default=1)
         p.add_argument("--out", type=Path, required=True)
 

@@ -1,9 +1,12 @@
 # Offline behaviour distillation of every dataset, its baselines, and Table 2.
+# Settings the preset leaves out take berl.distill's defaults (OBD's values).
 DISTILL_FLAGS = command_flags({
     key: value for key, value in DISTILL.items()
-    if key in ("layers", "width", "inner_steps", "minibatches", "batch_size", "eval_seeds",
-               "eval_episodes")
+    if key in ("policy", "teacher_action", "teacher_q", "clamp_actions", "layers", "width", "inner_steps",
+               "minibatches", "batch_size", "eval_seeds", "eval_episodes")
 })
+DISTILL_RUN_FLAGS = command_flags({key: value for key, value in DISTILL.items()
+                                   if key in ("eval_every", "generalisation")})
 
 
 wildcard_constraints:
@@ -18,9 +21,8 @@ rule distill:
         f"{RESULTS}/distill/{{dataset}}/{{task}}/{{objective}}_n{{synthetic}}.pt",
     params:
         settings=DISTILL_FLAGS,
+        run=DISTILL_RUN_FLAGS,
         outer_steps=DISTILL["outer_steps"],
-        eval_every=DISTILL["eval_every"],
-        generalisation="--generalisation" if DISTILL["generalisation"] else "",
     log:
         f"{LOGS}/distill/{{dataset}}/{{task}}/{{objective}}_n{{synthetic}}.log",
     benchmark:
@@ -35,8 +37,7 @@ rule distill:
     shell:
         "python -m berl distill --data {input.data} --agents {input.agents} --task {wildcards.task}"
         " --objective {wildcards.objective} --synthetic {wildcards.synthetic} {params.settings}"
-        " --outer-steps {params.outer_steps}"
-        " --eval-every {params.eval_every} {params.generalisation} --threads {threads} --out {output}"
+        " --outer-steps {params.outer_steps} {params.run} --threads {threads} --out {output}"
         " > {log} 2>&1"
 
 
