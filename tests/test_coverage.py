@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from berl import coverage, storage
+from berl import coverage, estimators, storage
 from berl.coverage import CoverageSettings, SharedAxes, ball_union_volume, grid_occupancy
 from berl.embedding import joint_embedding
 from berl.encoder import EncoderConfig, ICMEncoder, save_encoder
@@ -61,6 +61,17 @@ def test_wider_spread_scores_higher_on_every_measure():
         assert rows["wide"][column] > rows["narrow"][column], column
     # The narrow cube is 0.3 wide of the wide one's 1 on each of the 4 estimated axes.
     assert rows["wide"]["shannon"] - rows["narrow"]["shannon"] == pytest.approx(4 * math.log(1 / 0.3), abs=0.3)
+
+
+@pytest.mark.parametrize("method", ["paper", "corrected"])
+def test_entropy_row_estimates_be_with_the_configured_estimator(method):
+    points = np.random.default_rng(4).normal(size=(2000, 3))
+    row = coverage.entropy_row(points, CoverageSettings(k=5, be_alphas=[0.5, 2.0], renyi_qs=[0.5],
+                                                        be_estimator=method))
+    expected = estimators.behavioral_estimates(estimators.knn_distances(points, 5), 3, 5, [0.5, 2.0],
+                                               method=method)
+    assert [row["be_a0.5"], row["be_a2"]] == expected
+    assert CoverageSettings().be_estimator == "paper"  # the default, in this one place
 
 
 def _fake_dataset(root, name, states, episodes=2):

@@ -112,6 +112,7 @@ def _coverage(args) -> None:
         points=args.points, k=args.k, components=args.components, be_alphas=args.be_alphas,
         renyi_qs=args.renyi_qs, grid_components=args.grid_components, grid_bins=args.grid_bins,
         ball_components=args.ball_components, ball_samples=args.ball_samples, seed=args.seed,
+        **({"be_estimator": args.be_estimator} if args.be_estimator else {}),  # else the dataclass's
     )
     measure(args.domain, _named_paths("coverage", "--manifests", args.manifests),
             json.loads(args.datasets), args.encoder, settings, args.out)
@@ -332,6 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid-bins", type=int, default=10)
     p.add_argument("--ball-components", type=int, default=4)
     p.add_argument("--ball-samples", type=int, default=100_000)
+    p.add_argument("--be-estimator", choices=["paper", "corrected"],
+                   help="behavioral-entropy estimator (default: the paper's)")
     p.set_defaults(run=_coverage)
 
     p = stages.add_parser("embed", help="joint t-SNE or PHATE map of a domain's datasets")
