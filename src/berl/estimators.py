@@ -79,7 +79,7 @@ import faiss
 import numpy as np
 from scipy import integrate, optimize
 from scipy.special import (betainc, digamma, gammainc, gammainccinv, gammaincinv,
-                           logsumexp, polygamma)
+                           logsumexp)
 
 REPRESENTATION_SIZE = 512  # M in beta = (log M)^(1 - alpha): the paper's representation size
 DEFAULT_K = 5
