@@ -282,3 +282,18 @@ def test_apt_resumes_its_distance_scale(walker_random, walker_encoder):
     resumed.load_state_dict(agent.state_dict())
     assert resumed.reward.running.count == agent.reward.running.count > 1
     torch.testing.assert_close(resumed.reward.running.mean, agent.reward.running.mean)
+
+
+@pytest.mark.parametrize("nstep_successor", [True, False])
+def test_apt_trains_its_encoder_on_the_successor_urlb_pairs_with_the_state(
+    walker_random, walker_encoder, nstep_successor
+):
+    """URLB's replay hands its ICM (s_t, a_t, s_{t+n}); the switch gives s_{t+1}."""
+    agent = _filled_agent({"agent": "apt", "reward": "shannon"}, walker_random, walker_encoder,
+                          encoder_nstep_successor=nstep_successor)
+    seen = []
+    agent.encoder.update = lambda obs, action, successor: seen.append(successor) or {}
+    batch = agent.replay.sample(16, torch.Generator().manual_seed(0))  # k = 12 needs 12 particles
+    agent.intrinsic_reward(batch)
+    expected = batch["nstep_observation" if nstep_successor else "next_observation"]
+    assert torch.equal(seen[0], expected) and not torch.equal(batch["nstep_observation"], batch["next_observation"])

@@ -25,7 +25,7 @@ def _collect(args) -> None:
     spec = {"agent": args.agent} | reward
     sizes = {"hidden_dim": args.hidden_dim, "batch_size": args.batch_size, "seed_frames": args.seed_frames}
     # Switches left unset keep the agent's own default (its config dataclass).
-    sizes |= {k: getattr(args, k) for k in ("encoder_online", "encoder_init", "knn_rms")
+    sizes |= {k: getattr(args, k) for k in ("encoder_online", "encoder_init", "encoder_nstep_successor", "knn_rms")
               if getattr(args, k) is not None}
     collect(args.domain, spec, args.transitions, args.seed, args.out, sizes=sizes,
             encoder_path=args.encoder, device=pick_device())
@@ -233,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="APT keeps training its encoder while exploring (default: on)")
     p.add_argument("--encoder-init", choices=["pretrained", "scratch"],
                    help="APT starts from --encoder or, as URLB, from a fresh encoder (default: pretrained)")
+    p.add_argument("--encoder-nstep-successor", action=argparse.BooleanOptionalAction,
+                   help="APT's online encoder update sees the n-step successor, as URLB (default: on)")
     p.add_argument("--knn-rms", action=argparse.BooleanOptionalAction,
                    help="divide APT's k-NN distances by their running mean, as URLB's knn_rms (default: on)")
     p.add_argument("--transitions", type=int, required=True)

@@ -28,6 +28,9 @@ class APTConfig(ExplorerConfig):
     # Start from the domain's pretrained encoder (comparable representations across the
     # explorers of a domain) or from a fresh one, as URLB does.
     encoder_init: str = "pretrained"
+    # The online encoder update pairs (s, a) with the n-step successor, as URLB's replay hands
+    # its ICM (a_t with s_{t+n}); False: the one-step successor s_{t+1}.
+    encoder_nstep_successor: bool = True
 
 
 class APTAgent(Explorer):
@@ -44,8 +47,7 @@ class APTAgent(Explorer):
     def intrinsic_reward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
         metrics = {}
         if self.config.encoder_online:
-            metrics = self.encoder.update(
-                batch["observation"], batch["action"], batch["next_observation"]
-            )
+            successor = "nstep_observation" if self.config.encoder_nstep_successor else "next_observation"
+            metrics = self.encoder.update(batch["observation"], batch["action"], batch[successor])
         with torch.no_grad():
             return self.reward(self.encoder.encode(batch["observation"])), metrics
