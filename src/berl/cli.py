@@ -12,6 +12,12 @@ import sys
 from pathlib import Path
 
 
+def _given(args, *names: str) -> dict:
+    """The settings among ``names`` given on the command line; the others are left out, so
+    that they keep the default of the stage's settings dataclass."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
 def _collect(args) -> None:
     from .collect import collect
     from .device import pick_device, set_threads
@@ -24,9 +30,7 @@ def _collect(args) -> None:
         raise SystemExit(f"collect: {', '.join('--' + k for k in reward)} only apply to --agent apt")
     spec = {"agent": args.agent} | reward
     sizes = {"hidden_dim": args.hidden_dim, "batch_size": args.batch_size, "seed_frames": args.seed_frames}
-    # Switches left unset keep the agent's own default (its config dataclass).
-    sizes |= {k: getattr(args, k) for k in ("encoder_online", "encoder_init", "encoder_nstep_successor", "knn_rms")
-              if getattr(args, k) is not None}
+    sizes |= _given(args, "encoder_online", "encoder_init", "encoder_nstep_successor", "knn_rms")
     collect(args.domain, spec, args.transitions, args.seed, args.out, sizes=sizes,
             encoder_path=args.encoder, device=pick_device())
 
@@ -81,8 +85,7 @@ def _train(args) -> None:
     train(
         args.algorithm, data, args.out, list(range(args.seeds)), args.steps,
         {"hidden_dim": args.hidden_dim, "batch_size": args.batch_size}
-        | {k: getattr(args, k) for k in ("noisy_actor_loss", "log_prob_per_dimension")
-           if getattr(args, k) is not None}, pick_device(),
+        | _given(args, "noisy_actor_loss", "log_prob_per_dimension"), pick_device(),
         log_every=args.log_every, checkpoint_every=args.checkpoint_every,
         eval_every=args.eval_every or args.steps, eval_episodes=args.eval_episodes,
         eval_path=args.eval_out, dataset=args.dataset,
@@ -112,7 +115,7 @@ def _coverage(args) -> None:
         points=args.points, k=args.k, components=args.components, be_alphas=args.be_alphas,
         renyi_qs=args.renyi_qs, grid_components=args.grid_components, grid_bins=args.grid_bins,
         ball_components=args.ball_components, ball_samples=args.ball_samples, seed=args.seed,
-        **({"be_estimator": args.be_estimator} if args.be_estimator else {}),  # else the dataclass's
+        **_given(args, "be_estimator"),
     )
     measure(args.domain, _named_paths("coverage", "--manifests", args.manifests),
             json.loads(args.datasets), args.encoder, settings, args.out)
@@ -149,8 +152,7 @@ def _distill_config(args):
     """The flags given; DistillConfig's defaults (OBD's values) for the others."""
     from .distill import DistillConfig
 
-    given = {name: getattr(args, name) for names in DISTILL_SETTINGS.values() for name in names}
-    return DistillConfig(**{name: value for name, value in given.items() if value is not None})
+    return DistillConfig(**_given(args, *(name for names in DISTILL_SETTINGS.values() for name in names)))
 
 
 def _distill(args) -> None:
