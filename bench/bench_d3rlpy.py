@@ -22,7 +22,7 @@ orthogonal), and d3rlpy's CRR policy is a Gaussian with a learnt standard deviat
 fixed at 0.2).
 
     pip install -e ".[bench]"
-    python bench/bench_d3rlpy.py --data results/quick/datasets/walker/rnd/relabelled/walker_stand.npz
+    python bench/bench_d3rlpy.py --data results/quick/datasets/walker/rnd/seed0/relabelled/walker_stand.npz
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ QUICK_DATASETS = Path("results/quick/datasets/walker")
 
 
 def walker_states(count: int, scratch: Path) -> tuple[np.ndarray, str]:
-    manifests = sorted(QUICK_DATASETS.glob("*/manifest.json"))
+    manifests = sorted(QUICK_DATASETS.glob("*/seed0/manifest.json"))
     if not manifests:
         manifests = [collect("walker", {"agent": "random"}, count, seed=0, dataset_dir=scratch / "random")]
     states = np.concatenate([storage.load_episode(path)["observation"]
@@ -36,7 +36,7 @@ def walker_states(count: int, scratch: Path) -> tuple[np.ndarray, str]:
     if len(states) < count:
         raise SystemExit(f"only {len(states)} states available, fewer than {count}")
     chosen = states[np.random.default_rng(0).choice(len(states), count, replace=False)]
-    source = f"{len(manifests)} dataset(s) under {manifests[0].parent.parent}"
+    source = f"{len(manifests)} dataset(s) under {manifests[0].parents[2]}"
     return SharedAxes.fit(chosen, 0).standardise(chosen), source
 
 

@@ -104,3 +104,37 @@ def test_bad_value_on_the_command_line_fails_before_any_job(repo):
 def test_workflow_lints_clean(repo):
     run = snakemake(repo, "--lint")
     assert run.returncode == 0 and "good condition" in run.stdout + run.stderr, run.stdout
+
+
+@pytest.mark.parametrize("preset", ["smoke", "quick", "paper"])
+def test_collection_seeds_replicate_every_dataset_downstream(repo, config, tmp_path, preset):
+    """With collect.seeds 2, every dataset is collected twice, at its seed and the next, into
+    seed0/ and seed1/, and each replicate is relabelled, trained on and distilled."""
+    config["preset"] = preset
+    config["presets"][preset]["collect"]["seeds"] = 2
+    (tmp_path / "two.yaml").write_text(yaml.safe_dump(config))
+    run = snakemake(repo, "-n", "--forceall", "--printshellcmds", "--configfile", str(tmp_path / "two.yaml"))
+    assert run.returncode == 0, run.stderr
+    settings = config["presets"][preset]
+    collected = [d for d in settings["datasets"] if d["agent"] != "exorl"]
+    commands = [line.split("Shell command: ", 1)[-1].strip() for line in run.stdout.splitlines()]
+    commands = [c for c in commands if c.startswith("python -m berl")]
+    domains_ = domains(settings)
+    for dataset in collected:
+        for domain in domains_:
+            for replicate in (0, 1):
+                folder = f"results/{preset}/datasets/{domain}/{dataset['name']}/seed{replicate}"
+                collect = [c for c in commands if c.startswith("python -m berl collect") and f"--out {folder} " in c]
+                assert len(collect) == 1, folder
+                assert f"--seed {dataset.get('seed', 0) + replicate} " in collect[0]
+
+    def count(stage):
+        return sum(c.startswith(f"python -m berl {stage} ") for c in commands)
+
+    assert count("collect") == 2 * len(collected) * len(domains_)
+    assert count("train") == 2 * len(settings["datasets"]) * len(domains_) * len(settings["algorithms"])
+    assert count("coverage") == 2 * len(domains_)
+    distill_tasks = len(settings["distill"].get("tasks", settings["tasks"]))
+    assert count("distill-baselines") == 2 * len(settings["datasets"]) * distill_tasks
+    aggregate = next(c for c in commands if c.startswith("python -m berl aggregate"))
+    assert "/seed0/" in aggregate and "/seed1/" in aggregate

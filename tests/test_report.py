@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,11 +20,13 @@ DATASETS = [
 TASKS = ["walker_stand", "walker_walk", "quadruped_run"]
 
 
-def fake_evaluation(path, task, dataset, returns, earlier=None, algorithm="td3"):
+def fake_evaluation(path, task, dataset, returns, earlier=None, algorithm="td3", collection_seed=0):
     """An evaluation file of one seed per row of ``returns`` (episode returns), optionally
-    with an earlier point of the learning curve."""
+    with an earlier point of the learning curve, in the ``seed<k>`` folder of its
+    collection seed beside ``path``."""
     members = [{"task": task, "seed": seed} for seed in range(len(returns))]
     curve = ([{"step": 50, "returns": earlier}] if earlier else []) + [{"step": 100, "returns": returns}]
+    path = Path(path).parent / f"seed{collection_seed}" / Path(path).name
     write_json(path, evaluation_record(algorithm, dataset, members, curve, "agents.pt"))
     return path
 
@@ -39,12 +43,12 @@ def test_returns_hold_the_final_and_the_best_evaluation_per_seed(tmp_path):
     returns = aggregate([path], tmp_path / "returns.csv", DATASETS)
     assert returns["return"].tolist() == [15, 40]
     assert returns["best_return"].tolist() == [30, 40]
-    assert returns[["domain", "task", "seed"]].values.tolist() == [
-        ["walker", "walker_run", 0], ["walker", "walker_run", 1]
+    assert returns[["domain", "task", "collection_seed", "seed"]].values.tolist() == [
+        ["walker", "walker_run", 0, 0], ["walker", "walker_run", 0, 1]
     ]
 
 
-def test_table1_reports_mean_and_std_over_seeds(tmp_path):
+def test_table1_reports_mean_and_sample_std_over_runs(tmp_path):
     files = [
         fake_evaluation(tmp_path / "a.json", "walker_stand", "random", [[100, 200], [300, 300]]),
         fake_evaluation(tmp_path / "b.json", "walker_walk", "random", [[10], [20], [60]]),
@@ -57,16 +61,16 @@ def test_table1_reports_mean_and_std_over_seeds(tmp_path):
     table = pd.read_csv(tmp_path / "table1_full.csv", comment="#")
     walker = table[table.domain == "walker"].iloc[0]
     assert walker.walker_stand_mean == pytest.approx(225.0)  # seeds score 150 and 300
-    assert walker.walker_stand_std == pytest.approx(75.0)
+    assert walker.walker_stand_std == pytest.approx(75.0 * np.sqrt(2))  # ddof 1: |300 - 150| / sqrt(2)
     assert walker.walker_walk_mean == pytest.approx(30.0)
-    assert walker.walker_walk_std == pytest.approx(np.std([10, 20, 60]), abs=1e-4)  # 4 decimals
+    assert walker.walker_walk_std == pytest.approx(np.sqrt((20**2 + 10**2 + 30**2) / 2), abs=1e-4)
     assert np.isnan(walker.quadruped_run_mean)
     assert table.domain.tolist() == ["walker", "quadruped"]
 
     for suffix in (".csv", ".tex"):
         text = (tmp_path / f"table1{suffix}").read_text()
         assert "smoke" in text and "abc123" in text and "torch" in text
-    assert r"225.0 $\pm$ 75.0" in (tmp_path / "table1.tex").read_text()
+    assert r"225.0 $\pm$ 106.1" in (tmp_path / "table1.tex").read_text()
     assert (tmp_path / "table1.pdf").read_bytes().startswith(b"%PDF")
 
 
@@ -107,7 +111,11 @@ def test_table1_takes_the_best_dataset_and_algorithm_of_each_family(tmp_path):
     assert by_family.loc["Shannon", ["dataset", "algorithm", "mean"]].tolist() == ["be_a1.0", "td3", 410]
     assert by_family.loc["Rényi", "mean"] == 230 and by_family.loc["RND", "mean"] == 150
     tex = (tmp_path / "table1.tex").read_text()
-    assert r"\textbf{510.0 $\pm$ 10.0}" in tex and tex.count(r"\textbf") == 1
+    assert r"\textbf{510.0 (no interval: fewer than 5 runs)}" in tex  # two runs: no bootstrap interval
+    # ddof 1 over the two seeds; the winner in small print; the best family bold on the
+    # std page and on the interval page only.
+    assert r"\textbf{510.0 $\pm$ 14.1 {\scriptsize ($\alpha$=0.5, CQL)}}" in tex
+    assert tex.count(r"\textbf") == 2
     assert (tmp_path / "table1.pdf").read_bytes().startswith(b"%PDF")
 
 
@@ -126,3 +134,27 @@ def test_figures_and_iqm_are_drawn_from_the_returns(tmp_path):
     assert row.runs == 2 and row.tasks == 1
     returns = pd.read_csv(tmp_path / "returns.csv")
     assert iqm_table(returns, resamples=50).equals(iqm_table(returns, resamples=50))
+
+
+def test_table1_pools_collection_seeds_and_compares_fairly(tmp_path):
+    """Three replicate datasets x two training seeds are six runs of a cell; the fair page
+    sets each BE dataset against each other dataset with a paired interval."""
+    files = []
+    for collection_seed, shift in ((0, 0), (1, 40), (2, 80)):
+        for dataset, base in (("be_a0.5", 500), ("rnd", 100), ("shannon", 520)):
+            files.append(fake_evaluation(tmp_path / f"{dataset}.json", "walker_walk", dataset,
+                                         [[base + shift], [base + shift + 10]], collection_seed=collection_seed))
+    returns = aggregate(files, tmp_path / "returns.csv", DATASETS)
+    assert sorted(set(zip(returns.collection_seed, returns.seed))) == [(c, s) for c in range(3) for s in range(2)]
+    best = write_table1(tmp_path / "returns.csv", ["walker_walk"], tmp_path / "table1", provenance("smoke", "abc"))
+    be = best.set_index("family").loc["BE"]
+    runs = [500, 510, 540, 550, 580, 590]
+    assert be["runs"] == 6 and be["mean"] == 545 and be["std"] == pytest.approx(np.std(runs, ddof=1))
+    assert 500 <= be["ci_low"] < 545 < be["ci_high"] <= 590 and be["winner"] == "α=0.5, TD3"
+    fair = pd.read_csv(tmp_path / "table1_fair.csv", comment="#").set_index("other")
+    # Paired by run, the differences are constant (+400 and -20), so the intervals are points.
+    assert fair.loc["rnd", ["difference", "ci_low", "ci_high", "outcome"]].tolist() == [400, 400, 400, "better"]
+    assert fair.loc["shannon", "outcome"] == "worse"
+    tex = (tmp_path / "table1.tex").read_text()
+    assert "3 collection x 2 training seeds" in tex
+    assert "+400.0 (1–0–0)" in tex and "-20.0 (0–1–0)" in tex

@@ -18,7 +18,8 @@ from scipy.stats import spearmanr  # noqa: E402
 from .coverage import SPACES  # noqa: E402
 from .figures import FAMILY_COLOURS, save_figure  # noqa: E402
 from .io import atomic_path, write_text  # noqa: E402
-from .report import FAMILIES, family_of, provenance_line, table_page, tex_table, write_csv  # noqa: E402
+from .report import (FAMILIES, collection_seed_of, family_of, provenance_line, table_page, tex_table,  # noqa: E402
+                     write_csv)
 
 VOLUMETRIC = {"grid_occupancy": "grid occupancy", "ball_volume": "k-NN ball volume"}
 # Measures set against returns: both volumetric ones and the Shannon estimate.
@@ -34,7 +35,17 @@ def dataset_order(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_coverage(coverage_csvs: list[Path]) -> pd.DataFrame:
-    return pd.concat([pd.read_csv(path) for path in coverage_csvs], ignore_index=True)
+    """Every coverage file, with its collection seed (the ``seed<k>`` folder) as a column."""
+    return pd.concat([pd.read_csv(path).assign(collection_seed=collection_seed_of(path))
+                      for path in coverage_csvs], ignore_index=True)
+
+
+def mean_coverage(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each dataset's measures averaged over its collection seeds, with their number."""
+    keys = ["domain", "space", "dataset", "family", "alpha", "q", "points"]
+    numeric = [c for c in frame.select_dtypes("number") if c not in keys + ["collection_seed"]]
+    grouped = frame.groupby(keys, sort=False, dropna=False)
+    return grouped[numeric].mean().join(grouped.size().rename("collection_seeds")).reset_index()
 
 
 def measure_columns(frame: pd.DataFrame) -> list[str]:
@@ -54,11 +65,13 @@ def _label(column: str) -> str:
 
 
 def write_table_coverage(coverage_csvs: list[Path], out_prefix: Path, meta: dict) -> pd.DataFrame:
-    """Every coverage measure of every dataset, one page per (domain, space); the largest
-    value of each measure within a page in bold. Writes ``.pdf``, ``.tex`` and ``.csv``."""
-    frame = read_coverage(coverage_csvs)
+    """Every coverage measure of every dataset (mean over collection seeds), one page per
+    (domain, space); the largest value of each measure within a page in bold. Writes
+    ``.pdf``, ``.tex`` and ``.csv`` (a row per collection seed)."""
+    replicates = read_coverage(coverage_csvs)
     out_prefix = Path(out_prefix)
-    write_csv(out_prefix.with_suffix(".csv"), frame, meta)
+    write_csv(out_prefix.with_suffix(".csv"), replicates, meta)
+    frame = mean_coverage(replicates)
     columns = measure_columns(frame)
     labels = ["dataset", "family"] + [_label(c) for c in columns]
     tex = ["% " + provenance_line(meta) + "\n"]
@@ -70,11 +83,13 @@ def write_table_coverage(coverage_csvs: list[Path], out_prefix: Path, meta: dict
             best = {c: page[c].max() for c in columns}
             bold = [{2 + j for j, c in enumerate(columns) if row[c] == best[c]} for row in records]
             points = int(page.points.iloc[0])
-            title = f"Coverage of the {domain} datasets, {space} space ({points} states each)"
+            seeds = int(page.collection_seeds.max())
+            title = (f"Coverage of the {domain} datasets, {space} space ({points} states each, "
+                     f"mean over {seeds} collection seed{'s' * (seeds > 1)}; {meta.get('preset', '?')})")
             table_page(pdf, title, labels, rows, bold, meta)
             tex.append(f"% {title}\n" + tex_table(labels, rows, bold, text_columns=2))
     write_text(out_prefix.with_suffix(".tex"), "".join(tex))
-    return frame
+    return replicates
 
 
 def write_embedding_figure(embedding_csvs: dict[str, Path], datasets: list[dict], method: str,
@@ -115,7 +130,7 @@ def write_embedding_figure(embedding_csvs: dict[str, Path], datasets: list[dict]
 
 def coverage_return_table(coverage: pd.DataFrame, returns: pd.DataFrame) -> pd.DataFrame:
     """Per (space, measure, task): Spearman's rank correlation over datasets between the
-    measure and the dataset's return (mean over algorithms and seeds)."""
+    measure (mean over collection seeds) and the dataset's return (mean over algorithms and runs)."""
     mean_return = returns.groupby(["dataset", "task"], sort=False)["return"].mean().reset_index()
     rows = []
     for space in SPACES:
@@ -134,7 +149,7 @@ def write_coverage_vs_return(coverage_csvs: list[Path], returns_csv: Path, out_p
                              meta: dict) -> pd.DataFrame:
     """Scatter of each dataset's coverage measures against its return per task (mean over
     algorithms and seeds), with Spearman's rho per panel; the correlations go to ``.csv``."""
-    coverage = read_coverage(coverage_csvs)
+    coverage = mean_coverage(read_coverage(coverage_csvs))
     returns = pd.read_csv(returns_csv, comment="#")
     table = coverage_return_table(coverage, returns)
     out_prefix = Path(out_prefix)

@@ -407,7 +407,9 @@ def standardised_data(data_path: Path, device: torch.device):
 def baselines(data_path: Path, agents_path: Path, task: str, config: DistillConfig, bc_steps: int,
               device: torch.device) -> dict:
     """Table 2's references for one (dataset, task): BC on the whole dataset (mean return per
-    evaluation seed) and the teacher's own final evaluation return."""
+    evaluation seed) and the teacher algorithm's final evaluation return for the task, one
+    per training seed (``teacher``; the distillations label with the best of them,
+    ``teacher_member``)."""
     from .offline.train import load_agent
 
     data, mean, std, obs = standardised_data(data_path, device)
@@ -417,7 +419,8 @@ def baselines(data_path: Path, agents_path: Path, task: str, config: DistillConf
                               config.eval_episodes).mean(axis=1)
     _, saved = load_agent(Path(agents_path), device)
     member = best_member(saved, task)
-    teacher = saved["evaluation"]["final_return"][member] if saved.get("evaluation") else None
+    record = saved.get("evaluation")
+    teacher = [record["final_return"][i] for i, m in enumerate(saved["members"]) if m["task"] == task] if record else []
     return {"task": task, "whole_data_bc": returns.tolist(), "teacher": teacher,
             "teacher_algorithm": saved["algorithm"], "teacher_member": saved["members"][member]}
 

@@ -24,6 +24,13 @@ DOMAINS: tuple[str, ...] = tuple(COLLECTION_TASK)
 
 # Both domains run 1000 control steps per episode (walker at 40 Hz, quadruped at 50 Hz).
 EPISODE_LENGTH = 1000
+# Rewards are in [0, 1] per step, so an episode returns at most 1000.
+MAX_EPISODE_RETURN = 1000.0
+
+
+def normalised_score(returns):
+    """dm_control returns as a percentage of the 1000 maximum."""
+    return 100.0 * returns / MAX_EPISODE_RETURN
 
 
 def domain_of(task: str) -> str:

@@ -18,12 +18,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import NullLocator  # noqa: E402
 
+from .envs import MAX_EPISODE_RETURN  # noqa: E402
 from .io import atomic_path, read_json  # noqa: E402
 from .report import family_of, provenance_line, seed_statistics, write_csv  # noqa: E402
 from .stats import stratified_bootstrap_ci  # noqa: E402
 
-# dm_control rewards are in [0, 1] per step over 1000 steps: returns normalise by 1000.
-MAX_RETURN = 1000.0
 REFERENCES = {"Shannon": "tab:green", "SMM": "tab:purple", "RND": "tab:brown"}
 FAMILY_COLOURS = {"BE": "tab:blue", "Rényi": "tab:orange", "Shannon": "tab:green",
                   "SMM": "tab:purple", "RND": "tab:brown", "ExORL": "tab:olive", "random": "tab:gray"}
@@ -131,7 +130,7 @@ def iqm_table(returns: pd.DataFrame, *, resamples: int = 2000, seed: int = 0) ->
     for (dataset, family, algorithm), group in returns.groupby(
         ["dataset", "family", "algorithm"], sort=False
     ):
-        strata = [g["return"].to_numpy() / MAX_RETURN for _, g in group.groupby("task", sort=False)]
+        strata = [g["return"].to_numpy() / MAX_EPISODE_RETURN for _, g in group.groupby("task", sort=False)]
         iqm, low, high = stratified_bootstrap_ci(strata, resamples=resamples, seed=seed)
         rows.append({"dataset": dataset, "family": family, "algorithm": algorithm,
                      "iqm": iqm, "ci_low": low, "ci_high": high, "runs": len(group),

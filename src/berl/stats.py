@@ -1,14 +1,19 @@
-"""Aggregate statistics of offline returns beyond mean ± std.
+"""Aggregate statistics of scores beyond mean ± std.
 
 The interquartile mean (IQM: the mean of the middle 50 % of scores) is robust to outlier
 runs yet uses more of the data than the median. Its uncertainty comes from a stratified
 bootstrap: runs are resampled with replacement within each task, so every resample keeps
-the task mix of the original.
+the task mix of the original. Comparisons between datasets use a paired bootstrap of the
+same kind (``bootstrap_candidates``), which also reselects a best-of-family in each resample.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import numpy as np
+from scipy.stats import rankdata
 
 
 def interquartile_mean(scores: np.ndarray) -> float:
@@ -36,6 +41,62 @@ def stratified_bootstrap_ci(
     draws = np.empty(resamples)
     for r in range(resamples):
         draws[r] = statistic(np.concatenate([s[rng.integers(0, len(s), len(s))] for s in strata]))
+    return (point, *percentile_interval(draws, confidence))
+
+
+def percentile_interval(draws: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """The central ``confidence`` percentile interval of bootstrap draws (NaN-free)."""
     tail = 100 * (1 - confidence) / 2
     lower, upper = np.percentile(draws, [tail, 100 - tail])
-    return point, float(lower), float(upper)
+    return float(lower), float(upper)
+
+
+# A percentile bootstrap of fewer runs than this covers far less than its nominal level.
+MIN_BOOTSTRAP_RUNS = 5
+
+
+def bootstrap_candidates(
+    groups: list[np.ndarray], statistic, *, resamples: int = 2000, confidence: float = 0.95,
+    seed: int = 0, min_runs: int = MIN_BOOTSTRAP_RUNS,
+) -> tuple[float, float, float]:
+    """(statistic, lower, upper) for a statistic of candidates' mean scores.
+
+    ``groups`` holds one (candidates, runs) array per stratum (e.g. a task): row c is one
+    candidate's runs, and column r is the same run index (collection seed x training seed)
+    for every candidate of the stratum, so candidates are compared paired. ``statistic``
+    maps a list of (draws, candidates) arrays of means, one per stratum, to (draws,)
+    values. Each resample draws a stratum's run indices with replacement, shared by its
+    candidates, and recomputes every mean, so a statistic that selects (a family's best
+    candidate, say) is reselected in every resample and its interval carries the selection.
+    The bounds are NaN (no interval) when a stratum has fewer than ``min_runs`` runs.
+    """
+    rng = np.random.default_rng(seed)
+    groups = [np.asarray(g, dtype=float) for g in groups]
+    if not groups or any(g.ndim != 2 or g.shape[1] == 0 for g in groups):
+        raise ValueError("every stratum needs a (candidates, runs) array with at least one run")
+    point = float(statistic([g.mean(axis=1)[None, :] for g in groups])[0])
+    if min(g.shape[1] for g in groups) < min_runs:
+        return point, float("nan"), float("nan")
+    means = []
+    for g in groups:
+        index = rng.integers(0, g.shape[1], size=(resamples, g.shape[1]))
+        means.append(g[:, index].mean(axis=2).T)  # (resamples, candidates)
+    return (point, *percentile_interval(statistic(means), confidence))
+
+
+def spearman_permutation_test(x, y, *, resamples: int = 20000, seed: int = 0) -> tuple[float, float]:
+    """(Spearman's rho, two-sided p-value) by permuting ``y``'s ranks: every permutation when
+    there are at most ``resamples`` of them (exact), else ``resamples`` random ones."""
+    rank_x = rankdata(x) - (len(x) + 1) / 2
+    rank_y = rankdata(y) - (len(y) + 1) / 2
+    scale = np.sqrt((rank_x**2).sum() * (rank_y**2).sum())
+    if scale == 0:
+        return float("nan"), 1.0  # a constant variable has no rank order
+    rho = float(rank_x @ rank_y / scale)
+    n = len(rank_x)
+    if math.factorial(n) <= resamples:
+        orders = np.array(list(itertools.permutations(range(n))))
+    else:
+        orders = np.random.default_rng(seed).permuted(np.tile(np.arange(n), (resamples, 1)), axis=1)
+    permuted = rank_y[orders] @ rank_x / scale
+    return rho, float(np.mean(np.abs(permuted) >= abs(rho) - 1e-12))

@@ -1,6 +1,6 @@
 rule pretrain_encoder:
     input:
-        f"{RESULTS}/datasets/{{domain}}/{SETTINGS['encoder']['dataset']}/manifest.json",
+        f"{RESULTS}/datasets/{{domain}}/{SETTINGS['encoder']['dataset']}/seed0/manifest.json",
     output:
         f"{RESULTS}/encoder/{{domain}}.pt",
     params:
@@ -28,19 +28,19 @@ rule collect:
     input:
         unpack(collection_inputs),
     output:
-        f"{RESULTS}/datasets/{{domain}}/{{dataset}}/manifest.json",
+        f"{DATASET_FOLDER}/manifest.json",
     wildcard_constraints:
         dataset=COLLECTED,
     params:
         agent=agent_arguments,
-        seed=lambda wc: DATASETS[wc.dataset]["seed"],
+        seed=lambda wc: DATASETS[wc.dataset]["seed"] + int(wc.collection_seed),
         transitions=SETTINGS["collect"]["transitions"],
         explore=command_flags(SETTINGS["explore"]),
         folder=subpath(output[0], parent=True),
     log:
-        f"{LOGS}/collect/{{domain}}/{{dataset}}.log",
+        f"{LOGS}/collect/{{domain}}/{{dataset}}/seed{{collection_seed}}.log",
     benchmark:
-        f"{BENCH}/collect/{{domain}}/{{dataset}}.tsv"
+        f"{BENCH}/collect/{{domain}}/{{dataset}}/seed{{collection_seed}}.tsv"
     threads: SETTINGS["threads"]["collect"]
     resources:
         gpu=lambda wc: int(learns(DATASETS[wc.dataset])),
@@ -55,9 +55,10 @@ rule collect:
 
 
 rule import_exorl:
-    """One of ExORL's datasets, its first episodes up to the preset's number of transitions."""
+    """One of ExORL's datasets, its first episodes up to the preset's number of transitions
+    (the same episodes at every collection seed: ExORL recorded one dataset per agent)."""
     output:
-        f"{RESULTS}/datasets/{{domain}}/{{dataset}}/manifest.json",
+        f"{DATASET_FOLDER}/manifest.json",
     wildcard_constraints:
         dataset=IMPORTED,
     params:
@@ -65,9 +66,9 @@ rule import_exorl:
         transitions=SETTINGS["collect"]["transitions"],
         folder=subpath(output[0], parent=True),
     log:
-        f"{LOGS}/import_exorl/{{domain}}/{{dataset}}.log",
+        f"{LOGS}/import_exorl/{{domain}}/{{dataset}}/seed{{collection_seed}}.log",
     benchmark:
-        f"{BENCH}/import_exorl/{{domain}}/{{dataset}}.tsv"
+        f"{BENCH}/import_exorl/{{domain}}/{{dataset}}/seed{{collection_seed}}.tsv"
     threads: 1
     resources:
         mem_mb=2000,

@@ -25,6 +25,9 @@ BENCH = f"benchmarks/{PRESET}"
 TASKS = SETTINGS["tasks"]
 DATASETS = {d["name"]: d for d in SETTINGS["datasets"]}
 DATASETS_JSON = json.dumps(SETTINGS["datasets"], separators=(",", ":"))  # for `berl` flags
+# Replicates of every dataset: results of replicate k live under a `seed<k>` folder.
+COLLECTION_SEEDS = list(range(SETTINGS["collect"]["seeds"]))
+DATASET_FOLDER = f"{RESULTS}/datasets/{{domain}}/{{dataset}}/seed{{collection_seed}}"
 
 
 def datasets_json(wildcards):
@@ -38,6 +41,7 @@ wildcard_constraints:
     dataset="|".join(DATASETS),
     algorithm="|".join(SETTINGS["algorithms"]),
     task="|".join(TASKS),
+    collection_seed=r"\d+",
 
 
 def runtime(stage):
@@ -97,27 +101,33 @@ def agent_arguments(wildcards):
 
 def relabelled_files(wildcards):
     """The dataset relabelled for each task of its domain in the preset, by task."""
+    folder = DATASET_FOLDER.format(**wildcards)
     return {
-        task: f"{RESULTS}/datasets/{wildcards.domain}/{wildcards.dataset}/relabelled/{task}.npz"
+        task: f"{folder}/relabelled/{task}.npz"
         for task in TASKS
         if domain_of(task) == wildcards.domain
     }
 
 
 def evaluation_files(wildcards):
-    """Every (dataset, algorithm) evaluation of the active preset, in configuration order."""
+    """Every (dataset, collection seed, algorithm) evaluation of the active preset, in
+    configuration order."""
     return [
-        f"{RESULTS}/eval/{domain}/{dataset}/{algorithm}.json"
+        f"{RESULTS}/eval/{domain}/{dataset}/seed{seed}/{algorithm}.json"
         for domain in domains(SETTINGS)
         for dataset in DATASETS
+        for seed in COLLECTION_SEEDS
         for algorithm in SETTINGS["algorithms"]
     ]
 
 
 def domain_manifests(wildcards):
-    """Every dataset of a domain, by name."""
+    """Every dataset of a domain at the job's collection seed (the first one for a job
+    without that wildcard, as the embeddings), by name."""
+    seed = getattr(wildcards, "collection_seed", COLLECTION_SEEDS[0])
     return {
-        name: f"{RESULTS}/datasets/{wildcards.domain}/{name}/manifest.json" for name in DATASETS
+        name: f"{DATASET_FOLDER}/manifest.json".format(domain=wildcards.domain, dataset=name, collection_seed=seed)
+        for name in DATASETS
     }
 
 
@@ -127,7 +137,11 @@ def named_paths(paths):
 
 
 def coverage_files(wildcards=None):
-    return [f"{RESULTS}/coverage/{domain}/coverage.csv" for domain in domains(SETTINGS)]
+    return [
+        f"{RESULTS}/coverage/{domain}/seed{seed}/coverage.csv"
+        for domain in domains(SETTINGS)
+        for seed in COLLECTION_SEEDS
+    ]
 
 
 def embedding_files(wildcards):
@@ -140,20 +154,28 @@ DISTILL = SETTINGS["distill"]
 DISTILL_TASKS = DISTILL.get("tasks", TASKS)
 
 
+def generalisation_flag(wildcards):
+    """OBD's generalisation study for the objectives that ask for it, at the preset's set size."""
+    studied = wildcards.objective in DISTILL.get("generalisation", []) and int(wildcards.synthetic) == DISTILL["synthetic"]
+    return "--generalisation" if studied else ""
+
+
 def distill_inputs(wildcards):
     """The dataset relabelled for the task, and the teacher's agents file."""
-    domain = domain_of(wildcards.task)
+    domain, seed = domain_of(wildcards.task), wildcards.collection_seed
+    folder = DATASET_FOLDER.format(domain=domain, dataset=wildcards.dataset, collection_seed=seed)
     return {
-        "data": f"{RESULTS}/datasets/{domain}/{wildcards.dataset}/relabelled/{wildcards.task}.npz",
-        "agents": f"{RESULTS}/offline/{domain}/{wildcards.dataset}/{DISTILL['teacher']}/agents.pt",
+        "data": f"{folder}/relabelled/{wildcards.task}.npz",
+        "agents": f"{RESULTS}/offline/{domain}/{wildcards.dataset}/seed{seed}/{DISTILL['teacher']}/agents.pt",
     }
 
 
 def distill_files(wildcards):
-    """Every distilled set of the preset: dataset x distilled task x objective."""
+    """Every distilled set of the preset: dataset x collection seed x distilled task x objective."""
     return [
-        f"{RESULTS}/distill/{dataset}/{task}/{objective}_n{DISTILL['synthetic']}.pt"
+        f"{RESULTS}/distill/{dataset}/seed{seed}/{task}/{objective}_n{DISTILL['synthetic']}.pt"
         for dataset in DATASETS
+        for seed in COLLECTION_SEEDS
         for task in DISTILL_TASKS
         for objective in DISTILL["objectives"]
     ]
@@ -163,12 +185,18 @@ def distill_size_files(wildcards):
     """Av-PBC at every size of the sweep, the preset's own size included."""
     sizes = sorted(set(DISTILL["sizes"]) | {DISTILL["synthetic"]})
     return [
-        f"{RESULTS}/distill/{dataset}/{task}/av_pbc_n{size}.pt"
+        f"{RESULTS}/distill/{dataset}/seed{seed}/{task}/av_pbc_n{size}.pt"
         for dataset in DATASETS
+        for seed in COLLECTION_SEEDS
         for task in DISTILL_TASKS
         for size in sizes
     ]
 
 
 def distill_baseline_files(wildcards):
-    return [f"{RESULTS}/distill/{dataset}/{task}/baselines.json" for dataset in DATASETS for task in DISTILL_TASKS]
+    return [
+        f"{RESULTS}/distill/{dataset}/seed{seed}/{task}/baselines.json"
+        for dataset in DATASETS
+        for seed in COLLECTION_SEEDS
+        for task in DISTILL_TASKS
+    ]

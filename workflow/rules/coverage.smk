@@ -11,15 +11,15 @@ rule coverage:
         manifests=lambda wc: list(domain_manifests(wc).values()),
         encoder=f"{RESULTS}/encoder/{{domain}}.pt",
     output:
-        f"{RESULTS}/coverage/{{domain}}/coverage.csv",
+        f"{RESULTS}/coverage/{{domain}}/seed{{collection_seed}}/coverage.csv",
     params:
         manifests=lambda wc: named_paths(domain_manifests(wc)),
         datasets=datasets_json,
         settings=command_flags(SETTINGS["coverage"]),
     log:
-        f"{LOGS}/coverage/{{domain}}.log",
+        f"{LOGS}/coverage/{{domain}}/seed{{collection_seed}}.log",
     benchmark:
-        f"{BENCH}/coverage/{{domain}}.tsv"
+        f"{BENCH}/coverage/{{domain}}/seed{{collection_seed}}.tsv"
     threads: SETTINGS["threads"]["analysis"]
     resources:
         mem_mb=8000,

@@ -5,8 +5,7 @@ DISTILL_FLAGS = command_flags({
     if key in ("policy", "teacher_action", "teacher_q", "clamp_actions", "layers", "width", "inner_steps",
                "minibatches", "batch_size", "eval_seeds", "eval_episodes")
 })
-DISTILL_RUN_FLAGS = command_flags({key: value for key, value in DISTILL.items()
-                                   if key in ("eval_every", "generalisation")})
+DISTILL_RUN_FLAGS = command_flags({key: value for key, value in DISTILL.items() if key == "eval_every"})
 
 
 wildcard_constraints:
@@ -18,15 +17,16 @@ rule distill:
     input:
         unpack(distill_inputs),
     output:
-        f"{RESULTS}/distill/{{dataset}}/{{task}}/{{objective}}_n{{synthetic}}.pt",
+        f"{RESULTS}/distill/{{dataset}}/seed{{collection_seed}}/{{task}}/{{objective}}_n{{synthetic}}.pt",
     params:
         settings=DISTILL_FLAGS,
         run=DISTILL_RUN_FLAGS,
+        generalisation=generalisation_flag,
         outer_steps=DISTILL["outer_steps"],
     log:
-        f"{LOGS}/distill/{{dataset}}/{{task}}/{{objective}}_n{{synthetic}}.log",
+        f"{LOGS}/distill/{{dataset}}/seed{{collection_seed}}/{{task}}/{{objective}}_n{{synthetic}}.log",
     benchmark:
-        f"{BENCH}/distill/{{dataset}}/{{task}}/{{objective}}_n{{synthetic}}.tsv"
+        f"{BENCH}/distill/{{dataset}}/seed{{collection_seed}}/{{task}}/{{objective}}_n{{synthetic}}.tsv"
     threads: SETTINGS["threads"]["distill"]
     resources:
         gpu=1,
@@ -37,7 +37,8 @@ rule distill:
     shell:
         "python -m berl distill --data {input.data} --agents {input.agents} --task {wildcards.task}"
         " --objective {wildcards.objective} --synthetic {wildcards.synthetic} {params.settings}"
-        " --outer-steps {params.outer_steps} {params.run} --threads {threads} --out {output}"
+        " --outer-steps {params.outer_steps} {params.run} {params.generalisation} --threads {threads}"
+        " --out {output}"
         " > {log} 2>&1"
 
 
@@ -45,15 +46,15 @@ rule distill_baselines:
     input:
         unpack(distill_inputs),
     output:
-        f"{RESULTS}/distill/{{dataset}}/{{task}}/baselines.json",
+        f"{RESULTS}/distill/{{dataset}}/seed{{collection_seed}}/{{task}}/baselines.json",
     params:
         settings=DISTILL_FLAGS,
         synthetic=DISTILL["synthetic"],
         bc_steps=DISTILL["bc_steps"],
     log:
-        f"{LOGS}/distill_baselines/{{dataset}}/{{task}}.log",
+        f"{LOGS}/distill_baselines/{{dataset}}/seed{{collection_seed}}/{{task}}.log",
     benchmark:
-        f"{BENCH}/distill_baselines/{{dataset}}/{{task}}.tsv"
+        f"{BENCH}/distill_baselines/{{dataset}}/seed{{collection_seed}}/{{task}}.tsv"
     threads: SETTINGS["threads"]["distill"]
     resources:
         gpu=1,
@@ -76,6 +77,7 @@ rule table2:
         pdf=report("reports/table2_obd.pdf", caption="../report/table2_obd.rst", category="Distillation"),
         csv="reports/table2_obd.csv",
         tex="reports/table2_obd.tex",
+        generalisation_csv="reports/table2_obd_generalisation.csv",
     params:
         datasets=datasets_json,
         provenance=REPORT_PROVENANCE,

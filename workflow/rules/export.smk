@@ -1,20 +1,21 @@
 rule export_minari:
-    """A dataset as local Minari datasets, one per task of its domain (built on demand:
-    `snakemake results/<preset>/minari/<domain>/<dataset>`)."""
+    """A dataset as local Minari datasets, one per task of its domain, under a Minari root
+    per collection seed (built on demand:
+    `snakemake results/<preset>/minari/seed<k>/<domain>/<dataset>`)."""
     input:
-        manifest=f"{RESULTS}/datasets/{{domain}}/{{dataset}}/manifest.json",
+        manifest=f"{DATASET_FOLDER}/manifest.json",
         relabelled=lambda wc: relabelled_files(wc).values(),
     output:
-        directory(f"{RESULTS}/minari/{{domain}}/{{dataset}}"),
+        directory(f"{RESULTS}/minari/seed{{collection_seed}}/{{domain}}/{{dataset}}"),
     params:
         relabelled=lambda wc: named_paths(relabelled_files(wc)),
         spec=lambda wc: json.dumps(DATASETS[wc.dataset], separators=(",", ":")),
         preset=PRESET,
         config_hash=CONFIG_HASH,
     log:
-        f"{LOGS}/export_minari/{{domain}}/{{dataset}}.log",
+        f"{LOGS}/export_minari/seed{{collection_seed}}/{{domain}}/{{dataset}}.log",
     benchmark:
-        f"{BENCH}/export_minari/{{domain}}/{{dataset}}.tsv"
+        f"{BENCH}/export_minari/seed{{collection_seed}}/{{domain}}/{{dataset}}.tsv"
     threads: 1
     resources:
         mem_mb=8000,

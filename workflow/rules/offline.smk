@@ -2,12 +2,13 @@ OFFLINE = SETTINGS["offline"]
 
 
 rule train_offline:
-    """Every task x seed of one (dataset, algorithm) pair as one batch, with learning curves."""
+    """Every task x seed of one (dataset replicate, algorithm) pair as one batch, with
+    learning curves."""
     input:
         unpack(relabelled_files),
     output:
-        agents=f"{RESULTS}/offline/{{domain}}/{{dataset}}/{{algorithm}}/agents.pt",
-        evaluation=f"{RESULTS}/eval/{{domain}}/{{dataset}}/{{algorithm}}.json",
+        agents=f"{RESULTS}/offline/{{domain}}/{{dataset}}/seed{{collection_seed}}/{{algorithm}}/agents.pt",
+        evaluation=f"{RESULTS}/eval/{{domain}}/{{dataset}}/seed{{collection_seed}}/{{algorithm}}.json",
     params:
         data=lambda wc, input: named_paths(input),
         seeds=OFFLINE["seeds"],
@@ -20,9 +21,9 @@ rule train_offline:
         episodes=SETTINGS["evaluate"]["episodes"],
         switches=lambda wc: command_flags(OFFLINE.get(wc.algorithm, {})),
     log:
-        f"{LOGS}/train/{{domain}}/{{dataset}}/{{algorithm}}.log",
+        f"{LOGS}/train/{{domain}}/{{dataset}}/seed{{collection_seed}}/{{algorithm}}.log",
     benchmark:
-        f"{BENCH}/train/{{domain}}/{{dataset}}/{{algorithm}}.tsv"
+        f"{BENCH}/train/{{domain}}/{{dataset}}/seed{{collection_seed}}/{{algorithm}}.tsv"
     threads: SETTINGS["threads"]["train"]
     resources:
         gpu=1,

@@ -1,12 +1,12 @@
 rule relabel:
     input:
-        f"{RESULTS}/datasets/{{domain}}/{{dataset}}/manifest.json",
+        f"{DATASET_FOLDER}/manifest.json",
     output:
-        f"{RESULTS}/datasets/{{domain}}/{{dataset}}/relabelled/{{task}}.npz",
+        f"{DATASET_FOLDER}/relabelled/{{task}}.npz",
     log:
-        f"{LOGS}/relabel/{{domain}}/{{dataset}}/{{task}}.log",
+        f"{LOGS}/relabel/{{domain}}/{{dataset}}/seed{{collection_seed}}/{{task}}.log",
     benchmark:
-        f"{BENCH}/relabel/{{domain}}/{{dataset}}/{{task}}.tsv"
+        f"{BENCH}/relabel/{{domain}}/{{dataset}}/seed{{collection_seed}}/{{task}}.tsv"
     threads: 1
     resources:
         mem_mb=8000,

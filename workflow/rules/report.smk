@@ -30,6 +30,7 @@ rule table1:
         pdf=report("reports/table1.pdf", caption="../report/table1.rst", category="Offline RL"),
         csv="reports/table1.csv",
         full_csv="reports/table1_full.csv",
+        fair_csv="reports/table1_fair.csv",
         tex="reports/table1.tex",
     params:
         tasks=" ".join(TASKS),
