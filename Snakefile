@@ -22,6 +22,8 @@ include: "workflow/rules/export.smk"
 
 rule all:
     input:
+        "reports/reproduction.pdf",
+        "reports/reproduction.md",
         "reports/table1.pdf",
         "reports/fig4_alpha_q_sweep.pdf",
         "reports/fig_learning_curves.pdf",

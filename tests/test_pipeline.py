@@ -43,6 +43,11 @@ def test_smoke_pipeline_produces_table1_from_real_evaluations(workflow_copy):
     general = pd.read_csv(tmp_path / "reports/table2_obd_generalisation.csv", comment="#")
     assert set(general.learner) == {"default", "mlp2", "mlp3", "mlp5", "adam", "ensemble10"}
     assert len(general) == 6 * 3 * 6  # datasets x objectives x learners
+    scorecard = (tmp_path / "reports/reproduction.md").read_text()
+    assert scorecard.startswith("# Reproduction scorecard, preset smoke")
+    verdicts = [line.rsplit("|", 2)[1].strip() for line in scorecard.splitlines() if line.startswith("| BE |")
+                or line.startswith("| OBD |")]
+    assert len(verdicts) == 12 and set(verdicts) <= {"**holds**", "**fails**", "**inconclusive**", "**not tested**"}
     correlations = pd.read_csv(tmp_path / "reports/fig_coverage_vs_return.csv", comment="#")
     assert set(correlations.task) == {"walker_walk", "quadruped_walk"}
     assert correlations.spearman_rho.between(-1, 1).all()

@@ -203,6 +203,11 @@ def _report(args) -> None:
             coverage_report.write_coverage_vs_return(args.coverage, args.returns, args.out_prefix, meta)
         else:
             estimator_study.write_figure(args.study, args.out, meta)
+    elif args.stage == "reproduction":
+        from .reproduction import write_reproduction
+
+        write_reproduction(args.returns, args.tasks, args.coverage, args.distilled, args.baselines,
+                           args.sizes, args.out_prefix, meta)
     elif args.stage == "table1":
         write_table1(args.returns, args.tasks, args.out_prefix, meta)
     elif args.stage == "fig4":
@@ -435,6 +440,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", type=Path, required=True, help=".pdf")
         if name == "fig-obd-size":  # its lines take their family's colour
             p.add_argument("--datasets", required=True, help=datasets_help)
+    p = report_stage("reproduction", "score each published claim: measured value, interval and verdict")
+    p.add_argument("--returns", type=Path, required=True, help="output of `aggregate`")
+    p.add_argument("--tasks", nargs="+", required=True)
+    p.add_argument("--coverage", type=Path, nargs="+", required=True, help="outputs of `coverage`")
+    p.add_argument("--distilled", type=Path, nargs="+", required=True, help="outputs of `distill`")
+    p.add_argument("--baselines", type=Path, nargs="+", required=True,
+                   help="outputs of `distill-baselines`")
+    p.add_argument("--sizes", type=Path, nargs="+", required=True, help="Av-PBC sets of every size")
+    p.add_argument("--out-prefix", type=Path, required=True, help="e.g. reports/reproduction")
     p = report_stage("fig-estimator-accuracy", "draw the estimator study")
     p.add_argument("--study", type=Path, required=True, help="output of `estimator-study`")
     p.add_argument("--out", type=Path, required=True, help=".pdf")

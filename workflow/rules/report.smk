@@ -116,3 +116,33 @@ rule iqm:
     shell:
         "python -m berl iqm --returns {input} --out-prefix reports/iqm {params.provenance}"
         " > {log} 2>&1"
+
+
+rule reproduction:
+    """The claim scorecard: each published claim, its measured value and interval, a verdict."""
+    input:
+        returns=f"{RESULTS}/returns.csv",
+        coverage=coverage_files,
+        distilled=distill_files,
+        baselines=distill_baseline_files,
+        sizes=distill_size_files,
+    output:
+        md="reports/reproduction.md",
+        pdf=report("reports/reproduction.pdf", caption="../report/reproduction.rst", category="Reproduction"),
+    params:
+        tasks=" ".join(TASKS),
+        provenance=REPORT_PROVENANCE,
+    log:
+        f"{LOGS}/reproduction.log",
+    benchmark:
+        f"{BENCH}/reproduction.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/berl.yaml"
+    shell:
+        "python -m berl reproduction --returns {input.returns} --tasks {params.tasks}"
+        " --coverage {input.coverage} --distilled {input.distilled} --baselines {input.baselines}"
+        " --sizes {input.sizes} --out-prefix reports/reproduction {params.provenance} > {log} 2>&1"

@@ -1,0 +1,252 @@
+"""The claim scorecard, its bootstrap and its verdicts, on scores whose answers are known."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from berl.checkpoint import save_torch
+from berl.io import write_json
+from berl.reproduction import (FAILS, HOLDS, INCONCLUSIVE, NOT_TESTED, best_below_one, combine, family_beats,
+                               improves_with_size, objective_order, smooth_in_alpha, widest_alpha_coverage,
+                               write_reproduction)
+from berl.stats import bootstrap_candidates
+
+TASKS = ["walker_stand", "walker_walk", "walker_run"]
+
+
+def test_paired_bootstrap_of_a_constant_difference_is_exact_and_unpaired_noise_cancels():
+    rng = np.random.default_rng(0)
+    base = rng.normal(0, 100, size=20)  # large run-to-run noise shared by both candidates
+    runs = np.stack([base + 5, base])
+    value, low, high = bootstrap_candidates([runs], lambda m: m[0][:, 0] - m[0][:, 1])
+    assert value == pytest.approx(5) and low == pytest.approx(5) and high == pytest.approx(5)
+
+
+def test_bootstrap_reselects_the_best_candidate_in_every_resample():
+    """Two candidates with equal means and independent noise: the best-of-two is optimistic,
+    so its interval sits above the mean of either, and the point is the larger mean."""
+    rng = np.random.default_rng(1)
+    runs = rng.normal(0, 1, size=(2, 200))
+    value, low, high = bootstrap_candidates([runs], lambda m: m[0].max(axis=1), resamples=4000)
+    assert value == pytest.approx(runs.mean(axis=1).max())
+    single = bootstrap_candidates([runs[:1]], lambda m: m[0][:, 0], resamples=4000)
+    assert low > single[1] and high >= single[2] - 0.02
+
+
+def test_stratified_statistics_resample_each_stratum_on_its_own():
+    groups = [np.array([[1.0, 1.0, 1.0]]), np.array([[3.0, 3.0]])]
+    value, low, high = bootstrap_candidates(groups, lambda ms: (ms[0][:, 0] + ms[1][:, 0]) / 2, min_runs=1)
+    assert (value, low, high) == (2.0, 2.0, 2.0)
+    # By default a stratum of fewer than 5 runs gives the point and no interval.
+    value, low, high = bootstrap_candidates(groups, lambda ms: (ms[0][:, 0] + ms[1][:, 0]) / 2)
+    assert value == 2.0 and np.isnan(low) and np.isnan(high)
+    with pytest.raises(ValueError, match="at least one run"):
+        bootstrap_candidates([np.zeros((2, 0))], lambda ms: ms[0][:, 0])
+
+
+@pytest.mark.parametrize("verdicts,needed,expected", [
+    ([HOLDS, HOLDS, HOLDS], 3, HOLDS),
+    ([HOLDS, HOLDS, INCONCLUSIVE], 3, INCONCLUSIVE),
+    ([HOLDS, HOLDS, FAILS], 3, FAILS),
+    ([HOLDS, HOLDS, FAILS], 2, HOLDS),
+    ([HOLDS, FAILS, INCONCLUSIVE], 2, INCONCLUSIVE),
+    ([FAILS, FAILS, INCONCLUSIVE], 2, FAILS),
+])
+def test_combined_verdicts(verdicts, needed, expected):
+    assert combine(verdicts, needed) == expected
+
+
+def returns_frame(means: dict, runs: int = 6, noise: float = 1.0) -> pd.DataFrame:
+    """Returns of (dataset, family, alpha, q, algorithm, task) -> mean, with small noise, over
+    2 collection seeds x ``runs // 2`` training seeds."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for (dataset, family, alpha, q, algorithm, task), mean in means.items():
+        for run in range(runs):
+            rows.append({"dataset": dataset, "family": family, "alpha": alpha, "q": q, "algorithm": algorithm,
+                         "task": task, "collection_seed": run % 2, "seed": run // 2,
+                         "return": mean + noise * rng.normal()})
+    return pd.DataFrame(rows)
+
+
+def be_grid(be_walk_run: float, noise: float = 1.0) -> pd.DataFrame:
+    """BE better than Shannon by 100 on stand and walk; on run by ``be_walk_run - 300``."""
+    nan = np.nan
+    means = {}
+    for task in TASKS:
+        be = be_walk_run if task == "walker_run" else 400
+        means[("be_a0.5", "BE", 0.5, nan, "td3", task)] = be
+        means[("be_a0.5", "BE", 0.5, nan, "cql", task)] = be - 50
+        means[("be_a2.0", "BE", 2.0, nan, "td3", task)] = 100
+        means[("shannon", "Shannon", nan, nan, "td3", task)] = 300
+        means[("renyi_q0.5", "Rényi", nan, 0.5, "td3", task)] = 200
+    return returns_frame(means, noise=noise)
+
+
+def test_be_beats_a_family_on_every_task_holds_fails_or_is_inconclusive():
+    assert family_beats(be_grid(600), TASKS, "Shannon", 1.0).verdict == HOLDS
+    assert family_beats(be_grid(200), TASKS, "Shannon", 1.0).verdict == FAILS
+    assert family_beats(be_grid(300), TASKS, "Shannon", 1.0).verdict == INCONCLUSIVE  # a tie on one task
+    two_runs = be_grid(600)[lambda frame: frame.seed == 0]  # 2 collection seeds x 1 training seed
+    claim = family_beats(two_runs, TASKS, "Shannon", 1.0)
+    assert claim.verdict == INCONCLUSIVE and "walker run +298.2 (no interval: fewer than 5 runs)" in claim.measured
+    # 4 of 5 as a share: 3 tasks need ceil(2.4) = 3.
+    assert family_beats(be_grid(150), TASKS, "Rényi", 0.8).verdict == FAILS
+    claim = family_beats(be_grid(600), TASKS, "SMM", 1.0)
+    assert claim.verdict == NOT_TESTED and "no SMM" in claim.measured
+
+
+def test_best_below_one_needs_both_sides_and_compares_the_best_of_each():
+    grid = be_grid(600, noise=0.0)
+    claim = best_below_one(grid, TASKS, "BE", "alpha")
+    # (400 + 400 + 600) / 3 - 100: best at alpha 0.5 minus best at alpha 2, mean over tasks.
+    assert claim.verdict == HOLDS and f"{(400 + 400 + 600) / 3 - 100:+.1f} [" in claim.measured
+    assert best_below_one(grid, TASKS, "Rényi", "q").verdict == NOT_TESTED
+
+
+def coverage_frame(values: dict[float, list[float]], domain="walker") -> pd.DataFrame:
+    """Grid occupancy in the representation space per alpha, one value per collection seed."""
+    return pd.DataFrame([{"domain": domain, "space": "representation", "dataset": f"be_a{alpha}",
+                          "alpha": alpha, "q": np.nan, "grid_occupancy": value, "collection_seed": seed}
+                         for alpha, seeds in values.items() for seed, value in enumerate(seeds)])
+
+
+def test_widest_coverage_needs_replicates_for_an_interval():
+    wide = coverage_frame({0.5: [0.2, 0.21, 0.19], 2.0: [0.3, 0.31, 0.29], 5.0: [0.5, 0.52, 0.49]})
+    claim = widest_alpha_coverage(wide)
+    # Margins 0.20, 0.21, 0.20 over three seeds: mean 0.203, Student t half-width 0.014.
+    assert claim.verdict == HOLDS and "+0.203 [+0.189, +0.218]" in claim.measured
+    single = coverage_frame({0.5: [0.2], 5.0: [0.5]})
+    assert widest_alpha_coverage(single).verdict == INCONCLUSIVE
+    assert widest_alpha_coverage(coverage_frame({0.5: [0.2], 2.0: [0.3]})).verdict == NOT_TESTED
+
+
+def test_smooth_coverage_is_read_as_a_monotone_trend_in_alpha():
+    alphas = [0.2, 0.5, 0.7, 0.9, 1.5, 2.0]
+    monotone = coverage_frame({a: [0.1 * i] for i, a in enumerate(alphas)})
+    claim = smooth_in_alpha(monotone)
+    assert claim.verdict == HOLDS and "ρ = +1.00" in claim.measured
+    zigzag = coverage_frame({a: [0.1 * (i % 2)] for i, a in enumerate(alphas)})
+    assert smooth_in_alpha(zigzag).verdict == INCONCLUSIVE
+    assert smooth_in_alpha(coverage_frame({0.5: [0.1], 2.0: [0.2]})).verdict == NOT_TESTED
+
+
+def scores_frame(means: dict[str, float], datasets="abcdef", seeds=4):
+    """Normalised scores of six distillations (datasets a-f, walker walk), ``seeds`` each."""
+    strata = [(dataset, "walker_walk") for dataset in datasets]
+    rng = np.random.default_rng(2)
+    return pd.DataFrame([{"dataset": d, "task": t, "method": m, "collection_seed": 0, "seed": s,
+                          "score": mean + 0.01 * rng.normal()}
+                         for d, t in strata for m, mean in means.items() for s in range(seeds)])
+
+
+def test_objective_order_holds_only_when_every_step_of_the_chain_does():
+    ordered = scores_frame({"av_pbc": 40, "pbc": 30, "dbc": 20, "random": 8})
+    claim = objective_order(ordered)
+    assert claim.verdict == HOLDS and "40.0 > 30.0 > 20.0 > 8.0" in claim.measured
+    assert objective_order(scores_frame({"av_pbc": 40, "pbc": 45, "dbc": 20, "random": 8})).verdict == FAILS
+    assert objective_order(scores_frame({"av_pbc": 40, "dbc": 20, "random": 8})).verdict == NOT_TESTED
+    # Four distillations are too few for a bootstrap interval, however clear the difference.
+    few = objective_order(scores_frame({"av_pbc": 40, "pbc": 30, "dbc": 20, "random": 8}, datasets="abcd"))
+    assert few.verdict == INCONCLUSIVE and "no interval: fewer than 5 runs" in few.measured
+
+
+def test_size_claim_compares_the_largest_set_with_the_smallest():
+    sizes = scores_frame({16: 10, 64: 30}).rename(columns={"method": "size"})
+    claim = improves_with_size(sizes)
+    assert claim.verdict == HOLDS and "16 -> 10.0, 64 -> 30.0" in claim.measured
+    assert improves_with_size(sizes[sizes["size"] == 16]).verdict == NOT_TESTED
+
+
+def fake_distillation(path, task, objective, final, random_pairs, synthetic=16, generalisation=None):
+    save_torch(path, {"task": task, "objective": objective, "final": final, "random_pairs": random_pairs,
+                      "config": {"synthetic": synthetic}, "curve": [{"step": 10, "returns": final}],
+                      "generalisation": generalisation or {}})
+    return path
+
+
+def test_the_scorecard_names_its_preset_and_gives_every_claim_a_verdict(tmp_path):
+    from berl.report import aggregate
+
+    from test_report import DATASETS, fake_evaluation
+
+    files = []
+    for collection_seed in (0, 1):
+        for dataset, value in (("be_a0.5", 500), ("shannon", 300), ("rnd", 100), ("renyi_q0.5", 200)):
+            for task in TASKS:
+                files.append(fake_evaluation(tmp_path / "eval" / dataset / f"{task}.json", task, dataset,
+                                             [[value + 5 * s + collection_seed] for s in range(3)],
+                                             collection_seed=collection_seed))
+    aggregate(files, tmp_path / "returns.csv", DATASETS)
+    coverage = []
+    for collection_seed in (0, 1):
+        path = tmp_path / "coverage" / f"seed{collection_seed}" / "coverage.csv"
+        path.parent.mkdir(parents=True)
+        pd.DataFrame([{"domain": "walker", "space": "representation", "dataset": "be_a0.5", "family": "BE",
+                       "alpha": 0.5, "q": np.nan, "points": 10, "grid_occupancy": 0.4}]).to_csv(path, index=False)
+        coverage.append(path)
+    distilled, sizes, baselines = [], [], []
+    for dataset in ("random", "rnd", "be_a0.5", "renyi_q0.5", "shannon"):  # five distillations
+        folder = tmp_path / "distill" / dataset / "seed0" / "walker_walk"
+        for objective, value in (("dbc", 200), ("pbc", 300), ("av_pbc", 400)):
+            general = {"ensemble10": [value + 100 + s for s in range(3)]} if objective == "av_pbc" else None
+            distilled.append(fake_distillation(folder / f"{objective}_n16.pt", "walker_walk", objective,
+                                               [value + s for s in range(3)], [50 + s for s in range(3)],
+                                               generalisation=general))
+        sizes += [distilled[-1], fake_distillation(folder / "av_pbc_n8.pt", "walker_walk", "av_pbc",
+                                                   [100 + s for s in range(3)], [50, 51, 52], synthetic=8)]
+        write_json(folder / "baselines.json", {"task": "walker_walk", "whole_data_bc": [600, 610, 620],
+                                                "teacher": [700, 720]})
+        baselines.append(folder / "baselines.json")
+
+    claims = write_reproduction(tmp_path / "returns.csv", TASKS, coverage, distilled, baselines, sizes,
+                                tmp_path / "reproduction", {"preset": "quick", "config hash": "abc"})
+    verdicts = {claim.statement.split(" (")[0]: claim.verdict for claim in claims}
+    assert verdicts["BE beats Shannon on every task"] == HOLDS
+    assert verdicts["BE beats Rényi on 4 of 5 tasks"] == HOLDS
+    assert verdicts["BE beats SMM on every task"] == NOT_TESTED
+    assert verdicts["Av-PBC > PBC > DBC > random selection"] == HOLDS
+    assert verdicts["ensembles of 10 policies lift Av-PBC"] == HOLDS
+    assert verdicts["Av-PBC improves with N_syn"] == HOLDS
+    assert verdicts["coverage changes smoothly with α"] == NOT_TESTED
+    markdown = (tmp_path / "reproduction.md").read_text()
+    assert markdown.startswith("# Reproduction scorecard, preset quick")
+    assert "not as a reproduction" in markdown and "2 collection seed(s) x 3 training seeds" in markdown
+    assert markdown.count("| BE |") == 9 and markdown.count("| OBD |") == 3
+    assert (tmp_path / "reproduction.pdf").read_bytes().startswith(b"%PDF")
+    assert torch.load(distilled[0], weights_only=False)["objective"] == "dbc"
+
+
+def test_spearman_permutation_test_is_exact_for_few_points():
+    from berl.stats import spearman_permutation_test
+
+    rho, p = spearman_permutation_test([1, 2, 3, 4, 5], [2, 4, 6, 8, 100])
+    assert rho == pytest.approx(1.0) and p == pytest.approx(2 / 120)  # the order and its reverse
+    rho, p = spearman_permutation_test([1, 2, 3, 4], [1, 3, 2, 4])
+    # rho = 1 in one order and 0.8 in three (one adjacent swap), and as many negative: 8 of 24.
+    assert rho == pytest.approx(0.8) and p == pytest.approx(8 / 24)
+
+
+def test_table2_shows_normalised_scores_an_average_row_and_the_generalisation_table(tmp_path):
+    from berl.distill_report import write_table2
+
+    distilled, baselines = [], []
+    for dataset, value in (("random", 100), ("rnd", 300)):
+        folder = tmp_path / dataset / "seed0" / "walker_walk"
+        general = {"mlp2": [value + 10, value + 30], "ensemble10": [value + 50, value + 70]}
+        distilled.append(fake_distillation(folder / "av_pbc_n16.pt", "walker_walk", "av_pbc", [value, value + 20],
+                                           [10, 30], generalisation=general))
+        write_json(folder / "baselines.json", {"task": "walker_walk", "whole_data_bc": [500, 520],
+                                                "teacher": [600, 640, 680]})
+        baselines.append(folder / "baselines.json")
+    datasets = [{"name": "random", "agent": "random"}, {"name": "rnd", "agent": "rnd"}]
+    write_table2(distilled, baselines, datasets, tmp_path / "table2", {"preset": "smoke"})
+    tex = (tmp_path / "table2.tex").read_text()
+    # Normalised (% of 1000): Av-PBC 11.0 and 31.0, averaged to 21.0; the teacher 64.0 ± 4.0.
+    assert r"\textbf{11.0 $\pm$ 1.4}" in tex and r"64.0 $\pm$ 4.0" in tex
+    first, second = (line for line in tex.splitlines() if line.strip().startswith("average"))
+    assert first.split("&")[2:] == [" 2.0 ", " 21.0 ", " 51.0 ", r" 64.0 \\"]  # random, Av-PBC, BC, teacher
+    assert second.split("&")[3:] == [" 21.0 ", " 22.0 ", r" 26.0 \\"]  # as distilled, 2 layers, ensemble
+    general = pd.read_csv(tmp_path / "table2_generalisation.csv", comment="#")
+    assert set(general.learner) == {"default", "mlp2", "ensemble10"} and (general.runs == 2).all()
