@@ -77,7 +77,7 @@ def test_an_exorl_folder_shows_up_in_every_table_after_one_config_change(exorl_r
     run = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--config", "preset=smoke"],
                          cwd=workflow_copy, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-4000:]
-    assert (workflow_copy / "logs/smoke/import_exorl/walker/exorl_proto.log").exists()
+    assert (workflow_copy / "logs/smoke/import_exorl/walker/exorl_proto/seed0.log").exists()
     reports = workflow_copy / "reports"
     table = pd.read_csv(reports / "table1_full.csv", comment="#")
     row = table[table.dataset == "exorl_proto"]
