@@ -42,6 +42,7 @@ STAGES = {
     "relabel": "relabel",
     "train": "offline RL",
     "aggregate": "reports",
+    "reproduction": "reports",
     "table1": "reports",
     "fig4": "reports",
     "learning_curves": "reports",
@@ -135,8 +136,10 @@ def explorer_kind(dataset: dict) -> str | None:
 
 
 def project_paper(preset: dict, rates: dict) -> dict:
-    """Device-hours of the `paper` grid's three heavy stages at the measured per-step rates."""
+    """Device-hours of the `paper` grid's three heavy stages at the measured per-step rates;
+    every replicate dataset (`collect.seeds`) repeats all three."""
     domains = sorted({task.split("_")[0] for task in preset["tasks"]})
+    replicates = preset["collect"].get("seeds", 1)
     hours = {}
     if "explore" in rates:
         explore = rates["explore"]
@@ -147,7 +150,7 @@ def project_paper(preset: dict, rates: dict) -> dict:
                 kind = explorer_kind(dataset)
                 if kind:
                     seconds += preset["collect"]["transitions"] / measured[kind]["env_steps_per_second"]
-        hours["collect"] = seconds / 3600
+        hours["collect"] = replicates * seconds / 3600
     if "offline" in rates:
         offline = rates["offline"]["paper"]
         seconds = 0.0
@@ -158,10 +161,10 @@ def project_paper(preset: dict, rates: dict) -> dict:
                 # The rate at the largest measured job size not above this job's member count.
                 size = max((int(k) for k in measured if int(k) <= members), default=1)
                 seconds += len(preset["datasets"]) * members * preset["offline"]["steps"] / measured[str(size)]
-        hours["offline RL"] = seconds / 3600
+        hours["offline RL"] = replicates * seconds / 3600
     if "distill" in rates:
         distill = preset["distill"]
-        runs = len(preset["datasets"]) * len(distill.get("tasks", preset["tasks"])) * (
+        runs = replicates * len(preset["datasets"]) * len(distill.get("tasks", preset["tasks"])) * (
             len(distill.get("objectives", ["dbc", "pbc", "av_pbc"])) + len(distill["sizes"]))
         hours["distillation"] = runs * distill["outer_steps"] / rates["distill"]["paper"]["outer_steps_per_second"] / 3600
     hours = {stage: round(value, 1) for stage, value in hours.items()}
