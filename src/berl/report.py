@@ -219,7 +219,7 @@ def _cell(mean: float, std: float) -> str:
     return f"{mean:.1f}" if pd.isna(std) else f"{mean:.1f} ± {std:.1f}"
 
 
-def _interval(value: float, low: float, high: float, signed: bool = False) -> str:
+def interval_text(value: float, low: float, high: float, signed: bool = False) -> str:
     """``value [low, high]``, or the value alone where there were too few runs for an interval."""
     sign = "+" if signed else ""
     if np.isnan(low):
@@ -307,7 +307,7 @@ def fair_details(fair: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     for (task, algorithm, be), part in fair.groupby(["task", "algorithm", "be_dataset"], sort=False):
         cell = part.set_index("other")
         rows.append([task.replace("_", " "), algorithm.upper(), be] + [
-            _interval(cell.at[o, "difference"], cell.at[o, "ci_low"], cell.at[o, "ci_high"], signed=True)
+            interval_text(cell.at[o, "difference"], cell.at[o, "ci_low"], cell.at[o, "ci_high"], signed=True)
             if o in cell.index else "–" for o in others])
     return ["task", "algorithm", "BE dataset"] + others, rows
 
@@ -340,7 +340,7 @@ def write_table1(returns_csv: Path, tasks: list[str], out_prefix: Path, meta: di
     best_rows, best_bold = _best_rows(best, tasks, families,
                                       lambda r: f"{_cell(r['mean'], r['std'])}\n{r['winner']}")
     ci_rows, ci_bold = _best_rows(best, tasks, families,
-                                  lambda r: _interval(r["mean"], r["ci_low"], r["ci_high"]))
+                                  lambda r: interval_text(r["mean"], r["ci_low"], r["ci_high"]))
     fair_labels, fair_rows = fair_summary(fair) if len(fair) else (["BE dataset"], [["no BE datasets"]])
     detail_labels, detail_rows = fair_details(fair) if len(fair) else (["BE dataset"], [["no BE datasets"]])
     full_labels = ROW_KEYS + [t.replace("_", " ") for t in tasks]

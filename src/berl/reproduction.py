@@ -40,7 +40,7 @@ from .coverage_report import read_coverage  # noqa: E402
 from .distill_report import generalisation_rows, load_results, score_rows  # noqa: E402
 from .envs import normalised_score  # noqa: E402
 from .io import atomic_path, write_text  # noqa: E402
-from .report import provenance_line, run_matrix, table_page  # noqa: E402
+from .report import interval_text, provenance_line, run_matrix, table_page  # noqa: E402
 from .stats import MIN_BOOTSTRAP_RUNS, bootstrap_candidates, spearman_permutation_test  # noqa: E402
 
 HOLDS, FAILS, INCONCLUSIVE, NOT_TESTED = "holds", "fails", "inconclusive", "not tested"
@@ -74,12 +74,6 @@ def combine(verdicts: list[str], needed: int) -> str:
     return FAILS if fails > len(verdicts) - needed else INCONCLUSIVE
 
 
-def _interval(value: float, low: float, high: float, digits: int = 1) -> str:
-    if np.isnan(low):
-        return f"{value:+.{digits}f} (no interval: fewer than {MIN_BOOTSTRAP_RUNS} runs)"
-    return f"{value:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
-
-
 def _label(name: str) -> str:
     return name.replace("_", " ")
 
@@ -110,7 +104,7 @@ def family_beats(returns: pd.DataFrame, tasks: list[str], other: str, share: flo
         value, low, high = bootstrap_candidates(
             [matrix.to_numpy()], lambda m: m[0][:, is_be].max(axis=1) - m[0][:, ~is_be].max(axis=1))
         verdicts.append(interval_verdict(low, high))
-        parts.append(f"{_label(task)} {_interval(value, low, high)}")
+        parts.append(f"{_label(task)} {interval_text(value, low, high, signed=True)}")
     claim.measured = (f"best BE minus best {other}: " + "; ".join(parts)
                       + f". Holds on {verdicts.count(HOLDS)} of {len(tasks)} tasks, needs {needed}")
     claim.verdict = combine(verdicts, needed)
@@ -141,7 +135,7 @@ def best_below_one(returns: pd.DataFrame, tasks: list[str], family: str, paramet
 
     value, low, high = bootstrap_candidates(groups, statistic)
     claim.measured = (f"best at {symbol} < 1 minus best at {symbol} > 1, mean over {len(tasks)} tasks: "
-                      f"{_interval(value, low, high)} (return)")
+                      f"{interval_text(value, low, high, signed=True)} (return)")
     claim.verdict = interval_verdict(low, high)
     return claim
 
@@ -170,7 +164,7 @@ def widest_alpha_worst_return(returns: pd.DataFrame, tasks: list[str]) -> Claim:
 
     value, low, high = bootstrap_candidates(groups, statistic)
     claim.measured = (f"worst other BE dataset minus α = {WIDEST_ALPHA:g}, best over algorithms, mean over "
-                      f"{len(tasks)} tasks: {_interval(value, low, high)} (return)")
+                      f"{len(tasks)} tasks: {interval_text(value, low, high, signed=True)} (return)")
     claim.verdict = interval_verdict(low, high)
     return claim
 
@@ -258,7 +252,7 @@ def objective_order(scores: pd.DataFrame) -> Claim:
     for i in range(len(chain) - 1):
         value, low, high = _mean_difference(units, i, i + 1)
         verdicts.append(interval_verdict(low, high))
-        differences.append(f"{names[chain[i]]} - {names[chain[i + 1]]} {_interval(value, low, high)}")
+        differences.append(f"{names[chain[i]]} - {names[chain[i + 1]]} {interval_text(value, low, high, signed=True)}")
     claim.measured = (" > ".join(f"{mean:.1f}" for mean in units.mean(axis=1)) + " (normalised, mean over "
                       f"{units.shape[1]} distillations); " + "; ".join(differences))
     claim.verdict = combine(verdicts, len(verdicts))
@@ -274,7 +268,7 @@ def ensembles_lift(general: pd.DataFrame) -> Claim:
     units = _units(part, "learner", ["ensemble10", "default"])
     value, low, high = _mean_difference(units, 0, 1)
     claim.measured = (f"{units[1].mean():.1f} -> {units[0].mean():.1f}; ensemble minus one policy "
-                      f"{_interval(value, low, high)} (normalised)")
+                      f"{interval_text(value, low, high, signed=True)} (normalised)")
     claim.verdict = interval_verdict(low, high)
     return claim
 
@@ -297,7 +291,7 @@ def improves_with_size(sizes: pd.DataFrame) -> Claim:
     units = _units(sizes, "size", order)
     value, low, high = _mean_difference(units, len(order) - 1, 0)
     claim.measured = (", ".join(f"{n} -> {mean:.1f}" for n, mean in zip(order, units.mean(axis=1)))
-                      + f"; largest minus smallest {_interval(value, low, high)} (normalised)")
+                      + f"; largest minus smallest {interval_text(value, low, high, signed=True)} (normalised)")
     claim.verdict = interval_verdict(low, high)
     return claim
 
