@@ -94,13 +94,18 @@ def _cell(mean: float, std: float) -> str:
     return f"{mean:.1f}" if pd.isna(std) else f"{mean:.1f} ± {std:.1f}"
 
 
+def _label(key: str, value) -> str:
+    """A row label: tasks with spaces, objectives by their names, datasets as configured."""
+    return {"task": lambda v: v.replace("_", " "), "objective": COLUMNS.get}.get(key, str)(value)
+
+
 def _wide(stats: pd.DataFrame, index: list[str], column: str, columns: list[str]) -> tuple[list, list]:
     """Rows of ``index`` labels and ``mean ± std`` cells per ``columns`` value, then an
     average row (the mean over rows of each column's means, as OBD averages)."""
     rows = []
     for labels, group in stats.groupby(index, sort=False):
         cell = group.set_index(column)
-        rows.append([str(x).replace("_", " ") for x in labels] + [
+        rows.append([_label(key, value) for key, value in zip(index, labels)] + [
             _cell(cell.at[c, "mean"], cell.at[c, "std"]) if c in cell.index else "–" for c in columns])
     means = stats.groupby(column, sort=False)["mean"].mean()
     rows.append(["average"] + [""] * (len(index) - 1) + [f"{means[c]:.1f}" if c in means else "–" for c in columns])
