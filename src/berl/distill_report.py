@@ -43,16 +43,17 @@ LEARNERS = {"default": "as distilled", "mlp2": "2 layers", "mlp3": "3 layers", "
 assert set(LEARNERS) == {"default", *GENERALISATION}
 
 
-def score_rows(distilled: list[Path], baselines: list[Path]) -> pd.DataFrame:
+def score_rows(results: list[tuple[str, int, dict]], baselines: list[Path]) -> pd.DataFrame:
     """One row per (dataset, collection seed, task, method, seed) with its mean return and
-    normalised score; ``seed`` is the evaluation seed, or the teacher's training seed."""
+    normalised score, from distillation ``results`` (``load_results``) and baseline files;
+    ``seed`` is the evaluation seed, or the teacher's training seed."""
     rows, started = [], set()
 
     def add(dataset, collection_seed, task, method, returns):
         rows.extend({"dataset": dataset, "collection_seed": collection_seed, "task": task, "method": method,
                      "seed": seed, "return": value} for seed, value in enumerate(returns))
 
-    for dataset, collection_seed, result in load_results(distilled):
+    for dataset, collection_seed, result in results:
         task = result["task"]
         add(dataset, collection_seed, task, result["objective"], result["final"])
         if (dataset, collection_seed, task) not in started:  # every objective starts from the same pairs
@@ -68,12 +69,12 @@ def score_rows(distilled: list[Path], baselines: list[Path]) -> pd.DataFrame:
     return frame
 
 
-def generalisation_rows(distilled: list[Path]) -> pd.DataFrame:
+def generalisation_rows(results: list[tuple[str, int, dict]]) -> pd.DataFrame:
     """One row per (dataset, collection seed, task, objective, learner, evaluation seed):
     the final set's normalised score with the inner loop's learner (``default``) and each
     learner of OBD's generalisation study, where the set was scored with them."""
     rows = []
-    for dataset, collection_seed, result in load_results(distilled):
+    for dataset, collection_seed, result in results:
         if not result["generalisation"]:
             continue
         for learner, returns in {"default": result["final"], **result["generalisation"]}.items():
@@ -121,12 +122,13 @@ def write_table2(distilled: list[Path], baselines: list[Path], datasets: list[di
     teacher, the best objective in bold, and an average row. Page 2: each objective's final
     set scored by the learners of OBD's generalisation study (where ``distill.generalisation``
     computed them). Writes ``.pdf``, ``.tex``, ``.csv`` and ``_generalisation.csv``."""
-    scores = score_rows(distilled, baselines)
+    results = load_results(distilled)
+    scores = score_rows(results, baselines)
     stats = _statistics(scores, ["dataset", "task", "method"])
     specs = {spec["name"]: spec for spec in datasets}
     stats.insert(0, "family", [family_of(specs[d]) for d in stats.dataset])
     stats.insert(0, "domain", [domain_of(t) for t in stats.task])
-    general = _statistics(generalisation_rows(distilled), ["dataset", "task", "objective", "learner"])
+    general = _statistics(generalisation_rows(results), ["dataset", "task", "objective", "learner"])
     out_prefix = Path(out_prefix)
     write_csv(out_prefix.with_suffix(".csv"), stats, meta)
     write_csv(out_prefix.with_name(out_prefix.name + "_generalisation.csv"), general, meta)

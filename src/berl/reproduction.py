@@ -333,8 +333,9 @@ def write_reproduction(returns_csv: Path, tasks: list[str], coverage_csvs: list[
     """``<prefix>.md`` and ``<prefix>.pdf``: one row per claim (paper, statement, published,
     measured with its interval, verdict), the preset in the title."""
     returns = pd.read_csv(returns_csv)
-    claims = scorecard(returns, tasks, read_coverage(coverage_csvs), score_rows(distilled, baselines),
-                       generalisation_rows(distilled), size_rows(size_files))
+    results = load_results(distilled)
+    claims = scorecard(returns, tasks, read_coverage(coverage_csvs), score_rows(results, baselines),
+                       generalisation_rows(results), size_rows(size_files))
     runs = (f"{returns.collection_seed.nunique()} collection seed(s) x {returns.seed.nunique()} training seeds "
             f"per offline result; tasks {', '.join(_label(t) for t in tasks)}")
     title, subtitle = _heading(meta, runs)
