@@ -21,8 +21,8 @@ from .distill import GENERALISATION  # noqa: E402
 from .envs import domain_of, normalised_score  # noqa: E402
 from .figures import FAMILY_COLOURS, save_figure  # noqa: E402
 from .io import atomic_path, read_json, write_text  # noqa: E402
-from .report import (collection_seed_of, family_of, provenance_line, table_page, tex_table,  # noqa: E402
-                     write_csv)
+from .report import (collection_seed_of, family_of, mean_std_text, provenance_line, seed_statistics,  # noqa: E402
+                     table_page, tex_table, write_csv)
 
 
 def source_of(path: Path) -> tuple[str, int]:
@@ -85,29 +85,19 @@ def generalisation_rows(results: list[tuple[str, int, dict]]) -> pd.DataFrame:
                                        "score"])
 
 
-def _statistics(scores: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Mean and sample std (ddof 1) of the normalised score over runs, per ``keys``."""
-    return (scores.groupby(keys, sort=False)["score"]
-            .agg(mean="mean", std=lambda r: r.std(ddof=1), runs="count").reset_index())
-
-
-def _cell(mean: float, std: float) -> str:
-    return f"{mean:.1f}" if pd.isna(std) else f"{mean:.1f} ± {std:.1f}"
-
-
 def _label(key: str, value) -> str:
     """A row label: tasks with spaces, objectives by their names, datasets as configured."""
     return {"task": lambda v: v.replace("_", " "), "objective": COLUMNS.get}.get(key, str)(value)
 
 
-def _wide(stats: pd.DataFrame, index: list[str], column: str, columns: list[str]) -> tuple[list, list]:
+def _wide(stats: pd.DataFrame, index: list[str], column: str, columns: list[str]) -> list[list[str]]:
     """Rows of ``index`` labels and ``mean ± std`` cells per ``columns`` value, then an
     average row (the mean over rows of each column's means, as OBD averages)."""
     rows = []
     for labels, group in stats.groupby(index, sort=False):
         cell = group.set_index(column)
         rows.append([_label(key, value) for key, value in zip(index, labels)] + [
-            _cell(cell.at[c, "mean"], cell.at[c, "std"]) if c in cell.index else "–" for c in columns])
+            mean_std_text(cell.at[c, "mean"], cell.at[c, "std"]) if c in cell.index else "–" for c in columns])
     means = stats.groupby(column, sort=False)["mean"].mean()
     rows.append(["average"] + [""] * (len(index) - 1) + [f"{means[c]:.1f}" if c in means else "–" for c in columns])
     return rows
@@ -124,11 +114,11 @@ def write_table2(distilled: list[Path], baselines: list[Path], datasets: list[di
     computed them). Writes ``.pdf``, ``.tex``, ``.csv`` and ``_generalisation.csv``."""
     results = load_results(distilled)
     scores = score_rows(results, baselines)
-    stats = _statistics(scores, ["dataset", "task", "method"])
+    stats = seed_statistics(scores, ["dataset", "task", "method"], value="score")
     specs = {spec["name"]: spec for spec in datasets}
     stats.insert(0, "family", [family_of(specs[d]) for d in stats.dataset])
     stats.insert(0, "domain", [domain_of(t) for t in stats.task])
-    general = _statistics(generalisation_rows(results), ["dataset", "task", "objective", "learner"])
+    general = seed_statistics(generalisation_rows(results), ["dataset", "task", "objective", "learner"], value="score")
     out_prefix = Path(out_prefix)
     write_csv(out_prefix.with_suffix(".csv"), stats, meta)
     write_csv(out_prefix.with_name(out_prefix.name + "_generalisation.csv"), general, meta)

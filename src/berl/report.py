@@ -119,11 +119,11 @@ def aggregate(eval_files: list[Path], out_csv: Path, datasets: list[dict]) -> pd
     return frame
 
 
-def seed_statistics(returns: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+def seed_statistics(returns: pd.DataFrame, keys: list[str], value: str = "return") -> pd.DataFrame:
     """Mean, sample standard deviation (ddof 1; NaN for a single run) and number of runs
-    (collection seeds x training seeds) of ``return``, per ``keys``."""
+    (collection seeds x training or evaluation seeds) of ``value``, per ``keys``."""
     return (
-        returns.groupby(keys, sort=False, observed=True, dropna=False)["return"]
+        returns.groupby(keys, sort=False, observed=True, dropna=False)[value]
         .agg(mean="mean", std=lambda r: r.std(ddof=1), runs="count")
         .reset_index()
     )
@@ -213,7 +213,7 @@ def fair_comparison(returns: pd.DataFrame, tasks: list[str], *, resamples: int =
                                        "difference", "ci_low", "ci_high", "outcome"])
 
 
-def _cell(mean: float, std: float) -> str:
+def mean_std_text(mean: float, std: float) -> str:
     if pd.isna(mean):
         return "–"
     return f"{mean:.1f}" if pd.isna(std) else f"{mean:.1f} ± {std:.1f}"
@@ -338,14 +338,14 @@ def write_table1(returns_csv: Path, tasks: list[str], out_prefix: Path, meta: di
     families = [f for f in FAMILIES if f in set(best.family)]
     best_labels = ["task"] + families
     best_rows, best_bold = _best_rows(best, tasks, families,
-                                      lambda r: f"{_cell(r['mean'], r['std'])}\n{r['winner']}")
+                                      lambda r: f"{mean_std_text(r['mean'], r['std'])}\n{r['winner']}")
     ci_rows, ci_bold = _best_rows(best, tasks, families,
                                   lambda r: interval_text(r["mean"], r["ci_low"], r["ci_high"]))
     fair_labels, fair_rows = fair_summary(fair) if len(fair) else (["BE dataset"], [["no BE datasets"]])
     detail_labels, detail_rows = fair_details(fair) if len(fair) else (["BE dataset"], [["no BE datasets"]])
     full_labels = ROW_KEYS + [t.replace("_", " ") for t in tasks]
     full_rows = [[row.domain, row.dataset, row.algorithm] + [
-        _cell(getattr(row, f"{t}_mean"), getattr(row, f"{t}_std")) for t in tasks
+        mean_std_text(getattr(row, f"{t}_mean"), getattr(row, f"{t}_std")) for t in tasks
     ] for row in full.itertuples()]
     no_bold = [set() for _ in range(max(len(full_rows), len(detail_rows)))]
 
