@@ -10,14 +10,14 @@ configfile: "config.yaml"
 report: "workflow/report/workflow.rst"
 
 
+# One rule file per stage, each the workflow of one subpackage of berl.
 include: "workflow/rules/common.smk"
-include: "workflow/rules/collect.smk"
-include: "workflow/rules/relabel.smk"
+include: "workflow/rules/explore.smk"
+include: "workflow/rules/datasets.smk"
 include: "workflow/rules/offline.smk"
-include: "workflow/rules/report.smk"
 include: "workflow/rules/coverage.smk"
 include: "workflow/rules/distill.smk"
-include: "workflow/rules/export.smk"
+include: "workflow/rules/reports.smk"
 
 
 rule all:

@@ -17,14 +17,13 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
 from _common import interleaved, write_results
 
 os.environ.setdefault("MUJOCO_GL", "disable")
 
-from berl import envs  # noqa: E402
-from berl.agents import UniformRandomAgent  # noqa: E402
-from berl.collect import collect, run_episode  # noqa: E402
+from berl.datasets import envs  # noqa: E402
+from berl.explore.agents import UniformRandomAgent  # noqa: E402
+from berl.explore.collect import collect, run_episode  # noqa: E402
 
 
 def raw_stepping(task: str, episodes: int, seed: int):

@@ -38,14 +38,15 @@ import d3rlpy
 import numpy as np
 import structlog
 import torch
+from _common import interleaved, write_results
+from bench_offline import stepper
 from d3rlpy.models.torch.encoders import Encoder, EncoderWithAction
 from torch import nn
 
-from _common import interleaved, write_results
-from bench_offline import stepper
-from berl import storage
-from berl.evaluate import rollout_returns
-from berl.offline.train import ALGORITHMS, train
+from berl.datasets import storage
+from berl.offline.evaluate import rollout_returns
+from berl.offline.registry import ALGORITHMS
+from berl.offline.train import train
 
 LR, TAU, GAMMA = 1e-4, 0.01, 0.99
 

@@ -18,9 +18,9 @@ from dataclasses import fields
 
 import torch
 import yaml
-
 from _common import interleaved, write_results
-from berl.distill import DistillConfig, Distiller, RealData
+
+from berl.distill.obd import DistillConfig, Distiller, RealData
 
 OBS_DIM, ACT_DIM, REAL = 24, 6, 20_000  # walker's sizes
 

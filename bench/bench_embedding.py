@@ -17,12 +17,12 @@ import math
 from pathlib import Path
 
 import numpy as np
-
 from _common import interleaved, write_results
-from berl import storage
-from berl.collect import collect
-from berl.coverage import SharedAxes
-from berl.embedding import embed
+
+from berl.coverage.embedding import embed
+from berl.coverage.measures import SharedAxes
+from berl.datasets import storage
+from berl.explore.collect import collect
 
 QUICK_DATASETS = Path("results/quick/datasets/walker")
 

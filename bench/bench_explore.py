@@ -22,14 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-
 from _common import interleaved, write_results
 
 os.environ.setdefault("MUJOCO_GL", "disable")
 
-from berl import envs  # noqa: E402
-from berl.agents import make_agent  # noqa: E402
-from berl.encoder import EncoderConfig, ICMEncoder, save_encoder  # noqa: E402
+from berl.datasets import envs  # noqa: E402
+from berl.explore.agents import make_agent  # noqa: E402
+from berl.explore.encoder import EncoderConfig, ICMEncoder, save_encoder  # noqa: E402
 
 CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
 AGENTS = {
@@ -54,7 +53,7 @@ def build(domain: str, spec: dict, explore: dict, encoder_hidden: int, folder: P
                                           EncoderConfig(hidden_dim=encoder_hidden)),
                  env.observation_dim, env.action_dim)
     agent = make_agent(spec, env.observation_dim, env.action_dim, seed=0,
-                       sizes=explore | {"seed_frames": 10**9}, encoder_path=encoder_path,
+                       settings=explore | {"seed_frames": 10**9}, encoder_path=encoder_path,
                        capacity=3 * envs.EPISODE_LENGTH, device=device)
     obs = env.reset()
     rng = np.random.default_rng(0)

@@ -26,12 +26,17 @@ import argparse
 import math
 
 import numpy as np
+from _common import interleaved, write_results
 from scipy.special import digamma
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
-from _common import interleaved, write_results
-from berl.estimators import DEFAULT_K, DEFAULT_NPROBE, knn_distances, log_unit_ball_volume
+from berl.coverage.estimators import (
+    DEFAULT_K,
+    DEFAULT_NPROBE,
+    knn_distances,
+    log_unit_ball_volume,
+)
 
 LATENT_DIM = 8
 METHODS = ("faiss_exact", "sklearn", "faiss_ivf")

@@ -17,10 +17,10 @@ from __future__ import annotations
 import argparse
 
 import torch
-
 from _common import interleaved, write_results
-from berl.nets import MemberStreams
-from berl.offline.train import ALGORITHMS, build_agent
+
+from berl.core.nets import MemberStreams
+from berl.offline.registry import ALGORITHMS, build_agent
 
 OBS_DIM, ACT_DIM, TRANSITIONS = 24, 6, 100_000  # walker's sizes
 SIZES = {"quick": (128, 128), "paper": (1024, 1024)}  # (hidden, batch) of config.yaml

@@ -30,7 +30,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import yaml
-
 from _common import RESULTS, write_results
 
 ROOT = Path(__file__).resolve().parent.parent

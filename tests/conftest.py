@@ -27,9 +27,9 @@ def workflow_copy(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def walker_teacher(tmp_path_factory):
     """A random walker dataset relabelled for walker_walk and a small TD3 agents file."""
-    from berl.collect import collect
+    from berl.datasets.relabel import relabel
+    from berl.explore.collect import collect
     from berl.offline.train import train
-    from berl.relabel import relabel
 
     root = tmp_path_factory.mktemp("walker")
     manifest = collect("walker", {"agent": "random"}, 2000, seed=0, dataset_dir=root / "random")

@@ -9,10 +9,16 @@ import pandas as pd
 import pytest
 import torch
 
-from berl import coverage, estimators, storage
-from berl.coverage import CoverageSettings, SharedAxes, ball_union_volume, grid_occupancy
-from berl.embedding import joint_embedding
-from berl.encoder import EncoderConfig, ICMEncoder, save_encoder
+from berl.coverage import estimators, measures
+from berl.coverage.embedding import EmbeddingSettings, joint_embedding
+from berl.coverage.measures import (
+    CoverageSettings,
+    SharedAxes,
+    ball_union_volume,
+    grid_occupancy,
+)
+from berl.datasets import storage
+from berl.explore.encoder import EncoderConfig, ICMEncoder, save_encoder
 
 
 def test_grid_occupancy_counts_cells_exactly():
@@ -56,7 +62,7 @@ def test_wider_spread_scores_higher_on_every_measure():
                "narrow": rng.uniform(-0.3, 0.3, size=(3000, 6)).astype(np.float32)}
     settings = CoverageSettings(points=3000, k=5, components=4, be_alphas=[0.5, 1.0, 2.0],
                                 renyi_qs=[0.5, 1.1], ball_samples=50_000)
-    rows = {row["dataset"]: row for row in coverage.space_rows(samples, settings, rng)}
+    rows = {row["dataset"]: row for row in measures.space_rows(samples, settings, rng)}
     for column in ("shannon", "renyi_q0.5", "renyi_q1.1", "grid_occupancy", "ball_volume"):
         assert rows["wide"][column] > rows["narrow"][column], column
     # The narrow cube is 0.3 wide of the wide one's 1 on each of the 4 estimated axes.
@@ -66,7 +72,7 @@ def test_wider_spread_scores_higher_on_every_measure():
 @pytest.mark.parametrize("method", ["paper", "corrected"])
 def test_entropy_row_estimates_be_with_the_configured_estimator(method):
     points = np.random.default_rng(4).normal(size=(2000, 3))
-    row = coverage.entropy_row(points, CoverageSettings(k=5, be_alphas=[0.5, 2.0], renyi_qs=[0.5],
+    row = measures.entropy_row(points, CoverageSettings(k=5, be_alphas=[0.5, 2.0], renyi_qs=[0.5],
                                                         be_estimator=method))
     expected = estimators.behavioral_estimates(estimators.knn_distances(points, 5), 3, 5, [0.5, 2.0],
                                                method=method)
@@ -107,7 +113,7 @@ def test_measure_writes_both_spaces_for_every_dataset(fake_domain, tmp_path):
     manifests, datasets, encoder = fake_domain
     settings = CoverageSettings(points=600, k=5, components=3, be_alphas=[2.0], renyi_qs=[0.5],
                                 grid_components=2, grid_bins=5, ball_components=2, ball_samples=5000)
-    frame = coverage.measure("walker", manifests, datasets, encoder, settings, tmp_path / "cov.csv")
+    frame = measures.measure("walker", manifests, datasets, encoder, settings, tmp_path / "cov.csv")
     written = pd.read_csv(tmp_path / "cov.csv")
     assert len(written) == 4 and set(written.space) == {"state", "representation"}
     assert list(written.columns[:7]) == ["domain", "dataset", "family", "alpha", "q", "space", "points"]
@@ -121,7 +127,7 @@ def test_measure_writes_both_spaces_for_every_dataset(fake_domain, tmp_path):
 def test_measure_names_a_dataset_too_small(fake_domain, tmp_path):
     manifests, datasets, encoder = fake_domain
     with pytest.raises(storage.DatasetError, match="random.*fewer than the 5000"):
-        coverage.measure("walker", manifests, datasets, encoder, CoverageSettings(points=5000),
+        measures.measure("walker", manifests, datasets, encoder, CoverageSettings(points=5000),
                          tmp_path / "cov.csv")
     assert not (tmp_path / "cov.csv").exists()
 
@@ -129,7 +135,7 @@ def test_measure_names_a_dataset_too_small(fake_domain, tmp_path):
 @pytest.mark.parametrize("method", ["tsne", "phate"])
 def test_joint_embedding_has_every_state_once(fake_domain, tmp_path, method):
     manifests, _, _ = fake_domain
-    frame = joint_embedding(manifests, method, 150, tmp_path / f"{method}.csv", perplexity=10)
+    frame = joint_embedding(manifests, method, tmp_path / f"{method}.csv", EmbeddingSettings(points=150, perplexity=10))
     assert list(frame.dataset.value_counts().sort_index()) == [150, 150]
     assert np.isfinite(frame[["x", "y"]].to_numpy()).all()
     spread = frame.groupby("dataset")[["x", "y"]].std().sum(axis=1)

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 import torch
 
-from berl import device
+from berl.core import device
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def test_a_killed_job_frees_its_gpu(locks):
     holder = textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
-        from berl.device import claim_gpu
+        from berl.core.device import claim_gpu
         index, handle = claim_gpu(["0", "1"], Path({str(locks)!r}), poll_seconds=0.01)
         print(index, flush=True)
         time.sleep(600)

@@ -11,8 +11,17 @@ import numpy as np
 import pytest
 import torch
 
-from berl.distill import (DistillConfig, Distiller, Policy, RealData, cloning_loss, real_data,
-                          standardisation, teacher_labels, train_on_pairs)
+from berl.distill.obd import (
+    DistillConfig,
+    Distiller,
+    Policy,
+    RealData,
+    cloning_loss,
+    real_data,
+    standardisation,
+    teacher_labels,
+    train_on_pairs,
+)
 
 
 @pytest.mark.parametrize("policy", ["tanh_gaussian", "mlp"])
@@ -222,7 +231,7 @@ def test_av_pbc_weights_are_q_scale_times_the_first_critic_of_a_sampled_teacher_
 
 
 def test_a_cql_teacher_gives_samples_of_its_policy():
-    from berl.offline.train import build_agent
+    from berl.offline.registry import build_agent
 
     agent = build_agent("cql", 3, 2, [0, 1], {"hidden_dim": 16, "batch_size": 8})
     obs, noise = torch.randn(6, 3), torch.randn(6, 2)
@@ -238,8 +247,8 @@ def test_a_cql_teacher_gives_samples_of_its_policy():
 
 
 def test_one_member_of_a_teacher_labels_as_the_whole_agent_does():
-    from berl.distill import one_member
-    from berl.offline.train import build_agent
+    from berl.distill.obd import one_member
+    from berl.offline.registry import build_agent
 
     agent = build_agent("cql", 3, 2, [0, 1, 2], {"hidden_dim": 16, "batch_size": 8})
     obs, noise = torch.randn(6, 3), torch.randn(6, 2)
@@ -270,7 +279,7 @@ def test_states_are_standardised_with_the_population_std_plus_1e_3():
 
 
 def test_a_set_is_scored_by_ten_fresh_policies_trained_like_the_inner_loop_for_ten_episodes(monkeypatch):
-    import berl.distill as distill_module
+    import berl.distill.obd as distill_module
 
     runs = {}
 
@@ -294,8 +303,8 @@ def test_a_set_is_scored_by_ten_fresh_policies_trained_like_the_inner_loop_for_t
 
 
 def test_teacher_labels_come_from_the_chosen_member(tmp_path):
-    from berl.distill import best_member
-    from berl.offline.train import build_agent
+    from berl.distill.obd import best_member
+    from berl.offline.registry import build_agent
 
     agent = build_agent("td3", 3, 2, [0, 1, 2], {"hidden_dim": 16, "batch_size": 8})
     saved = {"members": [{"task": "walker_walk", "seed": s} for s in (0, 1)] + [{"task": "walker_run", "seed": 0}],
@@ -313,15 +322,17 @@ def test_teacher_labels_come_from_the_chosen_member(tmp_path):
         best_member(saved, "quadruped_run")
 
 
+# A run scored only at its end, logging and checkpointing no more than that.
+AT_THE_END = dict(seed=0, log_every=100, checkpoint_every=1000, eval_every=0)
 SMALL = DistillConfig(synthetic=16, layers=3, width=16, inner_steps=5, minibatches=2, batch_size=64,
                       eval_seeds=2, eval_episodes=1)
 
 
 def test_distillation_run_scores_and_resumes_to_the_same_set(walker_teacher, tmp_path, monkeypatch):
-    import berl.distill as distill_module
+    import berl.distill.obd as distill_module
 
     data, agents = walker_teacher
-    kwargs = dict(config=SMALL, outer_steps=8, device=torch.device("cpu"), log_every=4,
+    kwargs = dict(config=SMALL, outer_steps=8, device=torch.device("cpu"), seed=0, log_every=4,
                   checkpoint_every=3, eval_every=4)
     reference = distill_module.distill(data, agents, "walker_walk", out_path=tmp_path / "ref.pt", **kwargs)
     assert reference["teacher"]["task"] == "walker_walk" and reference["observation"].shape == (16, 24)
@@ -351,7 +362,7 @@ def test_distillation_run_scores_and_resumes_to_the_same_set(walker_teacher, tmp
 
 
 def test_whole_data_bc_clones_a_deterministic_behaviour():
-    from berl.distill import whole_data_bc
+    from berl.distill.obd import whole_data_bc
 
     g = torch.Generator().manual_seed(0)
     obs = torch.randn(2000, 3, generator=g)
@@ -364,7 +375,7 @@ def test_whole_data_bc_clones_a_deterministic_behaviour():
 
 
 def test_baselines_report_whole_data_bc_and_the_teacher(walker_teacher):
-    from berl.distill import baselines
+    from berl.distill.obd import baselines
 
     data, agents = walker_teacher
     result = baselines(data, agents, "walker_walk", SMALL, bc_steps=20, device=torch.device("cpu"))
@@ -379,16 +390,16 @@ def test_baselines_report_whole_data_bc_and_the_teacher(walker_teacher):
 def test_table2_gathers_every_method_once(walker_teacher, tmp_path):
     import pandas as pd
 
-    from berl.distill import baselines, distill
-    from berl.distill_report import write_table2
-    from berl.io import write_json
+    from berl.core.io import write_json
+    from berl.distill.obd import baselines, distill
+    from berl.reports.distill import write_table2
 
     data, agents = walker_teacher
     folder = tmp_path / "random" / "seed0" / "walker_walk"
     distilled = []
     for objective in ("dbc", "av_pbc"):
         config = DistillConfig(**{**SMALL.__dict__, "objective": objective})
-        distill(data, agents, "walker_walk", config, 2, folder / f"{objective}.pt", torch.device("cpu"))
+        distill(data, agents, "walker_walk", config, 2, folder / f"{objective}.pt", torch.device("cpu"), **AT_THE_END)
         distilled.append(folder / f"{objective}.pt")
     reference = baselines(data, agents, "walker_walk", SMALL, 10, torch.device("cpu"))
     write_json(folder / "baselines.json", reference)
@@ -411,7 +422,7 @@ def test_table2_gathers_every_method_once(walker_teacher, tmp_path):
     assert (written.family == "random").all() and len(stats) == 5
     assert (tmp_path / "table2.pdf").stat().st_size > 0 and "Av-PBC" in (tmp_path / "table2.tex").read_text()
 
-    from berl.distill_report import write_convergence_figure, write_size_figure
+    from berl.reports.distill import write_convergence_figure, write_size_figure
 
     datasets = [{"name": "random", "agent": "random"}]
     write_size_figure(distilled[1:], datasets, tmp_path / "size.pdf", {"preset": "test"})
@@ -420,7 +431,7 @@ def test_table2_gathers_every_method_once(walker_teacher, tmp_path):
 
 
 def test_ensembles_average_their_members_and_adam_learns_the_pairs():
-    from berl.distill import PolicyMembers, adam_cloning
+    from berl.distill.obd import PolicyMembers, adam_cloning
 
     g = torch.Generator().manual_seed(3)
     net = Policy("tanh_gaussian", 3, 8)
@@ -436,10 +447,10 @@ def test_ensembles_average_their_members_and_adam_learns_the_pairs():
 
 
 def test_generalisation_scores_every_learner(walker_teacher, tmp_path):
-    from berl.distill import GENERALISATION, distill
+    from berl.distill.obd import GENERALISATION, distill
 
     data, agents = walker_teacher
     result = distill(data, agents, "walker_walk", SMALL, 2, tmp_path / "set.pt", torch.device("cpu"),
-                     generalisation=True)
+                     generalisation=True, **AT_THE_END)
     assert set(result["generalisation"]) == set(GENERALISATION)
     assert all(len(returns) == 2 for returns in result["generalisation"].values())

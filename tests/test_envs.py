@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from berl import envs
+from berl.datasets import envs
 
 DIMS = {"walker": (24, 6), "quadruped": (78, 12)}
 

@@ -7,7 +7,7 @@ from scipy import integrate
 from scipy.spatial.distance import cdist
 from scipy.special import digamma
 
-from berl import estimators as est
+from berl.coverage import estimators as est
 
 # Tolerances are about 2-3x the worst error seen over seeds 0-4 of the same case
 # (the test itself runs seed 0); they are finite-sample errors, mostly bias.

@@ -1,8 +1,8 @@
 import numpy as np
 import torch
 
-from berl import envs
-from berl.evaluate import EVAL_SEED_OFFSET, rollout_returns
+from berl.datasets import envs
+from berl.offline.evaluate import EVAL_SEED_OFFSET, rollout_returns
 
 
 class ConstantPolicies(torch.nn.Module):

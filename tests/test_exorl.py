@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from berl import storage
-from berl.exorl import import_exorl
-from berl.relabel import relabel
+from berl.datasets import storage
+from berl.datasets.exorl import import_exorl
+from berl.datasets.relabel import relabel
 
 
 @pytest.fixture

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from berl import envs, storage
-from berl.agents.replay import NStepReplay
-from berl.collect import collect
-from berl.encoder import ICMEncoder, EncoderConfig, load_encoder, pretrain
-from berl.relabel import relabel
+from berl.datasets import envs, storage
+from berl.datasets.relabel import relabel
+from berl.explore.collect import collect
+from berl.explore.encoder import EncoderConfig, ICMEncoder, PretrainSettings, load_encoder, pretrain
+from berl.explore.replay import NStepReplay
 
 
 def test_replay_samples_only_nstep_windows_inside_one_episode():
@@ -39,8 +39,8 @@ def test_encoder_pretraining_reduces_its_dynamics_losses(walker_random, tmp_path
     next_obs = torch.as_tensor(episode["observation"][1:])
     torch.manual_seed(0)
     before = ICMEncoder(24, 6, EncoderConfig(hidden_dim=128)).losses(obs, action, next_obs)
-    pretrain(walker_random, tmp_path / "encoder.pt", steps=300, batch_size=256, hidden_dim=128,
-             device=torch.device("cpu"), log_every=100)
+    pretrain(walker_random, tmp_path / "encoder.pt",
+             PretrainSettings(steps=300, batch_size=256, hidden_dim=128, log_every=100), torch.device("cpu"))
     encoder = load_encoder(tmp_path / "encoder.pt", torch.device("cpu"))
     after = encoder.losses(obs, action, next_obs)
     assert encoder.encode(obs).shape == (len(obs), 512)
@@ -60,11 +60,11 @@ def test_a_missing_encoder_is_named(tmp_path):
     {"agent": "rnd"},
 ], ids=lambda spec: "-".join(map(str, spec.values())))
 def test_explorer_collection_learns_and_writes_episodes_that_relabel(walker_random, tmp_path, spec):
-    pretrain(walker_random, tmp_path / "encoder.pt", steps=20, batch_size=64, hidden_dim=64,
-             device=torch.device("cpu"))
-    sizes = {"hidden_dim": 32, "batch_size": 64, "seed_frames": 1000}
+    pretrain(walker_random, tmp_path / "encoder.pt", PretrainSettings(steps=20, batch_size=64, hidden_dim=64),
+             torch.device("cpu"))
+    settings = {"hidden_dim": 32, "batch_size": 64, "seed_frames": 1000}
     manifest_path = collect("walker", spec, 2000, seed=1, dataset_dir=tmp_path / "data",
-                            sizes=sizes, encoder_path=tmp_path / "encoder.pt")
+                            settings=settings, encoder_path=tmp_path / "encoder.pt")
     manifest, paths = storage.read_manifest(manifest_path)
     assert manifest["transitions"] == 2000 and manifest["agent"] == spec["agent"]
     assert manifest.get("reward") == spec.get("reward")
@@ -82,16 +82,16 @@ def test_explorer_collection_learns_and_writes_episodes_that_relabel(walker_rand
 @pytest.fixture(scope="module")
 def walker_encoder(walker_random, tmp_path_factory):
     path = tmp_path_factory.mktemp("encoder") / "encoder.pt"
-    pretrain(walker_random, path, steps=10, batch_size=64, hidden_dim=64, device=torch.device("cpu"))
+    pretrain(walker_random, path, PretrainSettings(steps=10, batch_size=64, hidden_dim=64), torch.device("cpu"))
     return path
 
 
-def _filled_agent(spec, walker_random, walker_encoder, **sizes):
+def _filled_agent(spec, walker_random, walker_encoder, **settings):
     """An explorer whose replay holds one random episode, with learning not yet started."""
-    from berl.agents import make_agent
+    from berl.explore.agents import make_agent
 
     agent = make_agent(spec, 24, 6, seed=0,
-                       sizes={"hidden_dim": 64, "batch_size": 256, "seed_frames": 10**9} | sizes,
+                       settings={"hidden_dim": 64, "batch_size": 256, "seed_frames": 10**9} | settings,
                        encoder_path=walker_encoder, capacity=2000,
                        episode_length=envs.EPISODE_LENGTH)
     _, paths = storage.read_manifest(walker_random)
@@ -141,7 +141,7 @@ def test_smm_keeps_one_skill_per_episode_and_shows_it_to_the_policy(walker_rando
 
 
 def test_running_moments_match_the_whole_stream():
-    from berl.agents.rnd import RunningMoments
+    from berl.explore.rnd import RunningMoments
 
     stream = torch.randn(1000, generator=torch.Generator().manual_seed(0)) * 3 + 2
     moments = RunningMoments()
@@ -180,11 +180,11 @@ def test_a_killed_collection_resumes_to_the_same_dataset(
     walker_encoder, uninterrupted, tmp_path, monkeypatch, spec, killed
 ):
     """A run killed at each point of its second (last) episode's bookkeeping is resumed."""
-    import berl.collect as collection
+    import berl.explore.collect as collection
 
     # Learning starts in episode 1, so the checkpoint must carry everything learnt so far.
-    sizes = {"hidden_dim": 32, "batch_size": 64, "seed_frames": 500, "update_every": 10}
-    kwargs = dict(sizes=sizes, encoder_path=walker_encoder)
+    settings = {"hidden_dim": 32, "batch_size": 64, "seed_frames": 500, "update_every": 10}
+    kwargs = dict(settings=settings, encoder_path=walker_encoder)
     if spec["agent"] not in uninterrupted:
         uninterrupted[spec["agent"]] = collect(
             "walker", spec, 2000, seed=3, dataset_dir=tmp_path / "whole", **kwargs
@@ -227,7 +227,7 @@ def test_a_killed_collection_resumes_to_the_same_dataset(
 
 
 def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path, monkeypatch):
-    import berl.collect as collection
+    import berl.explore.collect as collection
 
     first = collect("walker", {"agent": "random"}, 1000, seed=1, dataset_dir=tmp_path / "a")
     state = {"episodes": 1, "agent": {}, "environment": None}
@@ -242,7 +242,7 @@ def test_apt_rewards_the_current_observations_representation(walker_random, walk
     """URLB's ICM-APT: the particle reward is of trunk(obs), not of the n-step successor's.
     With an identity encoder, observations 0, 1, 3 (successors far away) and k = 2, the
     distances (self included) average to 0.5, 0.5, 1 and the reward is log(1 + R)."""
-    from berl.rewards import ParticleReward
+    from berl.explore.rewards import ParticleReward
 
     agent = _filled_agent({"agent": "apt", "reward": "shannon"}, walker_random, walker_encoder,
                           encoder_online=False)

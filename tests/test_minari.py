@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from berl import storage
-from berl.minari_export import export_minari
-from berl.relabel import relabel
+from berl.datasets import storage
+from berl.datasets.minari_export import export_minari
+from berl.datasets.relabel import relabel
 
 
 @pytest.fixture

@@ -6,14 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from berl import storage
-from berl.log import DivergenceError
-from berl.nets import MemberStreams
+from berl.core.log import DivergenceError
+from berl.core.nets import MemberStreams
+from berl.datasets import storage
 from berl.offline import train as train_module
 from berl.offline.common import smoothed
 from berl.offline.cql import CQL, CQLConfig
+from berl.offline.registry import load_agent
 from berl.offline.td3 import TD3, TD3Config
-from berl.offline.train import load_agent, train
+from berl.offline.train import train
 
 ALGORITHMS = ["td3", "cql", "crr"]
 CPU = torch.device("cpu")

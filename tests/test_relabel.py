@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from berl import envs, storage
-from berl.agents import UniformRandomAgent
-from berl.collect import collect, run_episode
-from berl.relabel import relabel
+from berl.datasets import envs, storage
+from berl.datasets.relabel import relabel
+from berl.explore.agents import UniformRandomAgent
+from berl.explore.collect import collect, run_episode
 
 
 @pytest.mark.parametrize("task", list(envs.TASKS))

@@ -4,9 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from berl.evaluate import evaluation_record
-from berl.io import write_json
-from berl.report import aggregate, family_of, provenance, write_table1
+from berl.core.constants import family_of
+from berl.core.io import write_json
+from berl.offline.evaluate import evaluation_record
+from berl.reports.common import provenance
+from berl.reports.offline import aggregate, write_table1
 
 DATASETS = [
     {"name": "random", "agent": "random"},
@@ -120,7 +122,12 @@ def test_table1_takes_the_best_dataset_and_algorithm_of_each_family(tmp_path):
 
 
 def test_figures_and_iqm_are_drawn_from_the_returns(tmp_path):
-    from berl.figures import iqm_table, write_fig4, write_iqm, write_learning_curves
+    from berl.reports.offline import (
+        iqm_table,
+        write_fig4,
+        write_iqm,
+        write_learning_curves,
+    )
 
     files = grid_of_evaluations(tmp_path)
     meta = provenance("smoke", "abc")

@@ -5,12 +5,23 @@ import pandas as pd
 import pytest
 import torch
 
-from berl.checkpoint import save_torch
-from berl.io import write_json
-from berl.reproduction import (FAILS, HOLDS, INCONCLUSIVE, NOT_TESTED, best_below_one, combine, family_beats,
-                               improves_with_size, objective_order, smooth_in_alpha, widest_alpha_coverage,
-                               write_reproduction)
-from berl.stats import bootstrap_candidates
+from berl.core.checkpoint import save_torch
+from berl.core.io import write_json
+from berl.core.stats import bootstrap_candidates
+from berl.reports.reproduction import (
+    FAILS,
+    HOLDS,
+    INCONCLUSIVE,
+    NOT_TESTED,
+    best_below_one,
+    combine,
+    family_beats,
+    improves_with_size,
+    objective_order,
+    smooth_in_alpha,
+    widest_alpha_coverage,
+    write_reproduction,
+)
 
 TASKS = ["walker_stand", "walker_walk", "walker_run"]
 
@@ -167,9 +178,9 @@ def fake_distillation(path, task, objective, final, random_pairs, synthetic=16, 
 
 
 def test_the_scorecard_names_its_preset_and_gives_every_claim_a_verdict(tmp_path):
-    from berl.report import aggregate
-
     from test_report import DATASETS, fake_evaluation
+
+    from berl.reports.offline import aggregate
 
     files = []
     for collection_seed in (0, 1):
@@ -219,7 +230,7 @@ def test_the_scorecard_names_its_preset_and_gives_every_claim_a_verdict(tmp_path
 
 
 def test_spearman_permutation_test_is_exact_for_few_points():
-    from berl.stats import spearman_permutation_test
+    from berl.core.stats import spearman_permutation_test
 
     rho, p = spearman_permutation_test([1, 2, 3, 4, 5], [2, 4, 6, 8, 100])
     assert rho == pytest.approx(1.0) and p == pytest.approx(2 / 120)  # the order and its reverse
@@ -229,7 +240,7 @@ def test_spearman_permutation_test_is_exact_for_few_points():
 
 
 def test_table2_shows_normalised_scores_an_average_row_and_the_generalisation_table(tmp_path):
-    from berl.distill_report import write_table2
+    from berl.reports.distill import write_table2
 
     distilled, baselines = [], []
     for dataset, value in (("random", 100), ("rnd", 300)):

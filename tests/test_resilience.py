@@ -15,10 +15,10 @@ import pytest
 import torch
 import yaml
 
-from berl import storage
-from berl.collect import CHECKPOINT
-from berl.distill import DistillConfig, Distiller, distill
-from berl.log import DivergenceError, checked_metrics
+from berl.core.log import DivergenceError, checked_metrics
+from berl.datasets import storage
+from berl.distill.obd import DistillConfig, Distiller, distill
+from berl.explore.collect import CHECKPOINT
 
 
 def berl(*args, **kwargs):
@@ -207,5 +207,6 @@ def test_a_diverging_distillation_stops_without_an_output(walker_teacher, tmp_pa
     monkeypatch.setattr(Distiller, "step", lambda self, real, generator: torch.tensor(float("nan")))
     with pytest.raises(DivergenceError, match="non-finite loss at step 4"):
         distill(data, agents, "walker_walk", DistillConfig(synthetic=8, width=8, inner_steps=2, eval_episodes=0),
-                outer_steps=8, out_path=tmp_path / "set.pt", device=torch.device("cpu"), log_every=4)
+                outer_steps=8, out_path=tmp_path / "set.pt", device=torch.device("cpu"), seed=0, log_every=4,
+                checkpoint_every=1000, eval_every=0)
     assert not (tmp_path / "set.pt").exists()

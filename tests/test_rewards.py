@@ -3,8 +3,12 @@ import math
 import pytest
 import torch
 
-from berl.rewards import (
-    ParticleReward, behavioral_entropy_reward, default_beta, knn_distance, renyi_reward,
+from berl.core.constants import prelec_beta
+from berl.explore.rewards import (
+    ParticleReward,
+    behavioral_entropy_reward,
+    knn_distance,
+    renyi_reward,
     shannon_reward,
 )
 
@@ -53,13 +57,13 @@ def test_knn_distance_matches_brute_force_on_an_offset_batch():
     (0.2, 4.3257), (0.5, 2.4977), (0.7, 1.7319), (0.9, 1.2009), (1.5, 0.4004),
     (2.0, 0.1603), (3.0, 0.0257), (5.0, 6.6e-4),
 ])
-def test_default_beta_matches_the_table(alpha, beta):
-    assert default_beta(alpha) == pytest.approx(beta, rel=2e-2 if alpha == 5.0 else 2e-4)
+def test_prelec_beta_matches_the_table(alpha, beta):
+    assert prelec_beta(alpha) == pytest.approx(beta, rel=2e-2 if alpha == 5.0 else 2e-4)
 
 
-def test_default_beta_is_one_at_alpha_one():
-    assert default_beta(1.0) == 1.0
-    assert default_beta(0.5, size=64) == pytest.approx(math.sqrt(math.log(64)))
+def test_prelec_beta_is_one_at_alpha_one():
+    assert prelec_beta(1.0) == 1.0
+    assert prelec_beta(0.5, representation_size=64) == pytest.approx(math.sqrt(math.log(64)))
 
 
 @pytest.mark.parametrize("c", [1.0, 0.5, 3.0])
@@ -102,7 +106,7 @@ def test_renyi_tends_to_shannon_and_increases_in_distance():
 def test_rewards_stay_finite_at_extremes(c):
     R = torch.tensor([0.0, 1e-30, 0.25, 1e30, FLOAT32_MAX])
     for alpha in (0.01, 0.2, 5.0, 10.0):
-        reward = behavioral_entropy_reward(R, alpha, default_beta(alpha), c)
+        reward = behavioral_entropy_reward(R, alpha, prelec_beta(alpha), c)
         assert torch.isfinite(reward).all() and reward[0] == 0, alpha
         assert (reward >= 0).all(), alpha
     for q in (0.01, 0.5, 1.1, 5.0, 10.0):
@@ -122,7 +126,7 @@ def test_particle_reward_composes_the_pieces():
     R = knn_distance(features, 12, average=True)
     torch.testing.assert_close(
         ParticleReward("be", alpha=0.5, knn_rms=False)(features),
-        behavioral_entropy_reward(R, 0.5, default_beta(0.5)),
+        behavioral_entropy_reward(R, 0.5, prelec_beta(0.5)),
     )
     torch.testing.assert_close(
         ParticleReward("be", alpha=2.0, beta=0.3, c=2.0, knn_rms=False)(features),
@@ -155,7 +159,7 @@ def test_knn_rms_divides_distances_by_urlbs_running_mean():
     kth = ParticleReward("be", alpha=0.5, k=2, average=False)
     mean = 4 / 3 * 3 / (3 + 1e-4)
     R = torch.tensor([1.0, 1.0, 2.0]) / mean
-    torch.testing.assert_close(kth(points), behavioral_entropy_reward(R, 0.5, default_beta(0.5)))
+    torch.testing.assert_close(kth(points), behavioral_entropy_reward(R, 0.5, prelec_beta(0.5)))
 
 
 def test_knn_rms_makes_rewards_independent_of_the_representation_scale():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from berl.stats import interquartile_mean, stratified_bootstrap_ci
+from berl.core.stats import interquartile_mean, stratified_bootstrap_ci
 
 
 def test_iqm_drops_the_lowest_and_highest_quarter():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from berl import storage
+from berl.datasets import storage
 
 
 def make_episode(length=5, obs_dim=3, act_dim=2, seed=0):
@@ -79,7 +79,7 @@ def test_transitions_follow_exorl_layout_and_are_contiguous(tmp_path):
 
 
 def test_failed_write_keeps_the_previous_file(tmp_path):
-    from berl.io import atomic_path
+    from berl.core.io import atomic_path
 
     target = tmp_path / "result.txt"
     target.write_text("previous")

@@ -2,6 +2,8 @@
 
 The Snakefile calls :func:`check_config` before any job is scheduled, so a typo in a key,
 a wrong type or a bad value stops the run at once with one line that says where it is.
+The schema holds the configuration's types, ranges and choices; each stage's settings
+dataclass (:data:`STAGE_SETTINGS`) holds its defaults, which :func:`with_defaults` fills in.
 """
 
 from __future__ import annotations
@@ -13,7 +15,30 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from . import envs
+from berl.core.settings import complete
+from berl.coverage.embedding import EmbeddingSettings
+from berl.coverage.estimator_study import StudySettings
+from berl.coverage.measures import CoverageSettings
+from berl.datasets import envs
+from berl.distill.obd import DistillSettings
+from berl.explore.agents import ExploreSettings
+from berl.explore.collect import CollectSettings
+from berl.explore.encoder import PretrainSettings
+from berl.offline.evaluate import EvaluateSettings
+from berl.offline.train import TrainSettings
+
+# Each block of a preset and the dataclass of its settings.
+STAGE_SETTINGS = {
+    "encoder": PretrainSettings,
+    "explore": ExploreSettings,
+    "collect": CollectSettings,
+    "offline": TrainSettings,
+    "evaluate": EvaluateSettings,
+    "coverage": CoverageSettings,
+    "embedding": EmbeddingSettings,
+    "estimator_study": StudySettings,
+    "distill": DistillSettings,
+}
 
 
 class ConfigError(ValueError):
@@ -89,6 +114,11 @@ def _preset_problems(name: str, preset: dict) -> list[str]:
             problems.append(f"config key 'presets.{name}.distill.tasks': {task!r} is not one of "
                             f"the preset's tasks {preset['tasks']}")
     return problems
+
+
+def with_defaults(preset: dict) -> dict:
+    """A valid preset with every stage block completed by its dataclass's defaults."""
+    return preset | {block: complete(cls, preset[block]) for block, cls in STAGE_SETTINGS.items()}
 
 
 def domains(preset: dict) -> list[str]:

@@ -1,23 +1,25 @@
-# Configuration checks, paths and input functions shared by every stage.
+# Configuration checks, paths, input functions and the rules' shared parts.
 import json
 import os
 
 from snakemake.utils import validate
 
-from berl.agents.apt import APTConfig
-from berl.config import check_config, config_hash, domains
-from berl.envs import domain_of
+from berl.config import STAGE_SETTINGS, check_config, config_hash, domains, with_defaults
+from berl.core import settings as stage_settings
+from berl.datasets.envs import domain_of
+from berl.offline.registry import ALGORITHMS
 
 # Fail before any job is scheduled, naming the offending key.
 check_config(config, workflow.source_path("../schemas/config.schema.yaml"))
-validate(config, "../schemas/config.schema.yaml")  # also fills the schema's defaults
+validate(config, "../schemas/config.schema.yaml")
 
 # Jobs import the package from this checkout, also inside the conda environment of
 # `--sdm conda`, which holds the dependencies only (envs/berl.yaml).
 os.environ.update(PYTHONPATH=os.path.join(workflow.basedir, "src"))
 
 PRESET = config["preset"]
-SETTINGS = config["presets"][PRESET]
+# Every stage block completed by its settings dataclass, the one home of the defaults.
+SETTINGS = with_defaults(config["presets"][PRESET])
 CONFIG_HASH = config_hash(SETTINGS)
 RESULTS = f"results/{PRESET}"
 LOGS = f"logs/{PRESET}"
@@ -44,8 +46,35 @@ wildcard_constraints:
     collection_seed=r"\d+",
 
 
+# Every report records the preset and the configuration hash it was made with.
+REPORT_PROVENANCE = f"--preset {PRESET} --config-hash {CONFIG_HASH}"
+
+
 def runtime(stage):
     return SETTINGS["runtime"][stage]
+
+
+def log_file(job):
+    """A job's log, ``job`` a path below the preset's log folder (wildcards allowed)."""
+    return f"{LOGS}/{job}.log"
+
+
+def benchmark_file(job):
+    """A job's Snakemake benchmark record, at its log's path under benchmarks/."""
+    return f"{BENCH}/{job}.tsv"
+
+
+def stage_flags(*blocks, skip=(), prefix=""):
+    """The preset's blocks for a stage as the flags of its `berl` entry point (the blocks'
+    workflow-only keys left out)."""
+    return " ".join(stage_settings.flags(STAGE_SETTINGS[block], SETTINGS[block], skip=skip, prefix=prefix)
+                    for block in blocks)
+
+
+def algorithm_switches(wildcards):
+    """The preset's switches of one offline algorithm (`offline.<algorithm>`) as flags."""
+    config_class = ALGORITHMS[wildcards.algorithm][1]
+    return stage_settings.flags(config_class, SETTINGS["offline"].get(wildcards.algorithm, {}))
 
 
 def learns(dataset):
@@ -69,25 +98,10 @@ def exorl_source(wildcards):
 def collection_inputs(wildcards):
     """APT explores from the domain's pretrained encoder, unless it starts from scratch;
     the other agents need no input."""
-    from_scratch = SETTINGS["explore"].get("encoder_init", APTConfig.encoder_init) == "scratch"
+    from_scratch = SETTINGS["explore"]["encoder_init"] == "scratch"
     if DATASETS[wildcards.dataset]["agent"] == "apt" and not from_scratch:
         return {"encoder": f"{RESULTS}/encoder/{wildcards.domain}.pt"}
     return {}
-
-
-def command_flags(settings):
-    """A settings block as `berl` flags: `--key value`, `--key v1 v2` for lists, or
-    `--key` / `--no-key` for booleans."""
-    flags = []
-    for key, value in settings.items():
-        flag = key.replace("_", "-")
-        if isinstance(value, bool):
-            flags.append(f"--{flag}" if value else f"--no-{flag}")
-        elif isinstance(value, list):
-            flags.append(f"--{flag} " + " ".join(str(v) for v in value))
-        else:
-            flags.append(f"--{flag} {value}")
-    return " ".join(flags)
 
 
 def agent_arguments(wildcards):
@@ -151,12 +165,12 @@ def embedding_files(wildcards):
 
 
 DISTILL = SETTINGS["distill"]
-DISTILL_TASKS = DISTILL.get("tasks", TASKS)
+DISTILL_TASKS = DISTILL["tasks"] or TASKS  # none: every task of the preset
 
 
 def generalisation_flag(wildcards):
     """OBD's generalisation study for the objectives that ask for it, at the preset's set size."""
-    studied = wildcards.objective in DISTILL.get("generalisation", []) and int(wildcards.synthetic) == DISTILL["synthetic"]
+    studied = wildcards.objective in DISTILL["generalisation"] and int(wildcards.synthetic) == DISTILL["synthetic"]
     return "--generalisation" if studied else ""
 
 

@@ -1,9 +1,8 @@
-OFFLINE = SETTINGS["offline"]
+# Offline RL (berl.offline): every task x seed of one (dataset replicate, algorithm) pair
+# trained as one batch, with learning curves.
 
 
 rule train_offline:
-    """Every task x seed of one (dataset replicate, algorithm) pair as one batch, with
-    learning curves."""
     input:
         unpack(relabelled_files),
     output:
@@ -11,19 +10,13 @@ rule train_offline:
         evaluation=f"{RESULTS}/eval/{{domain}}/{{dataset}}/seed{{collection_seed}}/{{algorithm}}.json",
     params:
         data=lambda wc, input: named_paths(input),
-        seeds=OFFLINE["seeds"],
-        steps=OFFLINE["steps"],
-        batch_size=OFFLINE["batch_size"],
-        hidden_dim=OFFLINE["hidden_dim"],
-        log_every=OFFLINE["log_every"],
-        checkpoint_every=OFFLINE["checkpoint_every"],
-        eval_every=OFFLINE["eval_every"],
-        episodes=SETTINGS["evaluate"]["episodes"],
-        switches=lambda wc: command_flags(OFFLINE.get(wc.algorithm, {})),
+        settings=stage_flags("offline"),
+        evaluation=stage_flags("evaluate", prefix="eval_"),
+        switches=algorithm_switches,
     log:
-        f"{LOGS}/train/{{domain}}/{{dataset}}/seed{{collection_seed}}/{{algorithm}}.log",
+        log_file("train/{domain}/{dataset}/seed{collection_seed}/{algorithm}"),
     benchmark:
-        f"{BENCH}/train/{{domain}}/{{dataset}}/seed{{collection_seed}}/{{algorithm}}.tsv"
+        benchmark_file("train/{domain}/{dataset}/seed{collection_seed}/{algorithm}")
     threads: SETTINGS["threads"]["train"]
     resources:
         gpu=1,
@@ -34,7 +27,4 @@ rule train_offline:
     shell:
         "python -m berl train --algorithm {wildcards.algorithm} --data {params.data}"
         " --dataset {wildcards.dataset} --out {output.agents} --eval-out {output.evaluation}"
-        " --seeds {params.seeds} --steps {params.steps} --batch-size {params.batch_size}"
-        " --hidden-dim {params.hidden_dim} --log-every {params.log_every}"
-        " --checkpoint-every {params.checkpoint_every} --eval-every {params.eval_every}"
-        " --eval-episodes {params.episodes} {params.switches} --threads {threads} > {log} 2>&1"
+        " {params.settings} {params.evaluation} {params.switches} --threads {threads} > {log} 2>&1"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..nets import ensemble_mlp, member_generators
+from berl.core.nets import ensemble_mlp, member_generators
 
 
 @dataclass

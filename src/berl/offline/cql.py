@@ -24,11 +24,17 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .common import (
-    OfflineAgent, OfflineConfig, TanhGaussianActor, TwinCritic, frozen_critic_value, optimise,
-    repeat, twin_td_loss,
+from berl.core.nets import soft_update_
+from berl.offline.common import (
+    OfflineAgent,
+    OfflineConfig,
+    TanhGaussianActor,
+    TwinCritic,
+    frozen_critic_value,
+    optimise,
+    repeat,
+    twin_td_loss,
 )
-from ..nets import soft_update_
 
 
 @dataclass

@@ -14,8 +14,14 @@ from dataclasses import dataclass
 
 import torch
 
-from ..nets import soft_update_
-from .common import DeterministicActorCritic, OfflineConfig, optimise, repeat, smoothed
+from berl.core.nets import soft_update_
+from berl.offline.common import (
+    DeterministicActorCritic,
+    OfflineConfig,
+    optimise,
+    repeat,
+    smoothed,
+)
 
 
 @dataclass

@@ -13,8 +13,14 @@ from dataclasses import dataclass
 
 import torch
 
-from ..nets import soft_update_
-from .common import DeterministicActorCritic, OfflineConfig, frozen_critic_value, optimise, smoothed
+from berl.core.nets import soft_update_
+from berl.offline.common import (
+    DeterministicActorCritic,
+    OfflineConfig,
+    frozen_critic_value,
+    optimise,
+    smoothed,
+)
 
 
 @dataclass

@@ -18,36 +18,42 @@ from __future__ import annotations
 
 import time
 import zlib
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .. import storage
-from ..checkpoint import load_checkpoint, save_checkpoint, save_torch
-from ..evaluate import evaluation_record, rollout_returns
-from ..io import write_json
-from ..log import checked_metrics, get_logger
-from ..nets import MemberStreams
-from .cql import CQL, CQLConfig
-from .crr import CRR, CRRConfig
-from .td3 import TD3, TD3Config
+from berl.core.checkpoint import load_checkpoint, save_checkpoint, save_torch
+from berl.core.io import write_json
+from berl.core.log import checked_metrics, get_logger
+from berl.core.nets import MemberStreams
+from berl.core.settings import setting
+from berl.datasets import storage
+from berl.offline.evaluate import evaluation_record, rollout_returns
+from berl.offline.common import OfflineConfig
+from berl.offline.registry import build_agent
 
 log = get_logger(__name__)
 
-ALGORITHMS = {"td3": (TD3, TD3Config), "cql": (CQL, CQLConfig), "crr": (CRR, CRRConfig)}
 
+@dataclass
+class TrainSettings:
+    """The ``offline`` block: training of every (dataset, algorithm) pair's agents. Network
+    and batch sizes default to the algorithms' own (ExORL's values)."""
 
-def build_agent(algorithm: str, obs_dim: int, act_dim: int, seeds: list[int], config: dict):
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"unknown algorithm {algorithm!r}; known: {', '.join(ALGORITHMS)}")
-    agent_cls, config_cls = ALGORITHMS[algorithm]
-    unknown = sorted(set(config) - {f.name for f in fields(config_cls)})
-    if unknown:
-        raise ValueError(f"{algorithm} has no setting {', '.join(unknown)}")
-    return agent_cls(obs_dim, act_dim, seeds, config_cls(**config))
-
+    steps: int = setting(doc="gradient steps per agent")
+    seeds: int = setting(1, "agents per (dataset, algorithm, task): training seeds 0..n-1")
+    batch_size: int = setting(OfflineConfig.batch_size, "transitions per member and step")
+    hidden_dim: int = setting(OfflineConfig.hidden_dim, "hidden width of the actor and critics")
+    log_every: int = setting(1000, "steps between progress lines")
+    checkpoint_every: int = setting(10_000, "steps between checkpoints")
+    eval_every: int | None = setting(None, "steps between evaluations (learning curves); the last step is "
+                                           "always evaluated (none: only the last)")
+    # Switches of one algorithm away from ExORL's behaviour: fields of its config, passed to
+    # `berl train` as flags of their own (e.g. td3: {noisy_actor_loss: false}).
+    td3: dict = setting({}, "TD3's switches (fields of TD3Config)", flag=False)
+    cql: dict = setting({}, "CQL's switches (fields of CQLConfig)", flag=False)
 
 def stream_seed(task: str, seed: int) -> int:
     """The seed of member (task, seed)'s random stream."""
@@ -166,20 +172,3 @@ def train(
         write_json(eval_path, record)
     checkpoint.unlink(missing_ok=True)
     return result
-
-
-def load_agent(path: Path, device: torch.device):
-    """Rebuild trained agents from ``train``'s output file.
-
-    Returns the agent and the file's description of it (members, steps, data, ...).
-    """
-    try:
-        saved = torch.load(Path(path), map_location=device, weights_only=False)
-        agent = build_agent(
-            saved["algorithm"], saved["observation_dim"], saved["action_dim"],
-            [m["seed"] for m in saved["members"]], saved["config"],
-        )
-        agent.load_state_dict(saved.pop("agent"))
-    except (OSError, RuntimeError, KeyError, EOFError, TypeError) as exc:
-        raise ValueError(f"{path}: unreadable agent file ({exc})") from exc
-    return agent.to(device).eval(), saved

@@ -1,0 +1,179 @@
+"""Dataset storage.
+
+Episodes are stored as in ExORL: one compressed ``.npz`` per episode, named
+``<timestamp>_<index>_<length>.npz``, with keys observation, action, reward, discount and
+physics, each holding ``length + 1`` rows (row 0 is the reset state, with a zero action).
+A ``manifest.json`` beside the episode folder is written last and marks a finished dataset.
+
+Relabelled datasets are flat transition arrays for one task, stored in one ``.npz`` and
+loaded as contiguous arrays ready to move to the training device.
+"""
+
+from __future__ import annotations
+
+import time
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from berl.core.io import atomic_path, read_json, write_json
+
+EPISODE_KEYS = ("observation", "action", "reward", "discount", "physics")
+TRANSITION_KEYS = ("observation", "action", "reward", "discount", "next_observation")
+MANIFEST = "manifest.json"
+EPISODE_DIR = "episodes"
+
+
+class DatasetError(ValueError):
+    """A dataset file is missing, truncated, corrupt or inconsistent."""
+
+
+def _load_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [key for key in keys if key not in data.files]
+            if missing:
+                raise DatasetError(f"{path}: missing arrays {missing}")
+            return {key: data[key] for key in keys}
+    except DatasetError:
+        raise
+    except FileNotFoundError as exc:
+        raise DatasetError(f"{path}: file not found") from exc
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+        raise DatasetError(f"{path}: truncated or corrupt file ({exc})") from exc
+
+
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with atomic_path(path) as tmp:
+        np.savez_compressed(tmp, **arrays)
+
+
+# --------------------------------------------------------------------------- episodes
+
+
+def episode_name(index: int, length: int) -> str:
+    return f"{time.strftime('%Y%m%dT%H%M%S')}_{index}_{length}.npz"
+
+
+def parse_episode_name(path: Path) -> tuple[int, int]:
+    """Return (index, length) from an ExORL episode file name."""
+    try:
+        _, index, length = Path(path).stem.rsplit("_", 2)
+        return int(index), int(length)
+    except ValueError as exc:
+        raise DatasetError(f"{path}: not an episode file name <timestamp>_<index>_<length>.npz") from exc
+
+
+def save_episode(directory: Path, index: int, episode: dict[str, np.ndarray]) -> Path:
+    rows = {key: len(episode[key]) for key in EPISODE_KEYS}
+    if len(set(rows.values())) != 1:
+        raise ValueError(f"episode arrays differ in length: {rows}")
+    path = Path(directory) / episode_name(index, rows["observation"] - 1)
+    _save_npz(path, {key: episode[key] for key in EPISODE_KEYS})
+    return path
+
+
+def load_episode(path: Path) -> dict[str, np.ndarray]:
+    path = Path(path)
+    _, length = parse_episode_name(path)
+    episode = _load_npz(path, EPISODE_KEYS)
+    for key, array in episode.items():
+        if len(array) != length + 1:
+            raise DatasetError(
+                f"{path}: array {key!r} has {len(array)} rows, the name promises {length + 1}"
+            )
+    return episode
+
+
+def episode_files(directory: Path) -> list[Path]:
+    """Episode files of a folder, in index order."""
+    return sorted(Path(directory).glob("*.npz"), key=lambda p: parse_episode_name(p)[0])
+
+
+def write_manifest(dataset_dir: Path, metadata: dict) -> Path:
+    dataset_dir = Path(dataset_dir)
+    files = episode_files(dataset_dir / EPISODE_DIR)
+    episodes = [{"file": f.name, "length": parse_episode_name(f)[1]} for f in files]
+    manifest = {
+        **metadata,
+        "episodes": episodes,
+        "transitions": sum(e["length"] for e in episodes),
+    }
+    write_json(dataset_dir / MANIFEST, manifest)
+    return dataset_dir / MANIFEST
+
+
+def read_manifest(manifest_path: Path) -> tuple[dict, list[Path]]:
+    """Return the manifest and the episode paths it lists, checking that each exists."""
+    manifest_path = Path(manifest_path)
+    try:
+        manifest = read_json(manifest_path)
+        listed = [e["file"] for e in manifest["episodes"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DatasetError(f"{manifest_path}: not a dataset manifest ({exc})") from exc
+    paths = [manifest_path.parent / EPISODE_DIR / name for name in listed]
+    absent = [str(p) for p in paths if not p.exists()]
+    if absent:
+        raise DatasetError(f"{manifest_path}: listed episode files are missing: {absent[:3]}")
+    return manifest, paths
+
+
+# ------------------------------------------------------------------------ transitions
+
+
+@dataclass
+class Transitions:
+    """Contiguous (s, a, r, discount, s') arrays of one task, one row per transition."""
+
+    observation: np.ndarray
+    action: np.ndarray
+    reward: np.ndarray
+    discount: np.ndarray
+    next_observation: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.observation)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {key: getattr(self, key) for key in TRANSITION_KEYS}
+
+    def to_torch(self, device) -> dict:
+        import torch
+
+        return {
+            key: torch.as_tensor(np.ascontiguousarray(value, dtype=np.float32), device=device)
+            for key, value in self.arrays().items()
+        }
+
+
+def save_transitions(path: Path, transitions: Transitions) -> None:
+    _save_npz(Path(path), transitions.arrays())
+
+
+def load_transitions(path: Path) -> Transitions:
+    path = Path(path)
+    arrays = _load_npz(path, TRANSITION_KEYS)
+    rows = {key: len(value) for key, value in arrays.items()}
+    if len(set(rows.values())) != 1:
+        raise DatasetError(f"{path}: arrays differ in length: {rows}")
+    return Transitions(**arrays)
+
+
+def episode_transitions(episode: dict[str, np.ndarray], reward: np.ndarray) -> Transitions:
+    """Transition i pairs obs[i-1] and action[i] with reward[i] and obs[i] (ExORL's layout)."""
+    return Transitions(
+        observation=episode["observation"][:-1],
+        action=episode["action"][1:],
+        reward=np.asarray(reward, dtype=np.float32).reshape(-1, 1),
+        discount=episode["discount"][1:],
+        next_observation=episode["observation"][1:],
+    )
+
+
+def concatenate(parts: list[Transitions]) -> Transitions:
+    return Transitions(
+        **{key: np.concatenate([getattr(p, key) for p in parts]) for key in TRANSITION_KEYS}
+    )

@@ -1,0 +1,84 @@
+"""Exploration agents that generate datasets.
+
+An agent maps the current observation to an action in [-1, 1]^d (``act``), learns from
+each transition it experiences (``observe``), and can be checkpointed (``state_dict``)
+and refilled from stored episodes (``remember``) to resume an interrupted collection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from berl.core.settings import setting
+from berl.explore.apt import ENCODER_INITS, APTAgent, APTConfig
+from berl.explore.encoder import EncoderConfig, ICMEncoder, load_encoder
+from berl.explore.explorer import ExplorerConfig
+from berl.explore.rewards import ParticleReward
+from berl.explore.rnd import RNDAgent, RNDConfig
+from berl.explore.smm import SMMAgent, SMMConfig
+from berl.explore.uniform import UniformRandomAgent
+
+AGENT_NAMES = ("random", "apt", "smm", "rnd")
+
+
+@dataclass
+class ExploreSettings:
+    """The ``explore`` block: the learning explorers (APT, SMM, RND and their DDPG backbone).
+    Defaults are the agents' own (URLB's values)."""
+
+    hidden_dim: int = setting(ExplorerConfig.hidden_dim, "hidden width of the actor and critics")
+    batch_size: int = setting(ExplorerConfig.batch_size, "replay minibatch (and APT's particle set)")
+    seed_frames: int = setting(ExplorerConfig.seed_frames, "uniform-random steps before learning")
+    encoder_online: bool = setting(APTConfig.encoder_online, "APT keeps training its encoder while exploring")
+    encoder_init: Literal["pretrained", "scratch"] = setting(
+        APTConfig.encoder_init, "APT's encoder starts from the domain's pretrained one, or fresh as in URLB")
+    encoder_nstep_successor: bool = setting(
+        APTConfig.encoder_nstep_successor,
+        "APT's online encoder update pairs (s, a) with the n-step successor, as URLB's replay")
+    knn_rms: bool = setting(ParticleReward.knn_rms,
+                            "divide APT's k-NN distances by their running mean, as URLB's knn_rms")
+
+
+def make_agent(spec: dict, obs_dim: int, action_dim: int, seed: int, *, settings: dict | None = None,
+               encoder_path: Path | None = None, capacity: int = 0, episode_length: int = 1000,
+               device: torch.device = torch.device("cpu")):
+    """Build the agent a dataset spec names (``{"agent": "apt", "reward": "be", ...}``).
+
+    ``settings`` holds the explorers' settings; each agent takes the ones its config defines
+    (``encoder_online`` only concerns APT, ``knn_rms`` its particle reward).
+    """
+    agent = spec["agent"]
+    if agent == "random":
+        return UniformRandomAgent(action_dim, seed)
+    if agent not in AGENT_NAMES:
+        raise ValueError(f"unknown exploration agent {agent!r}; known: {', '.join(AGENT_NAMES)}")
+
+    def config(cls, given: dict | None = None):
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (settings or {}).items() if k in known}, **(given or {}))
+
+    common = dict(capacity=capacity, episode_length=episode_length, device=device)
+    if agent == "smm":
+        return SMMAgent(obs_dim, action_dim, seed, config(SMMConfig), **common)
+    if agent == "rnd":
+        return RNDAgent(obs_dim, action_dim, seed, config(RNDConfig), **common)
+
+    apt_config = config(APTConfig)
+    if apt_config.encoder_init not in ENCODER_INITS:
+        raise ValueError(f"encoder_init: {apt_config.encoder_init!r} is not one of {ENCODER_INITS}")
+    if apt_config.encoder_init == "pretrained":
+        if encoder_path is None:
+            raise ValueError("the APT agent needs a pretrained encoder (encoder_path)")
+        encoder = load_encoder(encoder_path, device)
+    else:  # URLB's: a fresh encoder, as wide as the explorer, seeded by the explorer's seed
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            encoder = ICMEncoder(obs_dim, action_dim, EncoderConfig(hidden_dim=apt_config.hidden_dim))
+        encoder = encoder.to(device)
+    reward = config(ParticleReward, {"kind": spec["reward"]} | {
+        k: spec[k] for k in ("alpha", "beta", "q") if k in spec})
+    return APTAgent(obs_dim, action_dim, seed, apt_config, reward, encoder, **common)

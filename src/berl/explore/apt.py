@@ -1,0 +1,52 @@
+"""APT: a DDPG explorer rewarded by the particle-based entropy of its state representation.
+
+The intrinsic reward of a sample is computed inside the minibatch, as URLB's ICM-APT does:
+the encoder maps each sampled transition's current observation to its representation, and
+a :class:`~berl.rewards.ParticleReward` (behavioral entropy, Rényi or Shannon) turns their
+k-NN distances within the batch into rewards. The encoder starts from the domain's
+pretrained one (``encoder_init: pretrained``) or, as in URLB, from a fresh initialisation
+(``scratch``), and by default keeps training online on the forward/inverse dynamics losses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from berl.explore.encoder import ICMEncoder
+from berl.explore.explorer import Explorer, ExplorerConfig
+from berl.explore.rewards import ParticleReward
+
+ENCODER_INITS = ("pretrained", "scratch")
+
+
+@dataclass
+class APTConfig(ExplorerConfig):
+    encoder_online: bool = True  # keep training the encoder while exploring, as APT does
+    # Start from the domain's pretrained encoder (comparable representations across the
+    # explorers of a domain) or from a fresh one, as URLB does.
+    encoder_init: str = "pretrained"
+    # The online encoder update pairs (s, a) with the n-step successor, as URLB's replay hands
+    # its ICM (a_t with s_{t+n}); False: the one-step successor s_{t+1}.
+    encoder_nstep_successor: bool = True
+
+
+class APTAgent(Explorer):
+    name = "apt"
+
+    def __init__(self, obs_dim: int, action_dim: int, seed: int, config: APTConfig,
+                 reward: ParticleReward, encoder: ICMEncoder, capacity: int,
+                 episode_length: int, device: torch.device):
+        super().__init__(obs_dim, action_dim, seed, config, capacity, episode_length, device)
+        self.reward, self.encoder = reward, encoder
+        self.stateful |= {"encoder": encoder, "encoder_optimizer": encoder.optimizer,
+                          "reward_scale": reward.running}
+
+    def intrinsic_reward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
+        metrics = {}
+        if self.config.encoder_online:
+            successor = "nstep_observation" if self.config.encoder_nstep_successor else "next_observation"
+            metrics = self.encoder.update(batch["observation"], batch["action"], batch[successor])
+        with torch.no_grad():
+            return self.reward(self.encoder.encode(batch["observation"])), metrics

@@ -1,0 +1,122 @@
+"""State encoder of ICM-APT: a 512-dimensional representation learnt from dynamics.
+
+The trunk maps an observation to phi(s) (Linear-LayerNorm-Tanh). It is trained so that a
+forward model predicts phi(s') from (phi(s), a) and an inverse model recovers a from
+(phi(s), phi(s')). Pretrained once per domain on uniform-random-action data, it is the
+starting point of every APT explorer and the fixed representation in which the coverage
+analyses compare datasets.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from berl.core.io import atomic_path
+from berl.core.log import checked_metrics, get_logger
+from berl.core.nets import orthogonal_init_
+from berl.core.settings import setting
+from berl.datasets import storage
+
+log = get_logger(__name__)
+
+
+@dataclass
+class EncoderConfig:
+    rep_dim: int = 512
+    hidden_dim: int = 1024
+    lr: float = 1e-4
+
+
+@dataclass
+class PretrainSettings:
+    """The ``encoder`` block: pretraining of each domain's state encoder."""
+
+    steps: int = setting(doc="gradient steps")
+    dataset: str = setting("random", "the uniform-random dataset of the preset it trains on", flag=False)
+    batch_size: int = setting(1024, "transitions per step")
+    hidden_dim: int = setting(EncoderConfig.hidden_dim, "hidden width of the forward and inverse models")
+    log_every: int = setting(1000, "steps between progress lines")
+
+
+class ICMEncoder(nn.Module):
+    def __init__(self, obs_dim: int, action_dim: int, config: EncoderConfig):
+        super().__init__()
+        self.config = config
+        rep, hidden = config.rep_dim, config.hidden_dim
+        self.trunk = nn.Sequential(nn.Linear(obs_dim, rep), nn.LayerNorm(rep), nn.Tanh())
+        self.forward_model = nn.Sequential(
+            nn.Linear(rep + action_dim, hidden), nn.ReLU(), nn.Linear(hidden, rep)
+        )
+        self.inverse_model = nn.Sequential(
+            nn.Linear(2 * rep, hidden), nn.ReLU(), nn.Linear(hidden, action_dim), nn.Tanh()
+        )
+        orthogonal_init_(self)
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=config.lr)
+
+    def encode(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.trunk(obs)
+
+    def losses(self, obs, action, next_obs) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean forward-model error and mean inverse-model error (Euclidean norms)."""
+        rep, next_rep = self.trunk(obs), self.trunk(next_obs)
+        predicted_next = self.forward_model(torch.cat([rep, action], dim=-1))
+        predicted_action = self.inverse_model(torch.cat([rep, next_rep], dim=-1))
+        forward_error = torch.linalg.vector_norm(next_rep - predicted_next, dim=-1).mean()
+        inverse_error = torch.linalg.vector_norm(action - predicted_action, dim=-1).mean()
+        return forward_error, inverse_error
+
+    def update(self, obs, action, next_obs) -> dict[str, torch.Tensor]:
+        forward_error, inverse_error = self.losses(obs, action, next_obs)
+        self.optimizer.zero_grad(set_to_none=True)
+        (forward_error + inverse_error).backward()
+        self.optimizer.step()
+        return {"forward_error": forward_error.detach(), "inverse_error": inverse_error.detach()}
+
+
+def save_encoder(path: Path, encoder: ICMEncoder, obs_dim: int, action_dim: int) -> None:
+    with atomic_path(path) as tmp:
+        torch.save({
+            "config": asdict(encoder.config), "observation_dim": obs_dim,
+            "action_dim": action_dim, "state": encoder.state_dict(),
+        }, tmp)
+
+
+def load_encoder(path: Path, device: torch.device) -> ICMEncoder:
+    try:
+        saved = torch.load(Path(path), map_location=device, weights_only=False)
+        encoder = ICMEncoder(saved["observation_dim"], saved["action_dim"], EncoderConfig(**saved["config"]))
+        encoder.load_state_dict(saved["state"])
+    except (OSError, RuntimeError, KeyError, EOFError, TypeError) as exc:
+        raise ValueError(f"{path}: missing or unreadable encoder file ({exc})") from exc
+    return encoder.to(device)
+
+
+def pretrain(manifest_path: Path, out_path: Path, settings: PretrainSettings, device: torch.device,
+             seed: int = 0) -> ICMEncoder:
+    """Train the encoder's dynamics losses on a collected dataset and save it."""
+    steps, batch_size, log_every = settings.steps, settings.batch_size, settings.log_every
+    _, paths = storage.read_manifest(Path(manifest_path))
+    episodes = [storage.load_episode(p) for p in paths]
+    data = storage.concatenate([
+        storage.episode_transitions(e, e["reward"][1:]) for e in episodes
+    ]).to_torch(device)
+    obs_dim, action_dim = data["observation"].shape[1], data["action"].shape[1]
+    torch.manual_seed(seed)
+    encoder = ICMEncoder(obs_dim, action_dim, EncoderConfig(hidden_dim=settings.hidden_dim)).to(device)
+    generator = torch.Generator(device).manual_seed(seed)
+    size = len(data["observation"])
+    start = time.perf_counter()
+    for step in range(1, steps + 1):
+        index = torch.randint(size, (batch_size,), generator=generator, device=device)
+        metrics = encoder.update(data["observation"][index], data["action"][index],
+                                 data["next_observation"][index])
+        if step % log_every == 0 or step == steps:
+            log.info("step %d/%d %s (%.1f steps/s)", step, steps, checked_metrics(metrics, step),
+                     step / (time.perf_counter() - start))
+    save_encoder(Path(out_path), encoder, obs_dim, action_dim)
+    return encoder

@@ -1,0 +1,85 @@
+"""RND (random network distillation) as URLB runs it: a DDPG explorer rewarded by novelty.
+
+A predictor network is trained to match a fixed, randomly initialised target network on
+observations normalised by their batch statistics (BatchNorm without affine parameters)
+and clipped to +-``observation_clip``. A sample's reward is its prediction error divided
+by the running standard deviation of all prediction errors seen so far, so that the
+reward scale stays stable while the predictor improves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from berl.core.nets import orthogonal_init_, relu_mlp
+from berl.explore.explorer import Explorer, ExplorerConfig
+
+
+@dataclass
+class RNDConfig(ExplorerConfig):
+    rep_dim: int = 512  # output width of the predictor and the target
+    observation_clip: float = 5.0
+    # The predictor's learning rate is the learner's ``lr``, as in URLB.
+
+
+class RunningMoments(nn.Module):
+    """Running mean and variance of a scalar stream, merged one batch at a time."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(()))
+        self.register_buffer("variance", torch.ones(()))
+        self.register_buffer("count", torch.tensor(1e-4))  # prior weight of (0, 1)
+
+    @torch.no_grad()
+    def update(self, values: torch.Tensor) -> None:
+        n = values.numel()
+        delta = values.mean() - self.mean
+        total = self.count + n
+        # Chan et al.'s pairwise merge of (mean, variance, count) summaries; with population
+        # variances it is exact, so the moments equal those of the whole stream.
+        batch_variance = values.var(correction=0)
+        self.variance.copy_(
+            (self.variance * self.count + batch_variance * n + delta.square() * self.count * n / total)
+            / total
+        )
+        self.mean.add_(delta * n / total)
+        self.count.copy_(total)
+
+
+class RNDAgent(Explorer):
+    name = "rnd"
+
+    def __init__(self, obs_dim: int, action_dim: int, seed: int, config: RNDConfig,
+                 capacity: int, episode_length: int, device: torch.device):
+        super().__init__(obs_dim, action_dim, seed, config, capacity, episode_length, device)
+        init = torch.Generator().manual_seed(seed)
+        widths = (obs_dim, config.hidden_dim, config.hidden_dim, config.rep_dim)
+        self.normalize = nn.BatchNorm1d(obs_dim, affine=False).to(device)
+        self.predictor = orthogonal_init_(relu_mlp(*widths), init).to(device)
+        self.target = orthogonal_init_(relu_mlp(*widths), init).to(device).requires_grad_(False)
+        self.predictor_optimizer = torch.optim.Adam(self.predictor.parameters(), lr=config.lr)
+        self.error_moments = RunningMoments().to(device)
+        self.stateful |= {
+            "normalize": self.normalize, "predictor": self.predictor, "target": self.target,
+            "predictor_optimizer": self.predictor_optimizer, "error_moments": self.error_moments,
+        }
+
+    def prediction_error(self, observation: torch.Tensor) -> torch.Tensor:
+        clip = self.config.observation_clip
+        x = self.normalize(observation).clamp(-clip, clip)
+        return (self.predictor(x) - self.target(x)).pow(2).mean(dim=-1)
+
+    def intrinsic_reward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
+        loss = self.prediction_error(batch["observation"]).mean()
+        self.predictor_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.predictor_optimizer.step()
+        with torch.no_grad():
+            error = self.prediction_error(batch["observation"])  # after the step, as URLB
+            self.error_moments.update(error)
+            reward = error / (self.error_moments.variance.sqrt() + 1e-8)
+        return reward, {"predictor_loss": loss.detach()}

@@ -1,0 +1,79 @@
+"""Roll out trained agents with their deterministic action and record episode returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from berl.core.io import write_json
+from berl.core.log import get_logger
+from berl.core.settings import setting
+from berl.datasets import envs
+from berl.offline.registry import load_agent
+
+log = get_logger(__name__)
+
+# Evaluation episodes use environment seeds far from any collection seed.
+EVAL_SEED_OFFSET = 100_000
+
+
+@dataclass
+class EvaluateSettings:
+    """The ``evaluate`` block."""
+
+    episodes: int = setting(10, "evaluation episodes per agent, with its deterministic action (ExORL's 10)")
+
+
+@torch.no_grad()
+def rollout_returns(agent, member_tasks: list[str], episodes: int) -> np.ndarray:
+    """Returns of ``episodes`` episodes for each of the agent's K members, shape (K, E).
+
+    Member m acts in task ``member_tasks[m]``. All K x E environments step in lockstep so
+    that each control step needs a single batched forward pass of the K policies. Episode
+    e starts from the same state for every member, dataset and algorithm of a task
+    (common random numbers make comparisons less noisy).
+    """
+    grid = [[envs.Env(task, seed=EVAL_SEED_OFFSET + e) for e in range(episodes)]
+            for task in member_tasks]
+    obs = np.stack([[env.reset() for env in row] for row in grid])
+    returns = np.zeros((len(member_tasks), episodes))
+    device = next(agent.parameters()).device
+    for _ in range(envs.EPISODE_LENGTH):
+        actions = agent.act(torch.as_tensor(obs, device=device)).cpu().numpy()
+        for m, row in enumerate(grid):
+            for e, env in enumerate(row):
+                obs[m, e], reward, _ = env.step(actions[m, e])
+                returns[m, e] += reward
+    return returns
+
+
+def evaluation_record(algorithm: str, dataset: str, members: list[dict], curve: list[dict],
+                      agent_file: str) -> dict:
+    """Learning curves plus each member's final and best-so-far mean return."""
+    means = np.array([np.mean(point["returns"], axis=1) for point in curve])  # (points, K)
+    return {
+        "agent_file": agent_file,
+        "dataset": dataset,
+        "algorithm": algorithm,
+        "members": members,
+        "curve": curve,
+        "final_return": means[-1].tolist(),
+        "best_return": means.max(axis=0).tolist(),
+    }
+
+
+def evaluate(agent_path: Path, dataset: str, episodes: int, out_path: Path) -> dict:
+    """Evaluate a trained agents file on the CPU (physics dominates, policy batches are tiny)."""
+    agent, saved = load_agent(Path(agent_path), torch.device("cpu"))
+    members = saved["members"]
+    returns = rollout_returns(agent, [m["task"] for m in members], episodes)
+    for member, row in zip(members, returns):
+        log.info("%s seed %d: mean return %.1f over %d episodes",
+                 member["task"], member["seed"], row.mean(), episodes)
+    record = evaluation_record(agent.name, dataset, members,
+                               [{"step": saved["steps"], "returns": returns.tolist()}], str(agent_path))
+    write_json(out_path, record)
+    return record

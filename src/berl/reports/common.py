@@ -1,0 +1,144 @@
+"""What every report shares: provenance, per-run statistics and their text, CSV, TeX,
+table pages and figures.
+
+Every report carries its provenance: the preset, the configuration hash and the versions
+of the packages that produced it. Scores pool runs: collection seeds (replicate datasets,
+each result under a ``seed<k>`` folder) x training seeds; spreads are sample standard
+deviations (ddof 1) and intervals 95 % bootstrap intervals over runs.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
+
+from berl.core.io import atomic_path  # noqa: E402
+from berl.core.stats import MIN_BOOTSTRAP_RUNS  # noqa: E402
+
+PROVENANCE_PACKAGES = ("berl", "torch", "numpy", "dm-control", "mujoco", "snakemake")
+RUN_KEYS = ["collection_seed", "seed"]  # one run: a replicate dataset and a training seed
+FAMILY_COLOURS = {"BE": "tab:blue", "Rényi": "tab:orange", "Shannon": "tab:green",
+                  "SMM": "tab:purple", "RND": "tab:brown", "ExORL": "tab:olive", "random": "tab:gray"}
+
+
+def collection_seed_of(path: Path) -> int:
+    """The collection seed of a result: the ``seed<k>`` folder its path runs through."""
+    for part in reversed(Path(path).parts[:-1]):
+        if re.fullmatch(r"seed\d+", part):
+            return int(part[4:])
+    raise ValueError(f"{path}: no seed<k> folder (the collection seed) in the path")
+
+
+def provenance(preset: str, config_hash: str) -> dict[str, str]:
+    versions = {}
+    for package in PROVENANCE_PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "absent"
+    return {"preset": preset, "config hash": config_hash, **versions}
+
+
+def provenance_line(meta: dict[str, str]) -> str:
+    return "; ".join(f"{key} {value}" for key, value in meta.items())
+
+
+def write_csv(path: Path, frame: pd.DataFrame, meta: dict[str, str]) -> None:
+    """A report's CSV, atomically, under comment lines of provenance (``# key: value``)."""
+    header = "".join(f"# {key}: {value}\n" for key, value in meta.items())
+    with atomic_path(path) as tmp:
+        tmp.write_text(header + frame.to_csv(index=False, float_format="%.4f"))
+
+
+def seed_statistics(returns: pd.DataFrame, keys: list[str], value: str = "return") -> pd.DataFrame:
+    """Mean, sample standard deviation (ddof 1; NaN for a single run) and number of runs
+    (collection seeds x training or evaluation seeds) of ``value``, per ``keys``."""
+    return (
+        returns.groupby(keys, sort=False, observed=True, dropna=False)[value]
+        .agg(mean="mean", std=lambda r: r.std(ddof=1), runs="count")
+        .reset_index()
+    )
+
+
+def run_matrix(returns: pd.DataFrame, candidates: list[str], value: str = "return") -> pd.DataFrame:
+    """One task's scores as a (candidates, runs) frame: a row per value combination of
+    ``candidates`` columns, a column per run, so that rows compare paired, run by run."""
+    matrix = returns.pivot_table(index=candidates, columns=RUN_KEYS, values=value,
+                                 sort=False, observed=True)
+    if matrix.isna().to_numpy().any():
+        raise ValueError("candidates were not run with the same collection and training seeds: "
+                         "paired comparisons need every run of every candidate")
+    return matrix
+
+
+def mean_std_text(mean: float, std: float) -> str:
+    if pd.isna(mean):
+        return "–"
+    return f"{mean:.1f}" if pd.isna(std) else f"{mean:.1f} ± {std:.1f}"
+
+
+def interval_text(value: float, low: float, high: float, signed: bool = False) -> str:
+    """``value [low, high]``, or the value alone where there were too few runs for an interval."""
+    sign = "+" if signed else ""
+    if np.isnan(low):
+        return f"{value:{sign}.1f} (no interval: fewer than {MIN_BOOTSTRAP_RUNS} runs)"
+    return f"{value:{sign}.1f} [{low:{sign}.1f}, {high:{sign}.1f}]"
+
+
+def _tex(cell: str) -> str:
+    return cell.replace("±", r"$\pm$").replace("_", r"\_").replace("α", r"$\alpha$")
+
+
+def tex_table(labels: list[str], rows: list[list[str]], bold: list[set[int]], text_columns: int) -> str:
+    body = "\n".join(
+        "    " + " & ".join(
+            rf"\textbf{{{_tex(c)}}}" if j in marks else _tex(c) for j, c in enumerate(row)
+        ) + r" \\"
+        for row, marks in zip(rows, bold)
+    )
+    return (
+        r"\begin{tabular}{" + "l" * text_columns + "r" * (len(labels) - text_columns) + "}\n"
+        r"    \toprule" + "\n    " + " & ".join(_tex(label) for label in labels) + r" \\" + "\n"
+        r"    \midrule" + "\n" + body + "\n    \\bottomrule\n\\end{tabular}\n"
+    )
+
+
+def table_page(pdf: PdfPages, title: str, labels: list[str], rows: list[list[str]],
+                bold: list[set[int]], meta: dict, widths: list[int] | None = None) -> None:
+    """One table on a page; ``widths`` (characters per column) sizes columns of long text."""
+    lines = max((cell.count("\n") + 1 for row in rows for cell in row), default=1)
+    width = 1.0 + 0.07 * sum(widths) if widths else 2.0 + 1.5 * len(labels)
+    fig, ax = plt.subplots(figsize=(width, 1.4 + 0.32 * lines * len(rows)))
+    ax.axis("off")
+    ax.set_title(title)
+    drawn = ax.table(cellText=rows, colLabels=labels, loc="center", cellLoc="center")
+    drawn.auto_set_font_size(False)
+    drawn.set_fontsize(8)
+    drawn.scale(1.0, 1.4)
+    for (i, j), cell in drawn.get_celld().items():
+        if i > 0:  # body rows tall enough for their lines
+            cell.set_height(cell.get_height() * lines)
+        if widths:
+            cell.set_width(widths[j] / sum(widths))
+    for i, marks in enumerate(bold):
+        for j in marks:
+            drawn[i + 1, j].set_text_props(fontweight="bold")
+    fig.text(0.01, 0.01, provenance_line(meta), fontsize=6, wrap=True)
+    pdf.savefig(fig, bbox_inches="tight")
+    plt.close(fig)
+
+
+def save_figure(fig, out: Path, meta: dict) -> None:
+    fig.text(0.01, 0.002, provenance_line(meta), fontsize=6)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, bbox_inches="tight")
+    plt.close(fig)

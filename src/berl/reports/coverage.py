@@ -1,0 +1,245 @@
+"""Coverage reports: the coverage table, the joint embeddings, coverage versus return, and
+the estimator study's figure."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import MaxNLocator, NullLocator  # noqa: E402
+from scipy.stats import spearmanr  # noqa: E402
+
+from berl.core.constants import FAMILIES, family_of  # noqa: E402
+from berl.core.io import atomic_path, write_text  # noqa: E402
+from berl.coverage.measures import SPACES  # noqa: E402
+from berl.reports.common import (  # noqa: E402
+    FAMILY_COLOURS, collection_seed_of, provenance_line, save_figure, table_page, tex_table, write_csv,
+)
+
+VOLUMETRIC = {"grid_occupancy": "grid occupancy", "ball_volume": "k-NN ball volume"}
+# Measures set against returns: both volumetric ones and the Shannon estimate.
+AGAINST_RETURN = {**VOLUMETRIC, "shannon": "Shannon entropy"}
+METHOD_STYLES = {"": "-", "corrected": "-", "paper": "--"}  # the estimator study's line style per BE method
+
+
+def dataset_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows by family in Table 1's order, then by alpha or q, then by name."""
+    rank = frame.family.map({family: i for i, family in enumerate(FAMILIES)})
+    return (frame.assign(_rank=rank, _parameter=frame.alpha.fillna(frame.q))
+            .sort_values(["_rank", "_parameter", "dataset"], na_position="first", kind="stable")
+            .drop(columns=["_rank", "_parameter"]))
+
+
+def read_coverage(coverage_csvs: list[Path]) -> pd.DataFrame:
+    """Every coverage file, with its collection seed (the ``seed<k>`` folder) as a column."""
+    return pd.concat([pd.read_csv(path).assign(collection_seed=collection_seed_of(path))
+                      for path in coverage_csvs], ignore_index=True)
+
+
+def mean_coverage(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each dataset's measures averaged over its collection seeds, with their number."""
+    keys = ["domain", "space", "dataset", "family", "alpha", "q", "points"]
+    numeric = [c for c in frame.select_dtypes("number") if c not in keys + ["collection_seed"]]
+    grouped = frame.groupby(keys, sort=False, dropna=False)
+    return grouped[numeric].mean().join(grouped.size().rename("collection_seeds")).reset_index()
+
+
+def measure_columns(frame: pd.DataFrame) -> list[str]:
+    entropies = ["shannon"] + [c for c in frame if c.startswith("renyi_q")] + \
+                [c for c in frame if c.startswith("be_a")]
+    return list(VOLUMETRIC) + entropies
+
+
+def _label(column: str) -> str:
+    if column in VOLUMETRIC:
+        return VOLUMETRIC[column]
+    if column.startswith("renyi_q"):
+        return f"Rényi q={column[7:]}"
+    if column.startswith("be_a"):
+        return f"BE α={column[4:]}"
+    return "Shannon"
+
+
+def write_table_coverage(coverage_csvs: list[Path], out_prefix: Path, meta: dict) -> pd.DataFrame:
+    """Every coverage measure of every dataset (mean over collection seeds), one page per
+    (domain, space); the largest value of each measure within a page in bold. Writes
+    ``.pdf``, ``.tex`` and ``.csv`` (a row per collection seed)."""
+    replicates = read_coverage(coverage_csvs)
+    out_prefix = Path(out_prefix)
+    write_csv(out_prefix.with_suffix(".csv"), replicates, meta)
+    frame = mean_coverage(replicates)
+    columns = measure_columns(frame)
+    labels = ["dataset", "family"] + [_label(c) for c in columns]
+    tex = ["% " + provenance_line(meta) + "\n"]
+    with atomic_path(out_prefix.with_suffix(".pdf")) as tmp, PdfPages(tmp) as pdf:
+        for (domain, space), page in frame.groupby(["domain", "space"], sort=False):
+            page = dataset_order(page)
+            records = page.to_dict("records")
+            rows = [[row["dataset"], row["family"]] + [f"{row[c]:.3g}" for c in columns] for row in records]
+            best = {c: page[c].max() for c in columns}
+            bold = [{2 + j for j, c in enumerate(columns) if row[c] == best[c]} for row in records]
+            points = int(page.points.iloc[0])
+            seeds = int(page.collection_seeds.max())
+            title = (f"Coverage of the {domain} datasets, {space} space ({points} states each, "
+                     f"mean over {seeds} collection seed{'s' * (seeds > 1)}; {meta.get('preset', '?')})")
+            table_page(pdf, title, labels, rows, bold, meta)
+            tex.append(f"% {title}\n" + tex_table(labels, rows, bold, text_columns=2))
+    write_text(out_prefix.with_suffix(".tex"), "".join(tex))
+    return replicates
+
+
+def write_embedding_figure(embedding_csvs: dict[str, Path], datasets: list[dict], method: str,
+                           out: Path, meta: dict) -> None:
+    """One page per domain: a panel per dataset, its states in its family's colour over
+    every dataset's states in grey (all embedded jointly)."""
+    specs = {spec["name"]: spec for spec in datasets}
+    name = {"tsne": "t-SNE", "phate": "PHATE"}[method]
+    with atomic_path(out) as tmp, PdfPages(tmp) as pdf:
+        for domain, path in embedding_csvs.items():
+            points = pd.read_csv(path)
+            present = pd.DataFrame([{**specs[d], "family": family_of(specs[d]), "dataset": d}
+                                    for d in dict.fromkeys(points.dataset)])
+            present["alpha"] = present.get("alpha", np.nan)
+            present["q"] = present.get("q", np.nan)
+            order = list(dataset_order(present).dataset)
+            per_dataset = len(points) // len(order)
+            columns = min(4, len(order))
+            rows = math.ceil(len(order) / columns)
+            fig, axes = plt.subplots(rows, columns, squeeze=False, sharex=True, sharey=True,
+                                     figsize=(2.6 * columns, 2.5 * rows))
+            for ax, dataset in zip(axes.flat, order):
+                ax.scatter(points.x, points.y, s=1, color="0.85", rasterized=True)
+                mine = points[points.dataset == dataset]
+                ax.scatter(mine.x, mine.y, s=2, color=FAMILY_COLOURS[family_of(specs[dataset])],
+                           rasterized=True)
+                ax.set_title(dataset, fontsize=9)
+                ax.set_xticks([])
+                ax.set_yticks([])
+            for ax in axes.flat[len(order):]:
+                ax.axis("off")
+            fig.suptitle(f"{name} of the {domain} datasets, embedded jointly: {per_dataset} states "
+                         f"per dataset, {len(points)} in all", y=1.01)
+            fig.text(0.01, 0.002, provenance_line(meta), fontsize=6)
+            pdf.savefig(fig, bbox_inches="tight")
+            plt.close(fig)
+
+
+def coverage_return_table(coverage: pd.DataFrame, returns: pd.DataFrame) -> pd.DataFrame:
+    """Per (space, measure, task): Spearman's rank correlation over datasets between the
+    measure (mean over collection seeds) and the dataset's return (mean over algorithms and runs)."""
+    mean_return = returns.groupby(["dataset", "task"], sort=False)["return"].mean().reset_index()
+    rows = []
+    for space in SPACES:
+        measured = coverage[coverage.space == space]
+        for column in AGAINST_RETURN:
+            for task, group in mean_return.groupby("task", sort=False):
+                joined = group.merge(measured[["dataset", column]], on="dataset")
+                rho, p = (spearmanr(joined[column], joined["return"]) if len(joined) >= 3
+                          else (np.nan, np.nan))
+                rows.append({"space": space, "measure": column, "task": task,
+                             "datasets": len(joined), "spearman_rho": rho, "p_value": p})
+    return pd.DataFrame(rows)
+
+
+def write_coverage_vs_return(coverage_csvs: list[Path], returns_csv: Path, out_prefix: Path,
+                             meta: dict) -> pd.DataFrame:
+    """Scatter of each dataset's coverage measures against its return per task (mean over
+    algorithms and seeds), with Spearman's rho per panel; the correlations go to ``.csv``."""
+    coverage = mean_coverage(read_coverage(coverage_csvs))
+    returns = pd.read_csv(returns_csv, comment="#")
+    table = coverage_return_table(coverage, returns)
+    out_prefix = Path(out_prefix)
+    write_csv(out_prefix.with_suffix(".csv"), table, meta)
+    mean_return = returns.groupby(["dataset", "family", "task"], sort=False)["return"].mean().reset_index()
+    tasks = list(dict.fromkeys(mean_return.task))
+    panels = [(space, column) for space in SPACES for column in AGAINST_RETURN]
+    fig, axes = plt.subplots(len(panels), len(tasks), squeeze=False,
+                             figsize=(3.0 * len(tasks), 2.4 * len(panels)))
+    for i, (space, column) in enumerate(panels):
+        measured = coverage[coverage.space == space][["dataset", column]]
+        for j, task in enumerate(tasks):
+            ax = axes[i, j]
+            joined = mean_return[mean_return.task == task].merge(measured, on="dataset")
+            for family, group in joined.groupby("family", sort=False):
+                ax.scatter(group[column], group["return"], color=FAMILY_COLOURS[family], label=family, s=18)
+            rho = table[(table.space == space) & (table.measure == column) & (table.task == task)]
+            ax.set_title(f"{task.replace('_', ' ')}: ρ = {rho.spearman_rho.iloc[0]:.2f}", fontsize=9)
+            ax.grid(alpha=0.3)
+            ax.xaxis.set_major_locator(MaxNLocator(4))
+            if j == 0:
+                ax.set_ylabel("mean return")
+            ax.set_xlabel(f"{AGAINST_RETURN[column]} ({space})", fontsize=8)
+    handles = {}
+    for ax in axes.flat:
+        handles.update(zip(*reversed(ax.get_legend_handles_labels())))
+    fig.legend(handles.values(), handles.keys(), loc="upper center", ncol=len(handles),
+               bbox_to_anchor=(0.5, 1.01))
+    fig.suptitle("Coverage versus offline return (mean over algorithms and seeds), "
+                 "Spearman's ρ over datasets", y=1.03)
+    fig.tight_layout()
+    save_figure(fig, out_prefix.with_suffix(".pdf"), meta)
+    return table
+
+
+# ---------------------------------------------------------------- estimator study
+
+
+def default_k(ks: list[int]) -> int:
+    """The k shown against n: the paper's suggested range tops at 15; take the largest k <= 10."""
+    return max([k for k in ks if k <= 10] or [min(ks)])
+
+
+def _error_band(ax, frame: pd.DataFrame, x: str, colour, style: str) -> None:
+    stats = frame.groupby(x)["relative_error"].agg(["mean", "std"]).reset_index()
+    ax.plot(stats[x], stats["mean"], marker="o", color=colour, linestyle=style)
+    ax.fill_between(stats[x], stats["mean"] - stats["std"].fillna(0),
+                    stats["mean"] + stats["std"].fillna(0), color=colour, alpha=0.2)
+
+
+def write_estimator_figure(study_csv: Path, out: Path, meta: dict) -> None:
+    """Rows: estimated quantities; columns: relative error versus n (at one k) and versus k (at
+    the largest n), one colour per (distribution, dimension), mean ± std over repeats; BE rows
+    draw the paper's estimator dashed and the corrected one solid."""
+    study = pd.read_csv(study_csv, keep_default_na=False)  # method "" stays a string
+    quantities = list(dict.fromkeys(study.quantity))
+    k_fixed, n_fixed = default_k(sorted(set(study.k))), study.n.max()
+    fig, axes = plt.subplots(len(quantities), 2, squeeze=False, figsize=(10, 2.6 * len(quantities)))
+    series = list(study.groupby(["distribution", "dim"], sort=False).groups)
+    colours = plt.get_cmap("tab20")(np.linspace(0, 1, max(len(series), 2)))
+    for i, quantity in enumerate(quantities):
+        part = study[study.quantity == quantity]
+        for method, by_method in part.groupby("method", sort=False):
+            for colour, (dist, dim) in zip(colours, series):
+                line = by_method[(by_method.distribution == dist) & (by_method.dim == dim)]
+                _error_band(axes[i, 0], line[line.k == k_fixed], "n", colour, METHOD_STYLES[method])
+                _error_band(axes[i, 1], line[line.n == n_fixed], "k", colour, METHOD_STYLES[method])
+        axes[i, 0].set_xscale("log")
+        axes[i, 0].xaxis.set_minor_locator(NullLocator())
+        axes[i, 0].set_xticks(sorted(set(study.n)), [f"{n:g}" for n in sorted(set(study.n))])
+        axes[i, 0].set_ylabel(f"{quantity}\n(estimate − truth) / |truth|")
+        for ax in axes[i]:
+            # Linear within ±0.1, logarithmic beyond: small k can miss by orders of magnitude.
+            ax.set_yscale("symlog", linthresh=0.1)
+            ax.axhline(0, color="black", linewidth=0.8)
+            ax.grid(alpha=0.3)
+    axes[0, 0].set_title(f"versus n (k = {k_fixed})")
+    axes[0, 1].set_title(f"versus k (n = {n_fixed})")
+    axes[-1, 0].set_xlabel("sample size n")
+    axes[-1, 1].set_xlabel("neighbour k")
+    handles = [Line2D([], [], color=colour, marker="o", label=f"{dist}, d={dim}")
+               for colour, (dist, dim) in zip(colours, series)]
+    handles += [Line2D([], [], color="grey", linestyle=METHOD_STYLES[method], label=f"BE: {label}")
+                for method, label in (("paper", "the paper's estimator"), ("corrected", "corrected estimator"))
+                if method in set(study.method)]
+    fig.legend(handles=handles, loc="upper center", ncol=4, fontsize=7, bbox_to_anchor=(0.5, 1.04))
+    fig.suptitle("k-NN entropy estimators against known entropies (mean ± std over repeats)", y=1.07)
+    fig.tight_layout()
+    save_figure(fig, out, meta)
