@@ -1,7 +1,7 @@
 """k-NN search of the Shannon estimator: faiss exact, faiss IVF and scikit-learn.
 
 For each (points, dimension) case, three searches for the distance to the k-th other point
-run side by side, in alternation: ``berl.estimators.knn_distances`` exact (faiss
+run side by side, in alternation: ``berl.coverage.estimators.knn_distances`` exact (faiss
 IndexFlatL2 with float64 re-ranking) and IVF (about sqrt(n) cells, --nprobe visited), and
 scikit-learn ``NearestNeighbors`` with its default algorithm (on float64 input, as a user
 would call it). Figures: median seconds, each method's time as a ratio to faiss exact,

@@ -1,6 +1,9 @@
 """The command line: every stage has its own help, and the rules call only stages that exist."""
 
 import re
+import shlex
+import subprocess
+import sys
 
 import pytest
 
@@ -27,3 +30,21 @@ def test_the_rules_call_the_command_line_stages(repo):
     assert called <= set(stages())
     # Every stage but the stand-alone `evaluate` (training evaluates as it goes) backs a rule.
     assert set(stages()) - called == {"evaluate"}
+
+
+@pytest.mark.parametrize("preset", ["smoke", "paper"])
+def test_every_command_the_rules_run_parses(repo, preset):
+    """Each job's `python -m berl` command, as the dry run prints it, is accepted by its
+    stage's parser: the flags the rules derive from the presets exist, with valid values."""
+    run = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-p", "--config", f"preset={preset}"],
+                         cwd=repo, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    commands = {line.split("python -m berl ", 1)[1].split(" > ")[0]
+                for line in run.stdout.splitlines() if "python -m berl " in line}
+    # every stage of the default targets (ExORL imports and Minari exports are on demand)
+    assert {command.split()[0] for command in commands} == set(stages()) - {"evaluate", "import-exorl",
+                                                                            "export-minari"}
+    for command in commands:
+        argv = shlex.split(command)
+        args = build_parser(argv[0]).parse_args(argv)
+        assert args.stage == argv[0]

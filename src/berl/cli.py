@@ -180,6 +180,7 @@ def _build_train(p):
     p.add_argument("--eval-out", type=Path, help="learning curves and returns (.json)")
     stage_settings.add_flags(p, TrainSettings)
     stage_settings.add_flags(p, EvaluateSettings, prefix="eval_")
+    _threads(p)
     group = p.add_argument_group("algorithm settings", "fields of the algorithm's config (berl.offline.<algorithm>); "
                                                        "left out, the algorithm's default (ExORL's value)")
     for name, owners in _algorithm_fields().items():

@@ -1,14 +1,14 @@
 """Bias and spread of the k-NN entropy estimators against known entropies, versus n and k.
 
 Four distributions per dimension d, two of them with densities above 1 (where behavioral
-entropy needs its signed-power convention, ``berl.estimators``):
+entropy needs its signed-power convention, ``berl.coverage.estimators``):
 
 - ``gaussian σ=1`` and ``gaussian σ=0.05``: isotropic Gaussians,
 - ``uniform side=4`` and ``uniform side=0.5``: uniform cubes.
 
 Estimates: Shannon (Kozachenko–Leonenko), Rényi of order 0.5 and 1.5, and BE with
 alpha 0.5 and 2 (beta from the paper's tie to the representation size), each BE by the
-paper's estimator and by the corrected one (``berl.estimators``, methods "paper" and
+paper's estimator and by the corrected one (``berl.coverage.estimators``, methods "paper" and
 "corrected"). Each sample's neighbour distances are searched once for the largest k and
 shared by every k and estimator; the corrected BE fits its law once per sample and k.
 

@@ -10,7 +10,7 @@ Measures (columns of ``coverage.csv``):
 
 - ``shannon``, ``renyi_q<q>``, ``be_a<alpha>``: k-NN entropy estimates on the first
   ``components`` principal components (BE by the estimator ``be_estimator`` names:
-  "paper" or "corrected", ``berl.estimators``). k-NN estimators need the dimension of the space
+  "paper" or "corrected", ``berl.coverage.estimators``). k-NN estimators need the dimension of the space
   they integrate over; a 24-to-78-dimensional state or a 512-dimensional representation
   of a low-dimensional state manifold would make every density estimate degenerate, so
   the estimates use the leading components. Behavioral entropy is defined for densities

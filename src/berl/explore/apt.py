@@ -2,7 +2,7 @@
 
 The intrinsic reward of a sample is computed inside the minibatch, as URLB's ICM-APT does:
 the encoder maps each sampled transition's current observation to its representation, and
-a :class:`~berl.rewards.ParticleReward` (behavioral entropy, Rényi or Shannon) turns their
+a :class:`~berl.explore.rewards.ParticleReward` (behavioral entropy, Rényi or Shannon) turns their
 k-NN distances within the batch into rewards. The encoder starts from the domain's
 pretrained one (``encoder_init: pretrained``) or, as in URLB, from a fresh initialisation
 (``scratch``), and by default keeps training online on the forward/inverse dynamics losses.

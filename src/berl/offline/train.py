@@ -9,7 +9,7 @@ trajectory whichever other members share the job.
 The dataset lives on the training device as contiguous tensors and minibatch indices are
 drawn there, so the inner loop moves no data between host and device; losses are read
 back only at logging intervals. Every ``eval_every`` steps (and at the end) the members
-are rolled out with their deterministic action (``berl.evaluate``) to build learning
+are rolled out with their deterministic action (``berl.offline.evaluate``) to build learning
 curves. A checkpoint (agents, optimisers, random streams, curve so far) is written
 atomically every ``checkpoint_every`` steps and picked up again on a rerun.
 """

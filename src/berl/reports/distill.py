@@ -1,6 +1,6 @@
 """Table 2: how well a few distilled pairs train a policy, per source dataset and task.
 
-Scores are normalised (``envs.normalised_score``: % of dm_control's 1000 maximum) and pool
+Scores are normalised (``berl.datasets.envs.normalised_score``: % of dm_control's 1000 maximum) and pool
 the replicate datasets (collection seeds) with the evaluation seeds of each.
 """
 
