@@ -9,7 +9,7 @@ import torch
 from berl.core.log import DivergenceError
 from berl.core.nets import MemberStreams
 from berl.datasets import storage
-from berl.offline import train as train_module
+from berl.offline import registry
 from berl.offline.common import smoothed
 from berl.offline.cql import CQL, CQLConfig
 from berl.offline.registry import load_agent
@@ -84,7 +84,7 @@ def test_a_killed_training_run_resumes_to_the_same_result(tmp_path, monkeypatch,
                   device=CPU, log_every=20, checkpoint_every=20, eval_every=60, eval_episodes=0)
     reference = train(algorithm, data, tmp_path / "reference.pt", **kwargs)
 
-    agent_class = train_module.ALGORITHMS[algorithm][0]
+    agent_class = registry.ALGORITHMS[algorithm][0]
     real_update = agent_class.update
     calls = {"n": 0}
 
@@ -120,7 +120,7 @@ def test_non_finite_losses_stop_training_with_a_diagnostic(tmp_path):
 
 def test_unknown_algorithm_is_named():
     with pytest.raises(ValueError, match="'sac'"):
-        train_module.build_agent("sac", 2, 2, [0], {})
+        registry.build_agent("sac", 2, 2, [0], {})
 
 
 def test_task_files_of_different_datasets_are_refused(tmp_path):
@@ -137,7 +137,7 @@ def test_a_checkpoint_from_other_settings_is_not_resumed(tmp_path):
     reference = train("td3", data, tmp_path / "reference.pt",
                       config={"hidden_dim": 16, "batch_size": 32}, **common)
     # A leftover checkpoint of a wider network must be ignored, not crash or be mixed in.
-    wide = train_module.build_agent("td3", 2, 2, [0], {"hidden_dim": 32, "batch_size": 32})
+    wide = registry.build_agent("td3", 2, 2, [0], {"hidden_dim": 32, "batch_size": 32})
     torch.save({"run": {"config": "other"}, "agent": wide.state_dict(), "step": 20},
                tmp_path / "agents.pt.ckpt")
     result = train("td3", data, tmp_path / "agents.pt",

@@ -1,0 +1,1 @@
+"""Offline behaviour distillation (rules: workflow/rules/distill.smk)."""

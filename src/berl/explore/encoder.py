@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from berl.core.constants import REPRESENTATION_SIZE
 from berl.core.io import atomic_path
 from berl.core.log import checked_metrics, get_logger
 from berl.core.nets import orthogonal_init_
@@ -27,7 +28,7 @@ log = get_logger(__name__)
 
 @dataclass
 class EncoderConfig:
-    rep_dim: int = 512
+    rep_dim: int = REPRESENTATION_SIZE  # M, which ties the Prelec beta to alpha
     hidden_dim: int = 1024
     lr: float = 1e-4
 
