@@ -9,12 +9,14 @@ runs is built, so a job imports its own stage's modules and no others.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from dataclasses import asdict, fields
 from pathlib import Path
 
 from berl.core import settings as stage_settings
+from berl.core.constants import EMBEDDING_METHODS
 
 DATASETS_HELP = "the configuration's dataset entries, as JSON"
 
@@ -250,10 +252,10 @@ def _coverage(args) -> None:
 
 
 def _build_embed(p):
-    from berl.coverage.embedding import METHODS, EmbeddingSettings
+    from berl.coverage.embedding import EmbeddingSettings
 
     _sample_flags(p)
-    p.add_argument("--method", required=True, choices=METHODS)
+    p.add_argument("--method", required=True, choices=EMBEDDING_METHODS)
     p.add_argument("--encoder", type=Path, help="the domain's encoder (representation space)")
     stage_settings.add_flags(p, EmbeddingSettings)
 
@@ -312,10 +314,10 @@ def _build_distill(p):
 
 
 def _distill(args) -> None:
-    from berl.distill.obd import DISTILL_ONLY, DistillSettings, distill
+    from berl.distill.obd import RUN_SETTINGS, DistillSettings, distill
 
     device = _device(args)
-    run = stage_settings.chosen(DistillSettings, args, [name for name in DISTILL_ONLY if name != "objective"])
+    run = stage_settings.chosen(DistillSettings, args, RUN_SETTINGS)
     distill(args.data, args.agents, args.task, _distill_config(args), run.pop("outer_steps"), args.out, device,
             generalisation=args.generalisation, **run)
 
@@ -349,7 +351,7 @@ def _report_flags(p, *arguments: str) -> None:
         "baselines": dict(type=Path, nargs="+", required=True, help="outputs of `distill-baselines`"),
         "sizes": dict(type=Path, nargs="+", required=True, help="Av-PBC sets of every size"),
         "datasets": dict(required=True, help=DATASETS_HELP),
-        "method": dict(required=True, choices=["tsne", "phate"]),
+        "method": dict(required=True, choices=EMBEDDING_METHODS),
         "embeddings": dict(nargs="+", required=True, metavar="DOMAIN=PATH", help="outputs of `embed`, one per domain"),
         "study": dict(type=Path, required=True, help="output of `estimator-study`"),
         "out": dict(type=Path, required=True, help=".pdf"),
@@ -362,52 +364,20 @@ def _report_flags(p, *arguments: str) -> None:
             p.add_argument("--" + name.replace("_", "-"), **inputs[name])
 
 
-def _report(*arguments: str):
-    return lambda p: _report_flags(p, *arguments)
+def _report(help_text: str, inputs: tuple[str, ...], write):
+    """A report stage as a STAGES entry: its inputs' flags, and a run that calls
+    ``write(args, provenance)`` (which imports its module of ``berl.reports`` only then)."""
+
+    def run(args) -> None:
+        from berl.reports.common import provenance
+
+        write(args, provenance(args.preset, args.config_hash))
+
+    return help_text, lambda p: _report_flags(p, *inputs), run
 
 
-def _write_report(args) -> None:
-    from berl.reports.common import provenance
-
-    meta = provenance(args.preset, args.config_hash)
-    stage = args.stage
-    if stage in ("table1", "fig4", "iqm", "learning-curves"):
-        from berl.reports import offline
-
-        if stage == "table1":
-            offline.write_table1(args.returns, args.tasks, args.out_prefix, meta)
-        elif stage == "fig4":
-            offline.write_fig4(args.returns, args.out, meta)
-        elif stage == "iqm":
-            offline.write_iqm(args.returns, args.out_prefix, meta)
-        else:
-            offline.write_learning_curves(args.eval_files, json.loads(args.datasets), args.out, meta)
-    elif stage in ("table-coverage", "fig-coverage", "fig-coverage-vs-return", "fig-estimator-accuracy"):
-        from berl.reports import coverage
-
-        if stage == "table-coverage":
-            coverage.write_table_coverage(args.coverage, args.out_prefix, meta)
-        elif stage == "fig-coverage":
-            coverage.write_embedding_figure(_named_paths(stage, "--embeddings", args.embeddings),
-                                            json.loads(args.datasets), args.method, args.out, meta)
-        elif stage == "fig-coverage-vs-return":
-            coverage.write_coverage_vs_return(args.coverage, args.returns, args.out_prefix, meta)
-        else:
-            coverage.write_estimator_figure(args.study, args.out, meta)
-    elif stage in ("table2", "fig-obd-size", "fig-obd-convergence"):
-        from berl.reports import distill
-
-        if stage == "table2":
-            distill.write_table2(args.distilled, args.baselines, json.loads(args.datasets), args.out_prefix, meta)
-        elif stage == "fig-obd-size":
-            distill.write_size_figure(args.distilled, json.loads(args.datasets), args.out, meta)
-        else:
-            distill.write_convergence_figure(args.distilled, args.out, meta)
-    else:
-        from berl.reports.reproduction import write_reproduction
-
-        write_reproduction(args.returns, args.tasks, args.coverage, args.distilled, args.baselines,
-                           args.sizes, args.out_prefix, meta)
+def _reports(module: str):
+    return importlib.import_module(f"berl.reports.{module}")
 
 
 def _build_aggregate(p):
@@ -440,28 +410,47 @@ STAGES = {
     "distill-baselines": ("whole-data BC and teacher scores for Table 2", _build_distill_baselines,
                           _distill_baselines),
     "aggregate": ("gather evaluation files into one CSV", _build_aggregate, _aggregate),
-    "table1": ("write Table 1 (family best and full) as PDF, CSV and LaTeX",
-               _report("returns", "tasks", "out_prefix"), _write_report),
-    "fig4": ("draw return versus alpha and q", _report("returns", "out"), _write_report),
-    "iqm": ("interquartile means with bootstrap intervals (CSV and PDF)", _report("returns", "out_prefix"),
-            _write_report),
-    "learning-curves": ("draw learning curves from evaluation files", _report("datasets", "out", "eval_files"),
-                        _write_report),
-    "table-coverage": ("write the coverage table as PDF, CSV and LaTeX", _report("coverage", "out_prefix"),
-                       _write_report),
-    "fig-coverage": ("draw the joint embeddings, a panel per dataset",
-                     _report("method", "embeddings", "datasets", "out"), _write_report),
-    "fig-coverage-vs-return": ("coverage measures against offline returns",
-                               _report("coverage", "returns", "out_prefix"), _write_report),
-    "fig-estimator-accuracy": ("draw the estimator study", _report("study", "out"), _write_report),
-    "table2": ("write Table 2 (distillation scores) as PDF, CSV and LaTeX",
-               _report("distilled", "baselines", "datasets", "out_prefix"), _write_report),
-    "fig-obd-size": ("draw the Av-PBC score versus N_syn", _report("distilled", "datasets", "out"), _write_report),
-    "fig-obd-convergence": ("draw the score versus outer step per objective", _report("distilled", "out"),
-                            _write_report),
-    "reproduction": ("score each published claim: measured value, interval and verdict",
-                     _report("returns", "tasks", "coverage", "distilled", "baselines", "sizes", "out_prefix"),
-                     _write_report),
+    "table1": _report(
+        "write Table 1 (family best and full) as PDF, CSV and LaTeX", ("returns", "tasks", "out_prefix"),
+        lambda a, meta: _reports("offline").write_table1(a.returns, a.tasks, a.out_prefix, meta)),
+    "fig4": _report(
+        "draw return versus alpha and q", ("returns", "out"),
+        lambda a, meta: _reports("offline").write_fig4(a.returns, a.out, meta)),
+    "iqm": _report(
+        "interquartile means with bootstrap intervals (CSV and PDF)", ("returns", "out_prefix"),
+        lambda a, meta: _reports("offline").write_iqm(a.returns, a.out_prefix, meta)),
+    "learning-curves": _report(
+        "draw learning curves from evaluation files", ("datasets", "out", "eval_files"),
+        lambda a, meta: _reports("offline").write_learning_curves(a.eval_files, json.loads(a.datasets), a.out,
+                                                                  meta)),
+    "table-coverage": _report(
+        "write the coverage table as PDF, CSV and LaTeX", ("coverage", "out_prefix"),
+        lambda a, meta: _reports("coverage").write_table_coverage(a.coverage, a.out_prefix, meta)),
+    "fig-coverage": _report(
+        "draw the joint embeddings, a panel per dataset", ("method", "embeddings", "datasets", "out"),
+        lambda a, meta: _reports("coverage").write_embedding_figure(
+            _named_paths(a.stage, "--embeddings", a.embeddings), json.loads(a.datasets), a.method, a.out, meta)),
+    "fig-coverage-vs-return": _report(
+        "coverage measures against offline returns", ("coverage", "returns", "out_prefix"),
+        lambda a, meta: _reports("coverage").write_coverage_vs_return(a.coverage, a.returns, a.out_prefix, meta)),
+    "fig-estimator-accuracy": _report(
+        "draw the estimator study", ("study", "out"),
+        lambda a, meta: _reports("coverage").write_estimator_figure(a.study, a.out, meta)),
+    "table2": _report(
+        "write Table 2 (distillation scores) as PDF, CSV and LaTeX", ("distilled", "baselines", "datasets", "out_prefix"),
+        lambda a, meta: _reports("distill").write_table2(a.distilled, a.baselines, json.loads(a.datasets),
+                                                         a.out_prefix, meta)),
+    "fig-obd-size": _report(
+        "draw the Av-PBC score versus N_syn", ("distilled", "datasets", "out"),
+        lambda a, meta: _reports("distill").write_size_figure(a.distilled, json.loads(a.datasets), a.out, meta)),
+    "fig-obd-convergence": _report(
+        "draw the score versus outer step per objective", ("distilled", "out"),
+        lambda a, meta: _reports("distill").write_convergence_figure(a.distilled, a.out, meta)),
+    "reproduction": _report(
+        "score each published claim: measured value, interval and verdict",
+        ("returns", "tasks", "coverage", "distilled", "baselines", "sizes", "out_prefix"),
+        lambda a, meta: _reports("reproduction").write_reproduction(
+            a.returns, a.tasks, a.coverage, a.distilled, a.baselines, a.sizes, a.out_prefix, meta)),
 }
 
 

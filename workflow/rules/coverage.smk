@@ -1,9 +1,10 @@
 # Coverage of the datasets (berl.coverage): entropy estimates, volumetric measures, joint
 # embeddings, and the estimators' accuracy on distributions with known entropies.
+from berl.core.constants import EMBEDDING_METHODS
 
 
 wildcard_constraints:
-    method="tsne|phate",
+    method="|".join(EMBEDDING_METHODS),
 
 
 rule coverage:

@@ -26,6 +26,8 @@ def prelec_beta(alpha: float, representation_size: int = REPRESENTATION_SIZE) ->
 BE_ALPHAS = (0.2, 0.5, 0.7, 0.9, 1.0, 1.5, 2.0, 3.0, 5.0)
 # The Rényi orders of the coverage estimates.
 RENYI_QS = (0.3, 0.5, 0.7, 0.9, 1.1)
+# The joint maps of a domain's datasets (rule `embedding`, report `fig-coverage`).
+EMBEDDING_METHODS = ("tsne", "phate")
 
 # Dataset families of Table 1, in its column order; "random" is our extra baseline.
 FAMILIES = ["BE", "Rényi", "Shannon", "SMM", "RND", "ExORL", "random"]

@@ -15,15 +15,13 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from berl.core.constants import EMBEDDING_METHODS
 from berl.core.io import atomic_path
 from berl.core.log import get_logger
 from berl.core.settings import setting
 from berl.coverage.measures import SharedAxes, dataset_states, representation
 
 log = get_logger(__name__)
-
-METHODS = ("tsne", "phate")
-
 
 @dataclass
 class EmbeddingSettings:
@@ -49,7 +47,7 @@ def embed(points: np.ndarray, method: str, *, seed: int, threads: int, perplexit
 
         return phate.PHATE(n_components=2, knn=phate_knn, random_state=seed, n_jobs=threads,
                            verbose=0).fit_transform(points)
-    raise ValueError(f"unknown embedding method {method!r}; known: {', '.join(METHODS)}")
+    raise ValueError(f"unknown embedding method {method!r}; known: {', '.join(EMBEDDING_METHODS)}")
 
 
 def joint_embedding(manifests: dict[str, Path], method: str, out_csv: Path, settings: EmbeddingSettings, *,

@@ -102,8 +102,10 @@ class DistillSettings(DistillConfig):
             "Adam, and 10-policy ensembles, OBD's generalisation study", flag=False)
 
 
-# Settings that only one of the two entry points reads.
-DISTILL_ONLY = ("objective", "outer_steps", "eval_every", "log_every", "checkpoint_every", "seed")
+# Settings that only one of the two entry points reads: a distillation's run (its length,
+# scoring, logging, checkpoints and seed) and objective, and the whole-data BC's length.
+RUN_SETTINGS = ("outer_steps", "eval_every", "log_every", "checkpoint_every", "seed")
+DISTILL_ONLY = ("objective",) + RUN_SETTINGS
 BASELINES_ONLY = ("bc_steps",)
 
 
