@@ -34,6 +34,7 @@ def random_data(transitions: int, device: torch.device) -> dict[str, torch.Tenso
         "reward": torch.rand(transitions, 1, device=device),
         "discount": torch.ones(transitions, 1, device=device),
         "next_observation": torch.randn(transitions, OBS_DIM, device=device),
+        "mc_return": torch.rand(transitions, 1, device=device) * 50,  # Cal-QL's lower bounds
     }
 
 

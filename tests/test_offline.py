@@ -1,4 +1,4 @@
-"""Offline TD3, CQL and CRR: batching, learning, resuming and failure modes."""
+"""Offline TD3, CQL, CRR and Cal-QL: batching, learning, resuming and failure modes."""
 
 import math
 
@@ -16,18 +16,25 @@ from berl.offline.registry import load_agent
 from berl.offline.td3 import TD3, TD3Config
 from berl.offline.train import train
 
-ALGORITHMS = ["td3", "cql", "crr"]
+ALGORITHMS = ["td3", "cql", "crr", "calql"]
 CPU = torch.device("cpu")
 
 
-def contextual_bandit(n=4096, seed=0, target_scale=0.5) -> storage.Transitions:
+def contextual_bandit(n=4096, seed=0, target_scale=0.5, action_noise=None) -> storage.Transitions:
     """One-step problem: reward -|a - a*(s)|^2 with a*(s) = target_scale * s, every step
-    terminal, actions uniform. The best return is 0; the zero action scores -scale^2 * 2/3."""
+    terminal (each transition its own episode), actions uniform (or, given ``action_noise``
+    w, a*(s) + U(-w, w) kept in [-1, 1]). The best return is 0; the zero action scores
+    -scale^2 * 2/3."""
     rng = np.random.default_rng(seed)
     obs = rng.uniform(-1, 1, (n, 2)).astype(np.float32)
-    action = rng.uniform(-1, 1, (n, 2)).astype(np.float32)
+    if action_noise is None:
+        action = rng.uniform(-1, 1, (n, 2)).astype(np.float32)
+    else:
+        noise = rng.uniform(-action_noise, action_noise, (n, 2))
+        action = np.clip(target_scale * obs + noise, -1, 1).astype(np.float32)
     reward = -((action - target_scale * obs) ** 2).sum(1, keepdims=True).astype(np.float32)
-    return storage.Transitions(obs, action, reward, np.zeros((n, 1), np.float32), obs.copy())
+    return storage.Transitions(obs, action, reward, np.zeros((n, 1), np.float32), obs.copy(),
+                               episode_end=np.ones(n, bool))
 
 
 def saved_bandits(tmp_path, **tasks) -> dict:
@@ -77,7 +84,7 @@ def test_each_algorithm_learns_the_best_action_of_a_contextual_bandit(
     assert (regret < tolerance).all(), regret
 
 
-@pytest.mark.parametrize("algorithm", ["td3", "cql"])
+@pytest.mark.parametrize("algorithm", ["td3", "cql", "calql"])
 def test_a_killed_training_run_resumes_to_the_same_result(tmp_path, monkeypatch, algorithm):
     data = saved_bandits(tmp_path, a=0.5, b=0.2)
     kwargs = dict(seeds=[0, 1], steps=60, config={"hidden_dim": 32, "batch_size": 32},

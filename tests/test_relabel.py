@@ -34,6 +34,9 @@ def test_collect_writes_a_dataset_that_relabels_for_every_task_of_its_domain(tmp
     run = relabel(manifest_path, "walker_run", tmp_path / "run.npz")
     assert not np.allclose(run.reward, stand.reward)
     np.testing.assert_array_equal(run.observation, stand.observation)
+    # Episode ends are kept (Monte-Carlo returns need them): the last row of each episode.
+    ends = storage.load_transitions(tmp_path / "run.npz").episode_end
+    assert np.flatnonzero(ends).tolist() == [envs.EPISODE_LENGTH - 1, 2 * envs.EPISODE_LENGTH - 1]
 
 
 def test_relabelling_with_another_domains_task_is_refused(tmp_path):

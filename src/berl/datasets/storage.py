@@ -6,7 +6,9 @@ physics, each holding ``length + 1`` rows (row 0 is the reset state, with a zero
 A ``manifest.json`` beside the episode folder is written last and marks a finished dataset.
 
 Relabelled datasets are flat transition arrays for one task, stored in one ``.npz`` and
-loaded as contiguous arrays ready to move to the training device.
+loaded as contiguous arrays ready to move to the training device. Their optional
+``episode_end`` array marks the last transition of every episode (terminated or cut by the
+time limit), which Monte-Carlo returns need.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from berl.core.io import atomic_path, read_json, write_json
 
 EPISODE_KEYS = ("observation", "action", "reward", "discount", "physics")
 TRANSITION_KEYS = ("observation", "action", "reward", "discount", "next_observation")
+EPISODE_END = "episode_end"  # optional transition array: True on each episode's last row
 MANIFEST = "manifest.json"
 EPISODE_DIR = "episodes"
 
@@ -31,13 +34,13 @@ class DatasetError(ValueError):
     """A dataset file is missing, truncated, corrupt or inconsistent."""
 
 
-def _load_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+def _load_npz(path: Path, keys: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [key for key in keys if key not in data.files]
             if missing:
                 raise DatasetError(f"{path}: missing arrays {missing}")
-            return {key: data[key] for key in keys}
+            return {key: data[key] for key in keys + optional if key in data.files}
     except DatasetError:
         raise
     except FileNotFoundError as exc:
@@ -133,12 +136,15 @@ class Transitions:
     reward: np.ndarray
     discount: np.ndarray
     next_observation: np.ndarray
+    episode_end: np.ndarray | None = None  # (N,) bool, when the episode boundaries are known
 
     def __len__(self) -> int:
         return len(self.observation)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {key: getattr(self, key) for key in TRANSITION_KEYS}
+        """Every array it holds, the optional episode ends included when known."""
+        keys = TRANSITION_KEYS + ((EPISODE_END,) if self.episode_end is not None else ())
+        return {key: getattr(self, key) for key in keys}
 
     def to_torch(self, device) -> dict:
         import torch
@@ -155,7 +161,7 @@ def save_transitions(path: Path, transitions: Transitions) -> None:
 
 def load_transitions(path: Path) -> Transitions:
     path = Path(path)
-    arrays = _load_npz(path, TRANSITION_KEYS)
+    arrays = _load_npz(path, TRANSITION_KEYS, optional=(EPISODE_END,))
     rows = {key: len(value) for key, value in arrays.items()}
     if len(set(rows.values())) != 1:
         raise DatasetError(f"{path}: arrays differ in length: {rows}")
@@ -170,10 +176,29 @@ def episode_transitions(episode: dict[str, np.ndarray], reward: np.ndarray) -> T
         reward=np.asarray(reward, dtype=np.float32).reshape(-1, 1),
         discount=episode["discount"][1:],
         next_observation=episode["observation"][1:],
+        episode_end=np.arange(len(episode["observation"]) - 1) == len(episode["observation"]) - 2,
     )
 
 
 def concatenate(parts: list[Transitions]) -> Transitions:
-    return Transitions(
-        **{key: np.concatenate([getattr(p, key) for p in parts]) for key in TRANSITION_KEYS}
-    )
+    """One set of the parts' rows, in order (episode ends kept when every part has them)."""
+    keys = set.intersection(*(set(part.arrays()) for part in parts))
+    return Transitions(**{key: np.concatenate([getattr(p, key) for p in parts]) for key in keys})
+
+
+def returns_to_go(transitions: Transitions, discount: float, path: Path | str = "") -> np.ndarray:
+    """The discounted Monte-Carlo return from every transition to the end of its episode,
+    shape (N, 1): r_t + discount * (return of t + 1), restarting at each episode end and
+    stopping at a termination (a zero discount). A dataset that ends mid-episode counts its
+    last row as an episode end."""
+    if transitions.episode_end is None:
+        raise DatasetError(f"{path or 'the dataset'}: no episode_end array, which Monte-Carlo returns need "
+                           "(written by relabelling and by the D4RL import; rerun the stage that made it)")
+    reward = transitions.reward[:, 0].astype(np.float64)
+    continues = (transitions.discount[:, 0] > 0) & ~transitions.episode_end.astype(bool)
+    returns = np.zeros(len(reward))
+    following = 0.0
+    for t in range(len(reward) - 1, -1, -1):
+        following = reward[t] + discount * following * continues[t]
+        returns[t] = following
+    return returns.astype(np.float32)[:, None]

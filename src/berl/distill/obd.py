@@ -92,7 +92,7 @@ class DistillSettings(DistillConfig):
     log_every: int = setting(100, "outer steps between progress lines")
     checkpoint_every: int = setting(1000, "outer steps between checkpoints")
     seed: int = setting(0, "seed of the initial pairs and of every outer step's draws")
-    teacher: Literal["td3", "cql", "crr"] = setting(
+    teacher: Literal["td3", "cql", "crr", "calql"] = setting(
         doc="offline algorithm whose best seed per task is the teacher", flag=False)
     sizes: list[int] = setting(doc="further N_syn of the Av-PBC size sweep", flag=False)
     tasks: list[str] | None = setting(None, "tasks to distil for (none: every task of the preset)", flag=False)

@@ -34,6 +34,9 @@ class OfflineAgent(nn.Module):
 
     name: str
     optimizers: dict[str, torch.optim.Optimizer]
+    # True: ``update``'s batches also hold ``mc_return`` (K, B, 1), the discounted return
+    # from each transition to the end of its episode (the dataset must mark episode ends).
+    needs_mc_returns: bool = False
 
     def act(self, obs: torch.Tensor) -> torch.Tensor:
         """Deterministic action of every member: (K, B, obs) -> (K, B, act)."""

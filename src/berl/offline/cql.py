@@ -14,6 +14,9 @@ contain. Per member:
 As in ExORL, log pi in both is per action dimension: the log-density summed over
 dimensions is divided by |A| (ExORL averages the per-dimension log-densities), so the
 entropy terms weigh 1 / |A| of SAC's; ``log_prob_per_dimension=False`` gives SAC's sum.
+
+The proposals' values enter the penalty through ``proposal_values``, which Cal-QL
+(``berl.offline.calql``) overrides to bound them from below.
 """
 
 from __future__ import annotations
@@ -84,10 +87,7 @@ class CQL(OfflineAgent):
             proposals = torch.cat([uniform, from_obs, from_next], dim=1)
 
         q = self.critic(obs, action)  # (2, K, B, 1)
-        proposal_obs = repeat(obs, 3 * n)
-        proposal_q = self.critic(proposal_obs, proposals).unflatten(2, (3 * n, batch_size))
-        every_q = torch.cat([proposal_q, q.unsqueeze(2)], dim=2)  # (2, K, 3n + 1, B, 1)
-        penalty = (every_q.logsumexp(dim=2) - q).mean(dim=(2, 3)).sum(dim=0)
+        penalty, penalty_metrics = self.conservative_penalty(batch, proposals, q)
         td_loss = twin_td_loss(q, target)
         optimise(self.optimizers["critic"], td_loss + cfg.cql_alpha * penalty)
 
@@ -109,4 +109,26 @@ class CQL(OfflineAgent):
             "actor_loss": actor_loss.detach(),
             "entropy": -log_pi.detach().mean(dim=(1, 2)),
             "q": q.detach().mean(dim=(0, 2, 3)),
+            **penalty_metrics,
         }
+
+    def conservative_penalty(self, batch: dict[str, torch.Tensor], proposals: torch.Tensor,
+                             q: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Per member (K,): logsumexp over {Q(s, a_j)} and Q(s, a_data), minus Q(s, a_data),
+        averaged over the batch and summed over the twin critics; and the metrics of
+        :meth:`proposal_values`. ``proposals`` (K, 3n * B, A) are laid out as in ``update``,
+        ``q`` (2, K, B, 1) is Q(s, a_data)."""
+        proposal_q, metrics = self.proposal_values(batch, proposals)
+        every_q = torch.cat([proposal_q, q.unsqueeze(2)], dim=2)  # (2, K, 3n + 1, B, 1)
+        return (every_q.logsumexp(dim=2) - q).mean(dim=(2, 3)).sum(dim=0), metrics
+
+    def proposal_values(self, batch: dict[str, torch.Tensor], proposals: torch.Tensor
+                        ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Both critics' Q(s, a_j) of the penalty's proposals, (2, K, 3n, B, 1): the n uniform
+        actions first, then the n from pi(s) and the n from pi(s'), all at s; and metrics of
+        their own, per member (none here). The hook through which Cal-QL bounds the
+        policy's proposals."""
+        obs = batch["observation"]
+        samples = proposals.shape[1] // obs.shape[1]  # 3n
+        proposal_q = self.critic(repeat(obs, samples), proposals)
+        return proposal_q.unflatten(2, (samples, obs.shape[1])), {}

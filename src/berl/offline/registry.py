@@ -7,11 +7,13 @@ from pathlib import Path
 
 import torch
 
+from berl.offline.calql import CalQL, CalQLConfig
 from berl.offline.cql import CQL, CQLConfig
 from berl.offline.crr import CRR, CRRConfig
 from berl.offline.td3 import TD3, TD3Config
 
-ALGORITHMS = {"td3": (TD3, TD3Config), "cql": (CQL, CQLConfig), "crr": (CRR, CRRConfig)}
+ALGORITHMS = {"td3": (TD3, TD3Config), "cql": (CQL, CQLConfig), "crr": (CRR, CRRConfig),
+              "calql": (CalQL, CalQLConfig)}
 
 
 def build_agent(algorithm: str, obs_dim: int, act_dim: int, seeds: list[int], config: dict):

@@ -8,10 +8,12 @@ trajectory whichever other members share the job.
 
 The dataset lives on the training device as contiguous tensors and minibatch indices are
 drawn there, so the inner loop moves no data between host and device; losses are read
-back only at logging intervals. Every ``eval_every`` steps (and at the end) the members
-are rolled out with their deterministic action (``berl.offline.evaluate``) to build learning
-curves. A checkpoint (agents, optimisers, random streams, curve so far) is written
-atomically every ``checkpoint_every`` steps and picked up again on a rerun.
+back only at logging intervals. An algorithm that needs Monte-Carlo returns (Cal-QL) gets
+each task's returns to go, computed once when the data is loaded. Every ``eval_every``
+steps (and at the end) the members are rolled out with their deterministic action
+(``berl.offline.evaluate``) to build learning curves. A checkpoint (agents, optimisers,
+random streams, curve so far) is written atomically every ``checkpoint_every`` steps and
+picked up again on a rerun.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from berl.core.log import checked_metrics, get_logger
 from berl.core.nets import MemberStreams
 from berl.core.settings import setting
 from berl.datasets import storage
-from berl.offline.evaluate import evaluation_record, rollout_returns
 from berl.offline.common import OfflineConfig
+from berl.offline.evaluate import evaluation_record, rollout_returns
 from berl.offline.registry import build_agent
 
 log = get_logger(__name__)
@@ -54,14 +56,17 @@ class TrainSettings:
     # `berl train` as flags of their own (e.g. td3: {noisy_actor_loss: false}).
     td3: dict = setting({}, "TD3's switches (fields of TD3Config)", flag=False)
     cql: dict = setting({}, "CQL's switches (fields of CQLConfig)", flag=False)
+    calql: dict = setting({}, "Cal-QL's switches (fields of CalQLConfig)", flag=False)
+
 
 def stream_seed(task: str, seed: int) -> int:
     """The seed of member (task, seed)'s random stream."""
     return zlib.crc32(f"{task}/{seed}".encode())
 
 
-def load_task_data(data_paths: dict[str, Path], device: torch.device) -> dict[str, torch.Tensor]:
-    """One dataset relabelled for several tasks, with rewards stacked as (tasks, N, 1)."""
+def load_task_parts(data_paths: dict[str, Path]) -> dict[str, storage.Transitions]:
+    """One dataset relabelled for several tasks: each task's transitions, checked to share
+    their states."""
     parts = {task: storage.load_transitions(Path(path)) for task, path in data_paths.items()}
     (first_task, first), *others = parts.items()
     for task, part in others:
@@ -69,8 +74,20 @@ def load_task_data(data_paths: dict[str, Path], device: torch.device) -> dict[st
             raise storage.DatasetError(
                 f"{data_paths[task]}: not relabelled from the same dataset as {data_paths[first_task]}"
             )
-    data = first.to_torch(device)
+    return parts
+
+
+def task_tensors(parts: dict[str, storage.Transitions], data_paths: dict[str, Path], device: torch.device,
+                 mc_discount: float | None = None) -> dict[str, torch.Tensor]:
+    """The tasks' shared arrays on ``device``, with rewards stacked as (tasks, N, 1) and, given
+    ``mc_discount``, each task's Monte-Carlo returns to go as ``mc_return``, (tasks, N, 1)."""
+    data = next(iter(parts.values())).to_torch(device)
     data["reward"] = torch.stack([torch.as_tensor(part.reward) for part in parts.values()]).to(device)
+    if mc_discount is not None:
+        data["mc_return"] = torch.stack([
+            torch.as_tensor(storage.returns_to_go(part, mc_discount, data_paths[task]))
+            for task, part in parts.items()
+        ]).to(device)
     return data
 
 
@@ -106,10 +123,13 @@ def train(
     members = [{"task": task, "seed": seed} for task in tasks for seed in seeds]
     member_tasks = [m["task"] for m in members]
     data_files = {task: str(path) for task, path in data_paths.items()}
-    data = load_task_data(data_paths, device)
-    size = len(data["observation"])
-    obs_dim, act_dim = data["observation"].shape[1], data["action"].shape[1]
+    parts = load_task_parts(data_paths)
+    first = parts[tasks[0]]
+    size, obs_dim, act_dim = len(first), first.observation.shape[1], first.action.shape[1]
     agent = build_agent(algorithm, obs_dim, act_dim, [m["seed"] for m in members], config).to(device)
+    mc_discount = agent.config.discount if agent.needs_mc_returns else None
+    data = task_tensors(parts, data_paths, device, mc_discount)
+    del parts, first  # the host copies: only the device's are trained on
     streams = MemberStreams([stream_seed(m["task"], m["seed"]) for m in members], device)
     reward_row = torch.tensor([tasks.index(task) for task in member_tasks], device=device)[:, None]
     batch_shape = (agent.config.batch_size,)
@@ -135,6 +155,8 @@ def train(
         index = streams.randint(size, batch_shape)  # (K, B): each member samples its own rows
         batch = {key: data[key][index] for key in ("observation", "action", "discount", "next_observation")}
         batch["reward"] = data["reward"][reward_row, index]
+        if agent.needs_mc_returns:
+            batch["mc_return"] = data["mc_return"][reward_row, index]
         metrics = agent.update(batch, streams)
 
         if step % log_every == 0 or step == steps:
