@@ -36,4 +36,6 @@ rule all:
         "reports/table2_obd.pdf",
         "reports/fig_obd_size.pdf",
         "reports/fig_obd_convergence.pdf",
+        # OBD's own benchmark, when D4RL data is present (README, "D4RL")
+        ["reports/table_obd_d4rl.pdf"] if D4RL_DATASETS else [],
     default_target: True

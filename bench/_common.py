@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import statistics
@@ -38,3 +39,18 @@ def write_results(name: str, results: dict) -> Path:
     path.write_text(json.dumps(payload, indent=2) + "\n")
     print(json.dumps(payload, indent=2))
     return path
+
+
+def preset_benchmark_arguments(description: str) -> tuple[argparse.Namespace, torch.device, dict]:
+    """The flags of a benchmark that times a preset's sizes (threads, alternation rounds,
+    device, configuration file); sets torch's threads and returns the device and presets."""
+    import yaml
+
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--config", default="config.yaml")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    return args, torch.device(args.device), yaml.safe_load(open(args.config))["presets"]

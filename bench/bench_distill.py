@@ -13,12 +13,10 @@ and sweep sizes x outer steps).
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import fields
 
 import torch
-import yaml
-from _common import interleaved, write_results
+from _common import interleaved, preset_benchmark_arguments, write_results
 
 from berl.distill.obd import DistillConfig, Distiller, RealData
 
@@ -31,10 +29,10 @@ def preset_config(preset: dict) -> DistillConfig:
     return DistillConfig(**{f.name: distill[f.name] for f in fields(DistillConfig) if f.name in distill})
 
 
-def setup(config: DistillConfig, device: torch.device):
+def setup(config: DistillConfig, device: torch.device, obs_dim: int = OBS_DIM, act_dim: int = ACT_DIM):
     g = torch.Generator(device).manual_seed(0)
-    obs = torch.randn(REAL, OBS_DIM, generator=g, device=device)
-    real = RealData(obs, torch.rand(REAL, ACT_DIM, generator=g, device=device) * 2 - 1,
+    obs = torch.randn(REAL, obs_dim, generator=g, device=device)
+    real = RealData(obs, torch.rand(REAL, act_dim, generator=g, device=device) * 2 - 1,
                     torch.rand(REAL, generator=g, device=device))
     distiller = Distiller(obs[: config.synthetic], real.targets[: config.synthetic], config)
     return distiller, real, g
@@ -55,8 +53,8 @@ def saved_bytes(config: DistillConfig, device: torch.device) -> int:
     return total
 
 
-def stepper(config: DistillConfig, device: torch.device, steps: int):
-    distiller, real, g = setup(config, device)
+def stepper(config: DistillConfig, device: torch.device, steps: int, obs_dim: int = OBS_DIM, act_dim: int = ACT_DIM):
+    distiller, real, g = setup(config, device, obs_dim, act_dim)
 
     def run():
         for _ in range(steps):
@@ -69,15 +67,7 @@ def stepper(config: DistillConfig, device: torch.device, steps: int):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--config", default="config.yaml")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    presets = yaml.safe_load(open(args.config))["presets"]
+    args, device, presets = preset_benchmark_arguments(__doc__)
     configs = {name: preset_config(presets[name]) for name in ("quick", "paper")}
     steps = {"quick": 5, "paper": 1}
     seconds = interleaved({name: stepper(cfg, device, steps[name]) for name, cfg in configs.items()},

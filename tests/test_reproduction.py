@@ -211,8 +211,17 @@ def test_the_scorecard_names_its_preset_and_gives_every_claim_a_verdict(tmp_path
                                                 "teacher": [700, 720]})
         baselines.append(folder / "baselines.json")
 
+    d4rl_rows = [{"dataset": name, "collection_seed": 0, "task": "Hopper-v4", "method": method, "seed": seed,
+                  "score": value + seed + 0.5 * n}
+                 for n, name in enumerate(["hopper-medium-v2", "hopper-medium-replay-v2", "walker2d-medium-v2",
+                                           "walker2d-medium-expert-v2", "halfcheetah-medium-v2"])  # 5: an interval
+                 for method, value in (("random", 5), ("dbc", 20), ("pbc", 30), ("av_pbc", 38), ("whole_data_bc", 46))
+                 for seed in range(3)]
+    d4rl_scores = tmp_path / "d4rl_scores.csv"
+    pd.DataFrame(d4rl_rows).to_csv(d4rl_scores, index=False)
     claims = write_reproduction(tmp_path / "returns.csv", TASKS, coverage, distilled, baselines, sizes,
-                                tmp_path / "reproduction", {"preset": "quick", "config hash": "abc"})
+                                tmp_path / "reproduction", {"preset": "quick", "config hash": "abc"},
+                                d4rl_scores=d4rl_scores)
     verdicts = {claim.statement.split(" (")[0]: claim.verdict for claim in claims}
     assert verdicts["BE beats Shannon on every task"] == HOLDS
     assert verdicts["BE beats Rényi on 4 of 5 tasks"] == HOLDS
@@ -221,10 +230,12 @@ def test_the_scorecard_names_its_preset_and_gives_every_claim_a_verdict(tmp_path
     assert verdicts["ensembles of 10 policies lift Av-PBC"] == HOLDS
     assert verdicts["Av-PBC improves with N_syn"] == HOLDS
     assert verdicts["coverage changes smoothly with α"] == NOT_TESTED
+    assert verdicts["on D4RL: Av-PBC > PBC > DBC > random selection"] == HOLDS
+    assert verdicts["on D4RL: BC on the whole data beats BC on Av-PBC's distilled pairs"] == HOLDS
     markdown = (tmp_path / "reproduction.md").read_text()
     assert markdown.startswith("# Reproduction scorecard, preset quick")
     assert "not as a reproduction" in markdown and "2 collection seed(s) x 3 training seeds" in markdown
-    assert markdown.count("| BE |") == 9 and markdown.count("| OBD |") == 3
+    assert markdown.count("| BE |") == 9 and markdown.count("| OBD |") == 3 and markdown.count("| OBD (D4RL) |") == 2
     assert (tmp_path / "reproduction.pdf").read_bytes().startswith(b"%PDF")
     assert torch.load(distilled[0], weights_only=False)["objective"] == "dbc"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import typing
 from dataclasses import MISSING, dataclass
 from typing import Literal
 
@@ -16,6 +17,7 @@ from berl.cli import build_parser
 from berl.config import STAGE_SETTINGS, with_defaults
 from berl.core import settings
 from berl.core.settings import setting
+from berl.distill.obd import Objective
 from berl.offline.registry import ALGORITHMS
 
 # Keys that a job gets from its wildcards instead of the preset's block.
@@ -63,11 +65,15 @@ def test_schema_and_dataclass_agree_on_types_choices_and_required_keys(blocks, b
         if name in PER_JOB.get(block, set()):
             continue
         node = resolve(schema["properties"][name], definitions)
-        if info["type"] is dict:  # an algorithm's switches: fields of its config
+        if info["type"] is dict and name in ALGORITHMS:  # an algorithm's switches: fields of its config
             config_class = ALGORITHMS[name][1]
             known = settings.describe(config_class)
             for switch, sub in node["properties"].items():
                 assert schema_type(sub, definitions) == (SCALARS[known[switch]["type"]], known[switch]["choices"])
+            continue
+        if info["type"] is dict:  # outer steps per distillation objective
+            assert set(node["properties"]) == set(typing.get_args(Objective)), f"{block}.{name}"
+            assert {schema_type(sub, definitions) for sub in node["properties"].values()} == {("integer", None)}
             continue
         if info["list"]:
             assert node["type"] == "array", name

@@ -139,6 +139,29 @@ def _export_minari(args) -> None:
         print(dataset_id)
 
 
+def _build_import_d4rl(p):
+    p.add_argument("--dataset", required=True, help="a D4RL name (hopper-medium-v2) or a Minari id (mujoco/hopper/medium-v0)")
+    p.add_argument("--root", type=Path, default=Path("data/d4rl"), help="folder of the D4RL files <name>.hdf5")
+    p.add_argument("--out", type=Path, required=True, help="transitions .npz")
+    p.add_argument("--info", type=Path, required=True, help="the dataset's task and reference returns (.json)")
+
+
+def _import_d4rl(args) -> None:
+    from berl.datasets.d4rl import import_d4rl
+
+    import_d4rl(args.dataset, args.root, args.out, args.info)
+
+
+def _build_fetch_d4rl(p):
+    p.add_argument("datasets", nargs="+", metavar="MINARI_ID", help="e.g. mujoco/hopper/medium-v0")
+
+
+def _fetch_d4rl(args) -> None:
+    from berl.datasets.d4rl import fetch
+
+    fetch(args.datasets)
+
+
 def _build_relabel(p):
     p.add_argument("--manifest", type=Path, required=True)
     p.add_argument("--task", required=True)
@@ -354,6 +377,8 @@ def _report_flags(p, *arguments: str) -> None:
         "method": dict(required=True, choices=EMBEDDING_METHODS),
         "embeddings": dict(nargs="+", required=True, metavar="DOMAIN=PATH", help="outputs of `embed`, one per domain"),
         "study": dict(type=Path, required=True, help="output of `estimator-study`"),
+        "info": dict(type=Path, nargs="+", required=True, help="outputs of `import-d4rl` (--info)"),
+        "d4rl_scores": dict(type=Path, help="the D4RL table's scores per run (none: its claims are not tested)"),
         "out": dict(type=Path, required=True, help=".pdf"),
         "out_prefix": dict(type=Path, required=True, help="the outputs' path without suffix, e.g. reports/table1"),
     }
@@ -399,6 +424,9 @@ STAGES = {
     "import-exorl": ("import one of ExORL's datasets (episode files) as a dataset", _build_import_exorl,
                      _import_exorl),
     "relabel": ("relabel a dataset with one task's reward", _build_relabel, _relabel),
+    "import-d4rl": ("check a D4RL file or Minari dataset and write it as transitions", _build_import_d4rl,
+                    _import_d4rl),
+    "fetch-d4rl": ("download Minari's D4RL datasets (needs internet)", _build_fetch_d4rl, _fetch_d4rl),
     "export-minari": ("export a dataset as local Minari datasets, one per task", _build_export_minari,
                       _export_minari),
     "train": ("train offline agents (every task x seed) as one batch", _build_train, _train),
@@ -446,11 +474,15 @@ STAGES = {
     "fig-obd-convergence": _report(
         "draw the score versus outer step per objective", ("distilled", "out"),
         lambda a, meta: _reports("distill").write_convergence_figure(a.distilled, a.out, meta)),
+    "table-obd-d4rl": _report(
+        "write OBD's Table 1 on D4RL beside the published numbers", ("info", "distilled", "baselines", "out_prefix"),
+        lambda a, meta: _reports("obd_d4rl").write_table(a.info, a.distilled, a.baselines, a.out_prefix, meta)),
     "reproduction": _report(
         "score each published claim: measured value, interval and verdict",
-        ("returns", "tasks", "coverage", "distilled", "baselines", "sizes", "out_prefix"),
+        ("returns", "tasks", "coverage", "distilled", "baselines", "sizes", "d4rl_scores", "out_prefix"),
         lambda a, meta: _reports("reproduction").write_reproduction(
-            a.returns, a.tasks, a.coverage, a.distilled, a.baselines, a.sizes, a.out_prefix, meta)),
+            a.returns, a.tasks, a.coverage, a.distilled, a.baselines, a.sizes, a.out_prefix, meta,
+            d4rl_scores=a.d4rl_scores)),
 }
 
 

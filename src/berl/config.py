@@ -19,7 +19,7 @@ from berl.core.settings import complete
 from berl.coverage.embedding import EmbeddingSettings
 from berl.coverage.estimator_study import StudySettings
 from berl.coverage.measures import CoverageSettings
-from berl.datasets import envs
+from berl.datasets import d4rl, envs
 from berl.distill.obd import DistillSettings
 from berl.explore.agents import ExploreSettings
 from berl.explore.collect import CollectSettings
@@ -38,6 +38,7 @@ STAGE_SETTINGS = {
     "embedding": EmbeddingSettings,
     "estimator_study": StudySettings,
     "distill": DistillSettings,
+    "d4rl": d4rl.D4RLSettings,
 }
 
 
@@ -109,6 +110,11 @@ def _preset_problems(name: str, preset: dict) -> list[str]:
             f"config key 'presets.{name}.distill.teacher': {distill['teacher']!r} is not one of "
             f"the preset's algorithms {preset['algorithms']}"
         )
+    for dataset in preset.get("d4rl", {}).get("datasets", []):
+        try:
+            d4rl.environment(dataset)
+        except ValueError as exc:
+            problems.append(f"config key 'presets.{name}.d4rl.datasets': {exc}")
     for task in distill.get("tasks", []):
         if task not in preset["tasks"]:
             problems.append(f"config key 'presets.{name}.distill.tasks': {task!r} is not one of "
@@ -118,7 +124,7 @@ def _preset_problems(name: str, preset: dict) -> list[str]:
 
 def with_defaults(preset: dict) -> dict:
     """A valid preset with every stage block completed by its dataclass's defaults."""
-    return preset | {block: complete(cls, preset[block]) for block, cls in STAGE_SETTINGS.items()}
+    return preset | {block: complete(cls, preset.get(block, {})) for block, cls in STAGE_SETTINGS.items()}
 
 
 def domains(preset: dict) -> list[str]:

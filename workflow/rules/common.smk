@@ -1,11 +1,15 @@
 # Configuration checks, paths, input functions and the rules' shared parts.
 import json
 import os
+import re
+import sys
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from berl.config import STAGE_SETTINGS, check_config, config_hash, domains, with_defaults
 from berl.core import settings as stage_settings
+from berl.datasets import d4rl
 from berl.datasets.envs import domain_of
 from berl.offline.registry import ALGORITHMS
 
@@ -71,10 +75,13 @@ def stage_flags(*blocks, skip=(), prefix=""):
                     for block in blocks)
 
 
-def algorithm_switches(wildcards):
+def switches_of(algorithm):
     """The preset's switches of one offline algorithm (`offline.<algorithm>`) as flags."""
-    config_class = ALGORITHMS[wildcards.algorithm][1]
-    return stage_settings.flags(config_class, SETTINGS["offline"].get(wildcards.algorithm, {}))
+    return stage_settings.flags(ALGORITHMS[algorithm][1], SETTINGS["offline"].get(algorithm, {}))
+
+
+def algorithm_switches(wildcards):
+    return switches_of(wildcards.algorithm)
 
 
 def learns(dataset):
@@ -214,3 +221,74 @@ def distill_baseline_files(wildcards):
         for seed in COLLECTION_SEEDS
         for task in DISTILL_TASKS
     ]
+
+
+# ------------------------------------------------------------------ D4RL (OBD's benchmark)
+
+D4RL = d4rl.D4RLSettings(**SETTINGS["d4rl"])
+D4RL_RESULTS = f"{RESULTS}/d4rl/{{d4rl}}"
+
+
+def d4rl_datasets():
+    """The configured D4RL datasets whose source is present, by folder name. With
+    `d4rl.require` an absent source stops the workflow here, before any job, naming it;
+    without, it is left out and one line says so."""
+    absent = [name for name in D4RL.datasets if not d4rl.source_of(name, D4RL.root).exists()]
+    if absent and D4RL.require:
+        first = absent[0]
+        raise WorkflowError(f"d4rl: {d4rl.source_of(first, D4RL.root)}: no such file"
+                            + (f" (and {len(absent) - 1} more)" if len(absent) > 1 else "") + "; "
+                            + d4rl.HOW_TO_GET.format(name=first, root=D4RL.root))
+    if absent and len(absent) == len(D4RL.datasets):
+        print(f"D4RL branch off: none of the {len(absent)} d4rl.datasets is in {D4RL.root}/ or the Minari root "
+              "(README, 'D4RL')", file=sys.stderr)
+    elif absent:
+        print(f"D4RL branch: {len(D4RL.datasets) - len(absent)} of {len(D4RL.datasets)} datasets present; "
+              f"left out: {', '.join(absent)} (README, 'D4RL')", file=sys.stderr)
+    return {d4rl.folder_name(name): name for name in D4RL.datasets if name not in absent}
+
+
+D4RL_DATASETS = d4rl_datasets()
+
+
+wildcard_constraints:
+    d4rl="|".join(map(re.escape, D4RL_DATASETS)) or "(?!)",
+
+
+def d4rl_name(wildcards):
+    return D4RL_DATASETS[wildcards.d4rl]
+
+
+def d4rl_source(wildcards):
+    """A D4RL file is the import's input; a Minari dataset is read from Minari's root."""
+    name = d4rl_name(wildcards)
+    return [] if d4rl.is_minari(name) else [str(d4rl.source_of(name, D4RL.root))]
+
+
+def d4rl_task(wildcards):
+    """The Gymnasium task whose episodes score the dataset's policies."""
+    return d4rl.gym_task(d4rl_name(wildcards))
+
+
+def d4rl_teacher(wildcards):
+    return f"{D4RL_RESULTS}/offline/{D4RL.teacher}/agents.pt".format(d4rl=wildcards.d4rl)
+
+
+def d4rl_outer_steps(wildcards):
+    return D4RL.outer_steps_of(d4rl_name(wildcards), wildcards.objective, DISTILL["outer_steps"])
+
+
+def d4rl_table_inputs(wildcards):
+    """Every D4RL dataset's info, distillations at the preset's size and baselines."""
+    folders = [D4RL_RESULTS.format(d4rl=folder) for folder in D4RL_DATASETS]
+    return {
+        "info": [f"{folder}/info.json" for folder in folders],
+        "distilled": [f"{folder}/distill/{objective}_n{DISTILL['synthetic']}.pt"
+                      for folder in folders for objective in DISTILL["objectives"]],
+        "baselines": [f"{folder}/distill/baselines.json" for folder in folders],
+    }
+
+
+def d4rl_scores_file(wildcards):
+    """The D4RL table's scores per run, for the scorecard, when the branch is on."""
+    return ["reports/table_obd_d4rl_scores.csv"] if D4RL_DATASETS else []

@@ -75,3 +75,30 @@ rule export_minari:
         "python -m berl export-minari --manifest {input.manifest} --relabelled {params.relabelled}"
         " --dataset {wildcards.dataset} --spec {params.spec:q} {params.provenance} --out {output}"
         " > {log} 2>&1"
+
+
+rule import_d4rl:
+    """A D4RL dataset (OBD's benchmark), checked against its environment and written as
+    transitions with episode ends, and its info: the Gymnasium task that scores it and the
+    reference returns of the normalised score."""
+    input:
+        d4rl_source,
+    output:
+        data=f"{D4RL_RESULTS}/transitions.npz",
+        info=f"{D4RL_RESULTS}/info.json",
+    params:
+        dataset=d4rl_name,
+        root=D4RL.root,
+    log:
+        log_file("import_d4rl/{d4rl}"),
+    benchmark:
+        benchmark_file("import_d4rl/{d4rl}")
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=runtime("relabel"),
+    conda:
+        "../../envs/berl.yaml"
+    shell:
+        "python -m berl import-d4rl --dataset {params.dataset:q} --root {params.root:q}"
+        " --out {output.data} --info {output.info} > {log} 2>&1"

@@ -28,3 +28,34 @@ rule train_offline:
         "python -m berl train --algorithm {wildcards.algorithm} --data {params.data}"
         " --dataset {wildcards.dataset} --out {output.agents} --eval-out {output.evaluation}"
         " {params.settings} {params.evaluation} {params.switches} --threads {threads} > {log} 2>&1"
+
+
+rule train_offline_d4rl:
+    """The D4RL branch's teacher: `d4rl.teacher` trained on one D4RL dataset (every seed as
+    one batch), evaluated in the dataset's Gymnasium task."""
+    input:
+        f"{D4RL_RESULTS}/transitions.npz",
+    output:
+        agents=f"{D4RL_RESULTS}/offline/{D4RL.teacher}/agents.pt",
+        evaluation=f"{D4RL_RESULTS}/offline/{D4RL.teacher}/evaluation.json",
+    params:
+        task=d4rl_task,
+        steps=D4RL.steps or SETTINGS["offline"]["steps"],
+        settings=stage_flags("offline", skip=("steps",)),
+        evaluation=stage_flags("evaluate", prefix="eval_"),
+        switches=switches_of(D4RL.teacher),
+    log:
+        log_file("train_d4rl/{d4rl}"),
+    benchmark:
+        benchmark_file("train_d4rl/{d4rl}")
+    threads: SETTINGS["threads"]["train"]
+    resources:
+        gpu=1,
+        mem_mb=16000,
+        runtime=runtime("train"),
+    conda:
+        "../../envs/berl.yaml"
+    shell:
+        f"python -m berl train --algorithm {D4RL.teacher} --data {{params.task}}={{input}}"
+        " --dataset {wildcards.d4rl} --steps {params.steps} --out {output.agents} --eval-out {output.evaluation}"
+        " {params.settings} {params.evaluation} {params.switches} --threads {threads} > {log} 2>&1"

@@ -16,6 +16,7 @@ localrules:
     table2,
     fig_obd_size,
     fig_obd_convergence,
+    table_obd_d4rl,
     reproduction,
 
 
@@ -308,6 +309,33 @@ rule fig_obd_convergence:
         " > {log} 2>&1"
 
 
+rule table_obd_d4rl:
+    """OBD's Table 1 on D4RL: every present D4RL dataset's distillations and references,
+    in D4RL normalised scores beside the published ones."""
+    input:
+        unpack(d4rl_table_inputs),
+    output:
+        pdf=report("reports/table_obd_d4rl.pdf", caption="../report/table_obd_d4rl.rst", category="Distillation"),
+        csv="reports/table_obd_d4rl.csv",
+        tex="reports/table_obd_d4rl.tex",
+        scores="reports/table_obd_d4rl_scores.csv",
+    params:
+        provenance=REPORT_PROVENANCE,
+    log:
+        log_file("table_obd_d4rl"),
+    benchmark:
+        benchmark_file("table_obd_d4rl")
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/berl.yaml"
+    shell:
+        "python -m berl table-obd-d4rl --info {input.info} --distilled {input.distilled}"
+        " --baselines {input.baselines} --out-prefix reports/table_obd_d4rl {params.provenance} > {log} 2>&1"
+
+
 rule reproduction:
     """The claim scorecard: each published claim, its measured value and interval, a verdict."""
     input:
@@ -316,11 +344,13 @@ rule reproduction:
         distilled=distill_files,
         baselines=distill_baseline_files,
         sizes=distill_size_files,
+        d4rl=d4rl_scores_file,
     output:
         md="reports/reproduction.md",
         pdf=report("reports/reproduction.pdf", caption="../report/reproduction.rst", category="Reproduction"),
     params:
         tasks=" ".join(TASKS),
+        d4rl=lambda wc, input: f"--d4rl-scores {input.d4rl}" if input.d4rl else "",
         provenance=REPORT_PROVENANCE,
     log:
         log_file("reproduction"),
@@ -335,4 +365,4 @@ rule reproduction:
     shell:
         "python -m berl reproduction --returns {input.returns} --tasks {params.tasks}"
         " --coverage {input.coverage} --distilled {input.distilled} --baselines {input.baselines}"
-        " --sizes {input.sizes} --out-prefix reports/reproduction {params.provenance} > {log} 2>&1"
+        " --sizes {input.sizes} {params.d4rl} --out-prefix reports/reproduction {params.provenance} > {log} 2>&1"

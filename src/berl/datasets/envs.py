@@ -1,8 +1,10 @@
-"""dm_control environments with flat float32 observations and actions in [-1, 1]."""
+"""Environments with flat float32 observations and actions in [-1, 1]: dm_control's tasks
+(the pipeline's own datasets) and Gymnasium's MuJoCo locomotion (the D4RL branch)."""
 
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
@@ -110,3 +112,49 @@ class Env:
         with physics.reset_context():
             physics.set_state(state)
         return float(self._env.task.get_reward(physics))
+
+
+# Gymnasium's MuJoCo tasks of the D4RL branch. D4RL's v2 files were recorded in the
+# mujoco-py environments of gym (v3); Gymnasium's v4 has their model files and observation
+# layout on the `mujoco` bindings. Minari's `mujoco/*` datasets were recorded in v5.
+GYM_TASKS: dict[str, tuple[int, int]] = {  # id -> (observation size, action size)
+    f"{name}-{version}": sizes
+    for name, sizes in (("HalfCheetah", (17, 6)), ("Hopper", (11, 3)), ("Walker2d", (17, 6)))
+    for version in ("v4", "v5")
+}
+
+
+class GymEnv:
+    """One Gymnasium MuJoCo task with its time limit (1000 steps); an episode also ends
+    when the task terminates it (a hopper or walker that falls). The first reset draws
+    the initial state from ``seed``."""
+
+    def __init__(self, task: str, seed: int):
+        import gymnasium  # imported here: the Snakefile reads this module too
+
+        if task not in GYM_TASKS:
+            raise ValueError(f"unknown Gymnasium task {task!r}; known: {', '.join(GYM_TASKS)}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # v4's deprecation notice: v4 is the version D4RL matches
+            self._env = gymnasium.make(task)
+        self.name, self._seed = task, seed
+        space = self._env.action_space
+        self._action_low = space.low.astype(np.float64)
+        self._action_range = (space.high - space.low).astype(np.float64)
+        self.observation_dim, self.action_dim = GYM_TASKS[task]
+
+    def reset(self) -> np.ndarray:
+        observation, _ = self._env.reset(seed=self._seed)
+        self._seed = None  # later episodes continue the environment's random stream
+        return observation.astype(np.float32)
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool]:
+        """Advance one step; returns (observation, reward, episode_over)."""
+        unit = (np.clip(action, -1.0, 1.0) + 1.0) * 0.5
+        observation, reward, terminated, truncated, _ = self._env.step(self._action_low + unit * self._action_range)
+        return observation.astype(np.float32), float(reward), terminated or truncated
+
+
+def make_env(task: str, seed: int) -> Env | GymEnv:
+    """The environment of a task name: a Gymnasium id (``Hopper-v4``) or a dm_control task."""
+    return GymEnv(task, seed) if task in GYM_TASKS else Env(task, seed)

@@ -32,21 +32,23 @@ def rollout_returns(agent, member_tasks: list[str], episodes: int) -> np.ndarray
     """Returns of ``episodes`` episodes for each of the agent's K members, shape (K, E).
 
     Member m acts in task ``member_tasks[m]``. All K x E environments step in lockstep so
-    that each control step needs a single batched forward pass of the K policies. Episode
-    e starts from the same state for every member, dataset and algorithm of a task
+    that each control step needs a single batched forward pass of the K policies; an
+    episode that ends early (a fallen hopper) stops stepping while the others go on.
+    Episode e starts from the same state for every member, dataset and algorithm of a task
     (common random numbers make comparisons less noisy).
     """
-    grid = [[envs.Env(task, seed=EVAL_SEED_OFFSET + e) for e in range(episodes)]
+    grid = [[envs.make_env(task, seed=EVAL_SEED_OFFSET + e) for e in range(episodes)]
             for task in member_tasks]
     obs = np.stack([[env.reset() for env in row] for row in grid])
     returns = np.zeros((len(member_tasks), episodes))
+    running = np.ones((len(member_tasks), episodes), dtype=bool)
     device = next(agent.parameters()).device
-    for _ in range(envs.EPISODE_LENGTH):
+    while running.any():
         actions = agent.act(torch.as_tensor(obs, device=device)).cpu().numpy()
-        for m, row in enumerate(grid):
-            for e, env in enumerate(row):
-                obs[m, e], reward, _ = env.step(actions[m, e])
-                returns[m, e] += reward
+        for m, e in zip(*np.nonzero(running)):
+            obs[m, e], reward, over = grid[m][e].step(actions[m, e])
+            returns[m, e] += reward
+            running[m, e] = not over
     return returns
 
 

@@ -24,7 +24,7 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from berl.core.io import atomic_path  # noqa: E402
 from berl.core.stats import MIN_BOOTSTRAP_RUNS  # noqa: E402
 
-PROVENANCE_PACKAGES = ("berl", "torch", "numpy", "dm-control", "mujoco", "snakemake")
+PROVENANCE_PACKAGES = ("berl", "torch", "numpy", "dm-control", "mujoco", "gymnasium", "snakemake")
 RUN_KEYS = ["collection_seed", "seed"]  # one run: a replicate dataset and a training seed
 FAMILY_COLOURS = {"BE": "tab:blue", "Rényi": "tab:orange", "Shannon": "tab:green",
                   "SMM": "tab:purple", "RND": "tab:brown", "ExORL": "tab:olive", "random": "tab:gray"}

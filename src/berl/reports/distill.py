@@ -32,9 +32,14 @@ def source_of(path: Path) -> tuple[str, int]:
     return Path(path).parents[2].name, collection_seed_of(path)
 
 
-def load_results(paths: list[Path]) -> list[tuple[str, int, dict]]:
-    """(source dataset, collection seed, distillation result) per file."""
-    return [(*source_of(p), torch.load(p, map_location="cpu", weights_only=False)) for p in paths]
+def load_results(paths: list[Path], source=source_of) -> list[tuple[str, int, dict]]:
+    """(source dataset, collection seed, distillation result) per file, the first two read
+    from its path by ``source``."""
+    return [(*source(p), torch.load(p, map_location="cpu", weights_only=False)) for p in paths]
+
+
+def dm_control_score(rows: pd.DataFrame) -> np.ndarray:
+    return normalised_score(rows["return"])
 
 
 COLUMNS = {"random": "random pairs", "dbc": "DBC", "pbc": "PBC", "av_pbc": "Av-PBC",
@@ -45,9 +50,11 @@ LEARNERS = {"default": "as distilled", "mlp2": "2 layers", "mlp3": "3 layers", "
 assert set(LEARNERS) == {"default", *GENERALISATION}
 
 
-def score_rows(results: list[tuple[str, int, dict]], baselines: list[Path]) -> pd.DataFrame:
+def score_rows(results: list[tuple[str, int, dict]], baselines: list[Path], source=source_of,
+               normalise=dm_control_score) -> pd.DataFrame:
     """One row per (dataset, collection seed, task, method, seed) with its mean return and
-    normalised score, from distillation ``results`` (``load_results``) and baseline files;
+    its score ``normalise(rows)``, from distillation ``results`` (``load_results``) and
+    baseline files (whose dataset and collection seed ``source`` reads from their paths);
     ``seed`` is the evaluation seed, or the teacher's training seed."""
     rows, started = [], set()
 
@@ -63,11 +70,11 @@ def score_rows(results: list[tuple[str, int, dict]], baselines: list[Path]) -> p
             add(dataset, collection_seed, task, "random", result["random_pairs"])
     for path in baselines:
         result = read_json(path)
-        dataset, collection_seed = source_of(path)
+        dataset, collection_seed = source(path)
         add(dataset, collection_seed, result["task"], "whole_data_bc", result["whole_data_bc"])
         add(dataset, collection_seed, result["task"], "teacher", result["teacher"])
     frame = pd.DataFrame(rows)
-    frame["score"] = normalised_score(frame["return"])
+    frame["score"] = normalise(frame)
     return frame
 
 
