@@ -327,3 +327,12 @@ def test_the_d4rl_branch_runs_through_snakemake_to_obds_table(workflow_copy):
     assert distilled["task"] == "HalfCheetah-v4" and distilled["observation"].shape == (16, 17)
     tex = (workflow_copy / "reports/table_obd_d4rl.tex").read_text()
     assert "Hop M" in tex and "HC M-R" in tex and "(32.5)" in tex
+
+
+def test_every_offline_algorithm_can_be_a_teacher():
+    from berl.core.settings import describe
+    from berl.distill.obd import DistillSettings
+    from berl.offline.registry import ALGORITHMS
+
+    for settings in (d4rl.D4RLSettings, DistillSettings):
+        assert set(describe(settings)["teacher"]["choices"]) == set(ALGORITHMS), settings.__name__
