@@ -175,7 +175,7 @@ def read_hdf5(path: Path, env: str) -> storage.Transitions:
 
     path = Path(path)
     if not path.is_file():
-        _fail(path, "file not found")
+        _fail(path, "no such file; " + HOW_TO_GET.format(name=path.stem, root=path.parent))
     try:
         with h5py.File(path, "r") as file:
             missing = [key for key in HDF5_KEYS if key not in file]
@@ -248,8 +248,6 @@ def import_d4rl(name: str, root: Path, out_path: Path, info_path: Path) -> stora
         source = f"minari:{name}"
     else:
         path = Path(root) / f"{name}.hdf5"
-        if not path.is_file():
-            raise storage.DatasetError(f"{path}: no such file; " + HOW_TO_GET.format(name=name, root=root))
         transitions = read_hdf5(path, env)
         source = str(path)
     storage.save_transitions(out_path, transitions)

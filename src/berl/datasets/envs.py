@@ -55,6 +55,17 @@ def flatten_observation(observation: dict) -> np.ndarray:
     )
 
 
+class ActionScale:
+    """Maps an action in [-1, 1]^d (clipped first) onto an environment's own bounds."""
+
+    def __init__(self, low: np.ndarray, high: np.ndarray):
+        self.low = np.asarray(low, dtype=np.float64)
+        self.range = np.asarray(high, dtype=np.float64) - self.low
+
+    def __call__(self, action: np.ndarray) -> np.ndarray:
+        return self.low + (np.clip(action, -1.0, 1.0) + 1.0) * 0.5 * self.range
+
+
 class Env:
     """One dm_control task; ``step`` takes an action in [-1, 1]^d and rescales it."""
 
@@ -68,8 +79,7 @@ class Env:
         self.name = task
         self._env = suite.load(domain, task_name, task_kwargs={"random": seed})
         spec = self._env.action_spec()
-        self._action_low = spec.minimum.astype(np.float64)
-        self._action_range = (spec.maximum - spec.minimum).astype(np.float64)
+        self._to_bounds = ActionScale(spec.minimum, spec.maximum)
         self.action_dim = int(spec.shape[0])
         self.observation_dim = int(
             sum(int(np.prod(s.shape)) for s in self._env.observation_spec().values())
@@ -98,8 +108,7 @@ class Env:
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool]:
         """Advance one control step; returns (observation, reward, episode_over)."""
-        unit = (np.clip(action, -1.0, 1.0) + 1.0) * 0.5
-        time_step = self._env.step(self._action_low + unit * self._action_range)
+        time_step = self._env.step(self._to_bounds(action))
         return (
             flatten_observation(time_step.observation),
             float(time_step.reward),
@@ -138,9 +147,7 @@ class GymEnv:
             warnings.simplefilter("ignore")  # v4's deprecation notice: v4 is the version D4RL matches
             self._env = gymnasium.make(task)
         self.name, self._seed = task, seed
-        space = self._env.action_space
-        self._action_low = space.low.astype(np.float64)
-        self._action_range = (space.high - space.low).astype(np.float64)
+        self._to_bounds = ActionScale(self._env.action_space.low, self._env.action_space.high)
         self.observation_dim, self.action_dim = GYM_TASKS[task]
 
     def reset(self) -> np.ndarray:
@@ -150,8 +157,7 @@ class GymEnv:
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool]:
         """Advance one step; returns (observation, reward, episode_over)."""
-        unit = (np.clip(action, -1.0, 1.0) + 1.0) * 0.5
-        observation, reward, terminated, truncated, _ = self._env.step(self._action_low + unit * self._action_range)
+        observation, reward, terminated, truncated, _ = self._env.step(self._to_bounds(action))
         return observation.astype(np.float32), float(reward), terminated or truncated
 
 

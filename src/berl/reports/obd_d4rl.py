@@ -20,7 +20,7 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from berl.core.io import atomic_path, read_json, write_text  # noqa: E402
 from berl.datasets.d4rl import normalised_score  # noqa: E402
 from berl.reports.common import mean_std_text, provenance_line, seed_statistics, table_page, tex_table, write_csv  # noqa: E402
-from berl.reports.distill import COLUMNS, load_results, score_rows  # noqa: E402
+from berl.reports.distill import COLUMNS, OBJECTIVES, load_results, score_rows  # noqa: E402
 
 # OBD's Table 1 (N_syn = 256, D4RL v2), by method and (environment, level).
 ENVIRONMENTS = {"halfcheetah": "HC", "hopper": "Hop", "walker2d": "W2d"}
@@ -71,12 +71,12 @@ def d4rl_scores(info_paths: list[Path], distilled: list[Path], baselines: list[P
     return scores
 
 
-def _order(stats: pd.DataFrame) -> list[str]:
-    """Dataset folders in OBD's column order (others after, as configured)."""
-    datasets = list(dict.fromkeys(stats.dataset))
+def _order(first: pd.DataFrame) -> list[str]:
+    """Dataset folders (``first``: one row per dataset, as configured) in OBD's column
+    order, others after them as configured."""
     rank = {column: i for i, column in enumerate(PUBLISHED_COLUMNS)}
-    position = stats.drop_duplicates("dataset").set_index("dataset")
-    return sorted(datasets, key=lambda d: rank.get((position.at[d, "environment"], position.at[d, "level"]),
+    datasets = list(first.index)
+    return sorted(datasets, key=lambda d: rank.get((first.at[d, "environment"], first.at[d, "level"]),
                                                    len(rank) + datasets.index(d)))
 
 
@@ -92,8 +92,8 @@ def write_table(info_paths: list[Path], distilled: list[Path], baselines: list[P
     write_csv(out_prefix.with_suffix(".csv"), stats, meta)
     write_csv(out_prefix.with_name(out_prefix.name + "_scores.csv"), scores, meta)
 
-    datasets = _order(stats)
     first = stats.drop_duplicates("dataset").set_index("dataset")
+    datasets = _order(first)
     labels = ["method"] + [f"{ENVIRONMENTS.get(first.at[d, 'environment'], first.at[d, 'environment'])} "
                            f"{LEVELS.get(first.at[d, 'level'], first.at[d, 'level'])}" for d in datasets] + ["average"]
     cells = stats.set_index(["method", "dataset"])
@@ -114,7 +114,7 @@ def write_table(info_paths: list[Path], distilled: list[Path], baselines: list[P
                     and stats[stats.method == method].published.notna().all())
         rows.append(row + [f"{averages[method]:.1f}" + (f"\n({PUBLISHED_AVERAGE[method]:.1f})" if complete else "")])
     # the best objective of each column in bold
-    objectives = [m for m in methods if m in ("dbc", "pbc", "av_pbc")]
+    objectives = [m for m in methods if m in OBJECTIVES]
     marks = [set() for _ in methods]
     for j, dataset in enumerate(datasets + [None], 1):
         means = {m: averages[m] if dataset is None else cells["mean"].get((m, dataset), float("-inf"))

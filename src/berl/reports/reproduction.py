@@ -239,17 +239,17 @@ def _mean_difference(units: np.ndarray, first: int, second: int):
     return bootstrap_candidates([units], lambda m: m[0][:, first] - m[0][:, second])
 
 
-METHOD_NAMES = {"av_pbc": "Av-PBC", "pbc": "PBC", "dbc": "DBC", "random": "random selection",
-                "whole_data_bc": "BC on the whole data"}
+NO_D4RL = "needs D4RL data (README, 'D4RL')"
 
 
-def objective_order(scores: pd.DataFrame, paper: str = "OBD", where: str = "") -> Claim:
+def objective_order(scores: pd.DataFrame, paper: str = "OBD", where: str = "",
+                    without_scores: str = "no distillation scores") -> Claim:
     chain = ["av_pbc", "pbc", "dbc", "random"]
-    names = METHOD_NAMES
+    names = {"av_pbc": "Av-PBC", "pbc": "PBC", "dbc": "DBC", "random": "random selection"}
     claim = Claim(paper, where + "Av-PBC > PBC > DBC > random selection",
                   "38.2 > 30.4 > 20.9 > 7.6 (D4RL average, OBD Table 1)", "", NOT_TESTED)
     if scores.empty:
-        claim.measured = "needs D4RL data (README, 'D4RL')"
+        claim.measured = without_scores
         return claim
     if not set(chain) <= set(scores.method):
         claim.measured = "needs all three objectives: " + ", ".join(sorted(set(chain) - set(scores.method))) + " missing"
@@ -270,7 +270,7 @@ def whole_data_beats_distilled(scores: pd.DataFrame) -> Claim:
     claim = Claim("OBD (D4RL)", "on D4RL: BC on the whole data beats BC on Av-PBC's distilled pairs",
                   "45.7 vs 38.2 (D4RL average, OBD Table 1)", "", NOT_TESTED)
     if scores.empty or not {"whole_data_bc", "av_pbc"} <= set(scores.method):
-        claim.measured = "needs D4RL data (README, 'D4RL')" if scores.empty else "needs Av-PBC and whole-data BC"
+        claim.measured = NO_D4RL if scores.empty else "needs Av-PBC and whole-data BC"
         return claim
     units = _units(scores[scores.method.isin(["whole_data_bc", "av_pbc"])], "method", ["whole_data_bc", "av_pbc"])
     value, low, high = _mean_difference(units, 0, 1)
@@ -335,7 +335,7 @@ def scorecard(returns: pd.DataFrame, tasks: list[str], coverage: pd.DataFrame, s
         objective_order(scores),
         ensembles_lift(general),
         improves_with_size(sizes),
-        objective_order(d4rl_scores, paper="OBD (D4RL)", where="on D4RL: "),
+        objective_order(d4rl_scores, paper="OBD (D4RL)", where="on D4RL: ", without_scores=NO_D4RL),
         whole_data_beats_distilled(d4rl_scores),
     ]
 
