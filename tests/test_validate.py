@@ -103,3 +103,51 @@ def test_check_arrays_reports_the_first_problem_it_meets():
         check_arrays("f", {"x": np.zeros((3, 5)), "y": np.float64(1.0)}, expected)
     with pytest.raises(DatasetError, match="^f: z has shape \\(3, 3\\), 2 columns expected$"):
         check_arrays("f", {"x": np.zeros((3, 5)), "y": np.zeros(3), "z": np.zeros((3, 3))}, expected)
+
+
+# ------------------------------------------------------------------------ checkpoints
+
+
+def _train_bandit(tmp_path, out, **kwargs):
+    from test_offline import CPU, saved_bandits
+
+    from berl.offline.train import train
+
+    data = saved_bandits(tmp_path, a=0.5, b=0.2)
+    return train("td3", data, out, [0], 40, {"hidden_dim": 16, "batch_size": 16}, CPU, log_every=20,
+                 checkpoint_every=20, eval_every=40, eval_episodes=0, **kwargs)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "not a dict"])
+def test_a_damaged_checkpoint_is_reported_and_the_run_starts_afresh(tmp_path, caplog, damage):
+    import torch
+
+    from berl.core.checkpoint import save_checkpoint
+
+    reference = _train_bandit(tmp_path, tmp_path / "reference.pt")
+    checkpoint = tmp_path / "agents.pt.ckpt"
+    if damage == "garbage":
+        checkpoint.write_bytes(b"\x00not a checkpoint" * 50)
+    elif damage == "truncated":
+        save_checkpoint(checkpoint, {"any": "run"}, {"weights": torch.zeros(1000)})
+        checkpoint.write_bytes(checkpoint.read_bytes()[:300])
+    else:
+        torch.save([1, 2, 3], checkpoint)
+    result = _train_bandit(tmp_path, tmp_path / "agents.pt")
+    assert f"ignoring unreadable checkpoint {checkpoint}, starting from the beginning" in caplog.text
+    for key, value in reference["agent"].items():
+        torch.testing.assert_close(result["agent"][key], value, rtol=0, atol=0)
+    assert not checkpoint.exists()
+
+
+def test_a_checkpoint_of_another_code_version_is_ignored(tmp_path, caplog, monkeypatch):
+    import berl.core.checkpoint as checkpoints
+
+    real = checkpoints.code_version()
+    monkeypatch.setattr(checkpoints, "code_version", lambda: "another")
+    checkpoints.save_checkpoint(tmp_path / "agents.pt.ckpt", {"any": "run"}, {"step": 20})
+    monkeypatch.setattr(checkpoints, "code_version", lambda: real)
+    assert checkpoints.load_checkpoint(tmp_path / "agents.pt.ckpt", {"any": "run"}, "cpu") is None
+    assert "written by another version of the code" in caplog.text
+    checkpoints.save_checkpoint(tmp_path / "agents.pt.ckpt", {"any": "run"}, {"step": 20})
+    assert checkpoints.load_checkpoint(tmp_path / "agents.pt.ckpt", {"any": "run"}, "cpu")["step"] == 20
