@@ -1,12 +1,16 @@
 """Checkpoints that let a killed job resume where it stopped.
 
-A checkpoint records the settings of the run that wrote it (``run``); a later run only
-resumes from it when its own settings are identical, so changing the configuration
-never silently continues a different experiment.
+A checkpoint records the settings of the run that wrote it (``run``) and a digest of the
+package's code; a later run only resumes from it when both are identical, so changing the
+configuration or the code never silently continues a different experiment. A checkpoint
+that cannot be read (truncated, corrupt) is reported and ignored: the job starts again
+from the beginning and overwrites it.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from pathlib import Path
 
 import torch
@@ -22,8 +26,18 @@ def save_torch(path: Path, payload: dict) -> None:
         torch.save(payload, tmp)
 
 
+@functools.cache
+def code_version() -> str:
+    """A digest of the package's source files."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def save_checkpoint(path: Path, run: dict, state: dict) -> None:
-    save_torch(path, {"run": run, **state})
+    save_torch(path, {"run": run, "code": code_version(), **state})
 
 
 def load_checkpoint(path: Path, run: dict, device: torch.device) -> dict | None:
@@ -33,10 +47,15 @@ def load_checkpoint(path: Path, run: dict, device: torch.device) -> dict | None:
         return None
     try:
         state = torch.load(path, map_location=device, weights_only=False)
-    except (OSError, RuntimeError, EOFError) as exc:
-        log.warning("ignoring unreadable checkpoint %s (%s)", path, exc)
+        written_by, code = state["run"], state.get("code")
+    except Exception as exc:  # noqa: BLE001 - whatever broke the file, the run starts afresh
+        log.warning("ignoring unreadable checkpoint %s, starting from the beginning (%s: %s)",
+                    path, type(exc).__name__, exc)
         return None
-    if state.get("run") != run:
+    if code != code_version():
+        log.warning("ignoring %s: it was written by another version of the code", path)
+        return None
+    if written_by != run:
         log.warning("ignoring %s: it was written by a run with other settings", path)
         return None
     log.info("resuming from %s", path)

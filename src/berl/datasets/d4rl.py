@@ -30,6 +30,7 @@ import numpy as np
 from berl.core.io import write_json
 from berl.core.log import get_logger
 from berl.core.settings import setting
+from berl.core.validate import Array, check_arrays
 from berl.datasets import storage
 from berl.datasets.envs import GYM_TASKS
 
@@ -129,30 +130,13 @@ def _fail(path, message: str):
     raise storage.DatasetError(f"{path}: {message}")
 
 
-def _first_bad_row(array: np.ndarray) -> int | None:
-    bad = ~np.isfinite(array.reshape(len(array), -1)).all(axis=1)
-    return int(np.argmax(bad)) if bad.any() else None
-
-
 def check_steps(path, arrays: dict[str, np.ndarray], env: str) -> None:
     """Shapes, types and values of one dataset's per-step arrays against the environment."""
     observation_size, action_size = GYM_TASKS[f"{GYM_NAMES[env]}-{D4RL_VERSION}"]
-    widths = {"observations": observation_size, "next_observations": observation_size, "actions": action_size}
-    rows = len(arrays["observations"]) if arrays["observations"].ndim else 0
-    if rows == 0:
-        _fail(path, "no transitions (observations has 0 rows)")
-    for key, array in arrays.items():
-        if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-            _fail(path, f"{key} holds {array.dtype}, not numbers")
-        if len(array) != rows:
-            _fail(path, f"{key} has {len(array)} rows, observations {rows}")
-        if key in widths and (array.ndim != 2 or array.shape[1] != widths[key]):
-            _fail(path, f"{key} has shape {array.shape}, {env} has {widths[key]} columns")
-        if key not in widths and array.ndim != 1 and array.shape[1:] != (1,):
-            _fail(path, f"{key} has shape {array.shape}, one value per step expected")
-        bad = _first_bad_row(array.astype(np.float64))
-        if bad is not None:
-            _fail(path, f"{key} row {bad} is not finite")
+    expected = [Array("observations", observation_size), Array("next_observations", observation_size, optional=True),
+                Array("actions", action_size), Array("rewards"), Array("terminals"),
+                Array("timeouts", optional=True)]
+    check_arrays(path, arrays, expected, what=env)
 
 
 def _transitions(observations, actions, rewards, terminals, ends, next_observations) -> storage.Transitions:

@@ -24,6 +24,9 @@ COLLECTION_TASK: dict[str, str] = {"walker": "walker_stand", "quadruped": "quadr
 
 DOMAINS: tuple[str, ...] = tuple(COLLECTION_TASK)
 
+# (observation size, action size) of each domain's flat observations and actions.
+DOMAIN_SIZES: dict[str, tuple[int, int]] = {"walker": (24, 6), "quadruped": (78, 12)}
+
 # Both domains run 1000 control steps per episode (walker at 40 Hz, quadruped at 50 Hz).
 EPISODE_LENGTH = 1000
 # Rewards are in [0, 1] per step, so an episode returns at most 1000.
@@ -159,6 +162,11 @@ class GymEnv:
         """Advance one step; returns (observation, reward, episode_over)."""
         observation, reward, terminated, truncated, _ = self._env.step(self._to_bounds(action))
         return observation.astype(np.float32), float(reward), terminated or truncated
+
+
+def sizes_of(task: str) -> tuple[int, int]:
+    """(observation size, action size) of a task, without building its environment."""
+    return GYM_TASKS[task] if task in GYM_TASKS else DOMAIN_SIZES[domain_of(task)]
 
 
 def make_env(task: str, seed: int) -> Env | GymEnv:

@@ -40,7 +40,7 @@ def import_exorl(source: Path, dataset_dir: Path, domain: str, transitions: int)
         raise storage.DatasetError(
             f"{folder}: {available} transitions in {len(files)} episode files, fewer than the {transitions} asked for")
     env = Env(COLLECTION_TASK[domain], seed=0)
-    sizes = {"observation": env.observation_dim, "action": env.action_dim}
+    sizes = (env.observation_dim, env.action_dim)
 
     episodes = Path(dataset_dir) / storage.EPISODE_DIR
     if episodes.exists():
@@ -48,11 +48,7 @@ def import_exorl(source: Path, dataset_dir: Path, domain: str, transitions: int)
     episodes.mkdir(parents=True)
     copied = 0
     for path in files:
-        episode = storage.load_episode(path)
-        for key, size in sizes.items():
-            if episode[key].ndim != 2 or episode[key].shape[1] != size:
-                raise storage.DatasetError(
-                    f"{path}: {key} has shape {episode[key].shape}, the {domain} domain has {size} columns")
+        episode = storage.load_episode(path, sizes, what=f"the {domain} domain")
         with atomic_path(episodes / path.name) as tmp:
             shutil.copyfile(path, tmp)
         copied += len(episode["observation"]) - 1

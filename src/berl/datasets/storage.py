@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from berl.core.io import atomic_path, read_json, write_json
+from berl.core.validate import ANY_WIDTH, Array, DatasetError, check_arrays, width
 
 EPISODE_KEYS = ("observation", "action", "reward", "discount", "physics")
 TRANSITION_KEYS = ("observation", "action", "reward", "discount", "next_observation")
@@ -30,19 +31,12 @@ MANIFEST = "manifest.json"
 EPISODE_DIR = "episodes"
 
 
-class DatasetError(ValueError):
-    """A dataset file is missing, truncated, corrupt or inconsistent."""
 
-
-def _load_npz(path: Path, keys: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+def _read_npz(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The named arrays an ``.npz`` file has (unchecked), naming the file if it is unreadable."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            missing = [key for key in keys if key not in data.files]
-            if missing:
-                raise DatasetError(f"{path}: missing arrays {missing}")
-            return {key: data[key] for key in keys + optional if key in data.files}
-    except DatasetError:
-        raise
+            return {name: data[name] for name in names if name in data.files}
     except FileNotFoundError as exc:
         raise DatasetError(f"{path}: file not found") from exc
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
@@ -79,15 +73,19 @@ def save_episode(directory: Path, index: int, episode: dict[str, np.ndarray]) ->
     return path
 
 
-def load_episode(path: Path) -> dict[str, np.ndarray]:
+def episode_arrays(observation_size: int = ANY_WIDTH, action_size: int = ANY_WIDTH) -> list[Array]:
+    return [Array("observation", observation_size), Array("action", action_size), Array("reward"),
+            Array("discount"), Array("physics", ANY_WIDTH)]
+
+
+def load_episode(path: Path, sizes: tuple[int, int] | None = None, what: str = "") -> dict[str, np.ndarray]:
+    """A checked episode file: its name's length + 1 rows of each array, with ``sizes``
+    (observation, action) columns when given (``what`` names their source)."""
     path = Path(path)
     _, length = parse_episode_name(path)
-    episode = _load_npz(path, EPISODE_KEYS)
-    for key, array in episode.items():
-        if len(array) != length + 1:
-            raise DatasetError(
-                f"{path}: array {key!r} has {len(array)} rows, the name promises {length + 1}"
-            )
+    episode = _read_npz(path, EPISODE_KEYS)
+    check_arrays(path, episode, episode_arrays(*(sizes or (ANY_WIDTH, ANY_WIDTH))), what=what, rows=length + 1,
+                 rows_from="the name promises")
     return episode
 
 
@@ -159,12 +157,19 @@ def save_transitions(path: Path, transitions: Transitions) -> None:
     _save_npz(Path(path), transitions.arrays())
 
 
-def load_transitions(path: Path) -> Transitions:
+def transition_arrays(observation_size: int, action_size: int) -> list[Array]:
+    return [Array("observation", observation_size), Array("action", action_size), Array("reward"),
+            Array("discount"), Array("next_observation", observation_size), Array(EPISODE_END, optional=True)]
+
+
+def load_transitions(path: Path, sizes: tuple[int, int] | None = None, what: str = "") -> Transitions:
+    """A checked transition file (``berl.core.validate``): every array present, finite and
+    one row per transition, next states as wide as states, and with ``sizes``
+    (observation, action) the environment's widths (``what`` names it)."""
     path = Path(path)
-    arrays = _load_npz(path, TRANSITION_KEYS, optional=(EPISODE_END,))
-    rows = {key: len(value) for key, value in arrays.items()}
-    if len(set(rows.values())) != 1:
-        raise DatasetError(f"{path}: arrays differ in length: {rows}")
+    arrays = _read_npz(path, TRANSITION_KEYS + (EPISODE_END,))
+    expected = sizes or (width(arrays, "observation"), width(arrays, "action"))
+    check_arrays(path, arrays, transition_arrays(*expected), what=what)
     return Transitions(**arrays)
 
 

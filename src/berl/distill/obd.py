@@ -33,7 +33,7 @@ from torch import nn
 from berl.core.checkpoint import load_checkpoint, save_checkpoint, save_torch
 from berl.core.log import checked_metrics, get_logger
 from berl.core.settings import describe, setting
-from berl.datasets import storage
+from berl.datasets import envs, storage
 from berl.offline.evaluate import rollout_returns
 from berl.offline.registry import load_agent
 
@@ -431,9 +431,10 @@ def standardisation(states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return states.mean(dim=0), states.std(dim=0, correction=0) + STD_EPS
 
 
-def standardised_data(data_path: Path, device: torch.device):
-    """A relabelled dataset on ``device`` with its states' mean, std and standardised states."""
-    data = storage.load_transitions(Path(data_path)).to_torch(device)
+def standardised_data(data_path: Path, task: str, device: torch.device):
+    """A relabelled dataset on ``device``, checked against ``task``'s sizes, with its
+    states' mean, std and standardised states."""
+    data = storage.load_transitions(Path(data_path), envs.sizes_of(task), what=task).to_torch(device)
     mean, std = standardisation(data["observation"])
     return data, mean, std, (data["observation"] - mean) / std
 
@@ -445,7 +446,7 @@ def baselines(data_path: Path, agents_path: Path, task: str, config: DistillConf
     per training seed (``teacher``; the distillations label with the best of them,
     ``teacher_member``)."""
 
-    data, mean, std, obs = standardised_data(data_path, device)
+    data, mean, std, obs = standardised_data(data_path, task, device)
     net = Policy.of(config)
     members = [[whole_data_bc(obs, data["action"], config, bc_steps, seed)] for seed in range(config.eval_seeds)]
     returns = rollout_returns(PolicyMembers(net, members, mean, std).to(device), [task] * config.eval_seeds,
@@ -477,7 +478,7 @@ def distill(data_path: Path, agents_path: Path, task: str, config: DistillConfig
     """
 
     out_path = Path(out_path)
-    data, mean, std, obs = standardised_data(data_path, device)
+    data, mean, std, obs = standardised_data(data_path, task, device)
     raw_obs, dataset_actions = data["observation"], data["action"]
 
     generator = torch.Generator(device).manual_seed(seed)

@@ -31,7 +31,7 @@ from berl.core.io import write_json
 from berl.core.log import checked_metrics, get_logger
 from berl.core.nets import MemberStreams
 from berl.core.settings import setting
-from berl.datasets import storage
+from berl.datasets import envs, storage
 from berl.offline.common import OfflineConfig
 from berl.offline.evaluate import evaluation_record, rollout_returns
 from berl.offline.registry import build_agent
@@ -64,10 +64,20 @@ def stream_seed(task: str, seed: int) -> int:
     return zlib.crc32(f"{task}/{seed}".encode())
 
 
+def _load_for_task(task: str, path: Path) -> storage.Transitions:
+    """A task's checked transitions, held to the task's sizes when it is an environment's
+    (the tests also train on toy problems of their own sizes)."""
+    try:
+        sizes = envs.sizes_of(task)
+    except (KeyError, ValueError):
+        sizes = None
+    return storage.load_transitions(path, sizes, what=task)
+
+
 def load_task_parts(data_paths: dict[str, Path]) -> dict[str, storage.Transitions]:
     """One dataset relabelled for several tasks: each task's transitions, checked to share
     their states."""
-    parts = {task: storage.load_transitions(Path(path)) for task, path in data_paths.items()}
+    parts = {task: _load_for_task(task, Path(path)) for task, path in data_paths.items()}
     (first_task, first), *others = parts.items()
     for task, part in others:
         if len(part) != len(first) or not np.array_equal(part.observation, first.observation):
