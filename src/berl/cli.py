@@ -21,13 +21,13 @@ from berl.core.constants import EMBEDDING_METHODS
 DATASETS_HELP = "the configuration's dataset entries, as JSON"
 
 
-def _named_paths(stage: str, flag: str, items: list[str]) -> dict[str, Path]:
+def _named_paths(flag: str, items: list[str]) -> dict[str, Path]:
     """``NAME=PATH`` arguments as a dict."""
     named = {}
     for item in items:
         name, sep, path = item.partition("=")
         if not sep:
-            raise SystemExit(f"{stage}: {flag} takes NAME=PATH, got {item!r}")
+            raise ValueError(f"{flag} takes NAME=PATH, got {item!r}")
         named[name] = Path(path)
     return named
 
@@ -79,9 +79,9 @@ def _collect(args) -> None:
     device = _device(args)
     reward = {k: getattr(args, k) for k in ("reward", "alpha", "beta", "q") if getattr(args, k) is not None}
     if args.agent == "apt" and "reward" not in reward:
-        raise SystemExit("collect: --agent apt needs --reward")
+        raise ValueError("--agent apt needs --reward")
     if args.agent != "apt" and reward:
-        raise SystemExit(f"collect: {', '.join('--' + k for k in reward)} only apply to --agent apt")
+        raise ValueError(f"{', '.join('--' + k for k in reward)} only apply to --agent apt")
     spec = {"agent": args.agent} | reward
     explore = asdict(stage_settings.from_args(ExploreSettings, args))
     collect(args.domain, spec, stage_settings.from_args(CollectSettings, args).transitions, args.seed, args.out,
@@ -134,7 +134,7 @@ def _export_minari(args) -> None:
     from berl.datasets.minari_export import export_minari
 
     metadata = {**json.loads(args.spec), "preset": args.preset, "config_hash": args.config_hash}
-    for dataset_id in export_minari(args.manifest, _named_paths("export-minari", "--relabelled", args.relabelled),
+    for dataset_id in export_minari(args.manifest, _named_paths("--relabelled", args.relabelled),
                                     args.out, args.dataset, metadata):
         print(dataset_id)
 
@@ -220,7 +220,7 @@ def _train(args) -> None:
     settings = stage_settings.from_args(TrainSettings, args)
     algorithm = {name: getattr(args, name) for name in _algorithm_fields() if hasattr(args, name)}
     train(
-        args.algorithm, _named_paths("train", "--data", args.data), args.out, list(range(settings.seeds)),
+        args.algorithm, _named_paths("--data", args.data), args.out, list(range(settings.seeds)),
         settings.steps, {"hidden_dim": settings.hidden_dim, "batch_size": settings.batch_size} | algorithm, device,
         log_every=settings.log_every, checkpoint_every=settings.checkpoint_every,
         eval_every=settings.eval_every or settings.steps,
@@ -270,7 +270,7 @@ def _coverage(args) -> None:
     from berl.coverage.measures import CoverageSettings, measure
 
     _device(args)
-    measure(args.domain, _named_paths("coverage", "--manifests", args.manifests), json.loads(args.datasets),
+    measure(args.domain, _named_paths("--manifests", args.manifests), json.loads(args.datasets),
             args.encoder, stage_settings.from_args(CoverageSettings, args), args.out)
 
 
@@ -287,7 +287,7 @@ def _embed(args) -> None:
     from berl.coverage.embedding import EmbeddingSettings, joint_embedding
 
     _device(args)
-    joint_embedding(_named_paths("embed", "--manifests", args.manifests), args.method, args.out,
+    joint_embedding(_named_paths("--manifests", args.manifests), args.method, args.out,
                     stage_settings.from_args(EmbeddingSettings, args), encoder_path=args.encoder,
                     threads=args.threads)
 
@@ -457,7 +457,7 @@ STAGES = {
     "fig-coverage": _report(
         "draw the joint embeddings, a panel per dataset", ("method", "embeddings", "datasets", "out"),
         lambda a, meta: _reports("coverage").write_embedding_figure(
-            _named_paths(a.stage, "--embeddings", a.embeddings), json.loads(a.datasets), a.method, a.out, meta)),
+            _named_paths("--embeddings", a.embeddings), json.loads(a.datasets), a.method, a.out, meta)),
     "fig-coverage-vs-return": _report(
         "coverage measures against offline returns", ("coverage", "returns", "out_prefix"),
         lambda a, meta: _reports("coverage").write_coverage_vs_return(a.coverage, a.returns, a.out_prefix, meta)),
@@ -486,10 +486,21 @@ STAGES = {
 }
 
 
+def usage_error(prog: str, message: str):
+    """A usage error as one line with status 1, like every other bad input."""
+    print(f"{prog}: error: {' '.join(message.split())} (see {prog} --help)", file=sys.stderr)
+    sys.exit(1)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str):
+        usage_error(self.prog, message)
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The command line; with ``only``, just that stage's arguments are built (the others
     are listed by name and help)."""
-    parser = argparse.ArgumentParser(prog="berl", description=__doc__)
+    parser = OneLineParser(prog="berl", description=__doc__)
     stages = parser.add_subparsers(dest="stage", required=True)
     for name, (help_text, build, run) in STAGES.items():
         p = stages.add_parser(name, help=help_text, description=help_text)
@@ -504,13 +515,16 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = sys.argv[1:] if argv is None else list(argv)
     stage = argv[0] if argv and argv[0] in STAGES else None
-    args = build_parser(stage).parse_args(argv)
+    args, unknown = build_parser(stage).parse_known_args(argv)
+    if unknown:
+        usage_error(f"berl {args.stage}", f"unrecognized arguments: {' '.join(unknown)}")
     configure_logging()
     try:
         args.run(args)
-    except (ValueError, FileNotFoundError, DivergenceError) as error:
-        # Bad input or a diverging run: the message names the culprit; a traceback adds nothing.
-        print(f"berl {args.stage}: error: {error}", file=sys.stderr)
+    except (ValueError, OSError, DivergenceError) as error:
+        # Bad input, a failed write (disk full, read-only) or a diverging run: the message
+        # names the culprit, on one line; a traceback adds nothing.
+        print(f"berl {args.stage}: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
     return 0
 

@@ -17,13 +17,40 @@ import torch
 
 from berl.core.io import atomic_path
 from berl.core.log import get_logger
+from berl.core.validate import DatasetError, one_line
 
 log = get_logger(__name__)
 
 
 def save_torch(path: Path, payload: dict) -> None:
     with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+        try:
+            torch.save(payload, tmp)
+        except RuntimeError as exc:  # torch's writer reports a failed write (a full disk) this way
+            raise OSError(f"{path}: writing failed, is the disk full? ({one_line(exc)})") from exc
+
+
+def load_torch(path: Path, device: torch.device, required: tuple[str, ...], what: str) -> dict:
+    """A dictionary written by :func:`save_torch` holding the keys ``required``; a missing,
+    truncated, corrupt or foreign file raises DatasetError naming it (``what`` names its kind)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: {what} file not found")
+    try:
+        saved = torch.load(path, map_location=device, weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - the zip and pickle readers raise many kinds
+        raise DatasetError(f"{path}: truncated or corrupt {what} file ({one_line(exc)})") from exc
+    missing = [key for key in required if key not in saved] if isinstance(saved, dict) else list(required)
+    if missing:
+        raise DatasetError(f"{path}: no {', '.join(missing)} in this {what} file")
+    return saved
+
+
+def check_finite(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    """Every floating-point tensor of ``tensors`` (e.g. a state dict) is finite."""
+    for name, tensor in tensors.items():
+        if torch.is_tensor(tensor) and tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise DatasetError(f"{path}: {name} holds values that are not finite")
 
 
 @functools.cache
@@ -46,12 +73,11 @@ def load_checkpoint(path: Path, run: dict, device: torch.device) -> dict | None:
     if not path.exists():
         return None
     try:
-        state = torch.load(path, map_location=device, weights_only=False)
-        written_by, code = state["run"], state.get("code")
-    except Exception as exc:  # noqa: BLE001 - whatever broke the file, the run starts afresh
-        log.warning("ignoring unreadable checkpoint %s, starting from the beginning (%s: %s)",
-                    path, type(exc).__name__, exc)
+        state = load_torch(path, device, ("run",), "checkpoint")
+    except DatasetError as error:
+        log.warning("ignoring unreadable checkpoint, starting from the beginning: %s", error)
         return None
+    written_by, code = state["run"], state.get("code")
     if code != code_version():
         log.warning("ignoring %s: it was written by another version of the code", path)
         return None

@@ -13,6 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from berl.core.validate import DatasetError, one_line
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
@@ -45,9 +47,14 @@ def write_json(path: str | os.PathLike, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file, naming the file if it is unreadable."""
+def read_json(path: str | os.PathLike, required: tuple[str, ...] = ()) -> Any:
+    """Read a JSON file (an object holding the keys ``required``, when given), naming the
+    file if it is unreadable or lacks one."""
     try:
-        return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read JSON ({exc})") from exc
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read JSON ({one_line(exc)})") from exc
+    missing = [key for key in required if key not in data] if isinstance(data, dict) else list(required)
+    if missing:
+        raise DatasetError(f"{path}: missing {', '.join(missing)}")
+    return data

@@ -33,6 +33,12 @@ class Array:
     optional: bool = False
 
 
+def one_line(exc: BaseException) -> str:
+    """An exception as one short line (some readers raise messages of many lines)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
 def width(arrays: dict[str, np.ndarray], name: str) -> int:
     """The columns of a 2-D array, to hold its companions to (ANY_WIDTH if it has none)."""
     array = arrays.get(name)

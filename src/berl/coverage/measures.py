@@ -75,8 +75,8 @@ class CoverageSettings:
 
 def dataset_states(manifest: Path, points: int, rng: np.random.Generator) -> np.ndarray:
     """``points`` states drawn without replacement from every state a dataset visited."""
-    _, paths = storage.read_manifest(Path(manifest))
-    states = np.concatenate([storage.load_episode(path)["observation"] for path in paths])
+    _, episodes = storage.load_dataset(Path(manifest))
+    states = np.concatenate([episode["observation"] for episode in episodes])
     if len(states) < points:
         raise storage.DatasetError(f"{manifest}: {len(states)} states, fewer than the {points} asked for")
     return states[rng.choice(len(states), size=points, replace=False)].astype(np.float32)
@@ -84,7 +84,7 @@ def dataset_states(manifest: Path, points: int, rng: np.random.Generator) -> np.
 
 @torch.no_grad()
 def representation(states: np.ndarray, encoder_path: Path) -> np.ndarray:
-    encoder = load_encoder(Path(encoder_path), torch.device("cpu")).eval()
+    encoder = load_encoder(Path(encoder_path), torch.device("cpu"), observation_dim=states.shape[1]).eval()
     return encoder.encode(torch.as_tensor(states)).numpy()
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from berl.core.io import atomic_path
 from berl.core.log import get_logger
 from berl.datasets import storage
-from berl.datasets.envs import COLLECTION_TASK, Env
+from berl.datasets.envs import DOMAIN_SIZES
 
 log = get_logger(__name__)
 
@@ -31,6 +31,8 @@ def buffer_folder(source: Path) -> Path:
 
 def import_exorl(source: Path, dataset_dir: Path, domain: str, transitions: int) -> Path:
     """Copy ExORL episodes holding at least `transitions` transitions; return the manifest."""
+    if domain not in DOMAIN_SIZES:
+        raise ValueError(f"unknown domain {domain!r}; known: {', '.join(DOMAIN_SIZES)}")
     folder = buffer_folder(source)
     if not folder.is_dir():
         raise storage.DatasetError(f"{source}: no such ExORL dataset folder")
@@ -39,8 +41,6 @@ def import_exorl(source: Path, dataset_dir: Path, domain: str, transitions: int)
     if available < transitions:
         raise storage.DatasetError(
             f"{folder}: {available} transitions in {len(files)} episode files, fewer than the {transitions} asked for")
-    env = Env(COLLECTION_TASK[domain], seed=0)
-    sizes = (env.observation_dim, env.action_dim)
 
     episodes = Path(dataset_dir) / storage.EPISODE_DIR
     if episodes.exists():
@@ -48,7 +48,7 @@ def import_exorl(source: Path, dataset_dir: Path, domain: str, transitions: int)
     episodes.mkdir(parents=True)
     copied = 0
     for path in files:
-        episode = storage.load_episode(path, sizes, what=f"the {domain} domain")
+        episode = storage.load_domain_episode(path, domain)
         with atomic_path(episodes / path.name) as tmp:
             shutil.copyfile(path, tmp)
         copied += len(episode["observation"]) - 1

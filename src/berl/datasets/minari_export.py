@@ -57,9 +57,8 @@ def export_minari(manifest_path: Path, relabelled: dict[str, Path], out_dir: Pat
     import gymnasium as gym
     import minari
 
-    manifest, paths = storage.read_manifest(manifest_path)
+    manifest, episodes = storage.load_dataset(manifest_path)
     domain = manifest["domain"]
-    episodes = [storage.load_episode(path) for path in paths]
     observation_size, action_size = episodes[0]["observation"].shape[1], episodes[0]["action"].shape[1]
     spaces = {"observation_space": gym.spaces.Box(-np.inf, np.inf, (observation_size,), np.float32),
               "action_space": gym.spaces.Box(-1.0, 1.0, (action_size,), np.float32)}
@@ -72,7 +71,7 @@ def export_minari(manifest_path: Path, relabelled: dict[str, Path], out_dir: Pat
     ids = []
     try:
         for task, path in relabelled.items():
-            rewards = storage.load_transitions(path).reward
+            rewards = storage.load_transitions(path, (observation_size, action_size), what=domain).reward
             ids.append(minari_id(domain, dataset, task))
             exported = minari.create_dataset_from_buffers(
                 ids[-1], episode_buffers(episodes, rewards), algorithm_name=metadata.get("agent", ""),

@@ -26,7 +26,7 @@ def relabel(manifest_path: Path, task: str, out_path: Path) -> storage.Transitio
     env = envs.Env(task, seed=0)
     parts = []
     for number, path in enumerate(paths, 1):
-        episode = storage.load_episode(path)
+        episode = storage.load_domain_episode(path, manifest["domain"])
         parts.append(storage.episode_transitions(episode, task_rewards(env, episode["physics"])))
         if number % max(1, len(paths) // 10) == 0 or number == len(paths):
             log.info("relabelled %d/%d episodes for %s", number, len(paths), task)

@@ -23,6 +23,7 @@ import numpy as np
 
 from berl.core.io import atomic_path, read_json, write_json
 from berl.core.validate import ANY_WIDTH, Array, DatasetError, check_arrays, width
+from berl.datasets.envs import DOMAIN_SIZES
 
 EPISODE_KEYS = ("observation", "action", "reward", "discount", "physics")
 TRANSITION_KEYS = ("observation", "action", "reward", "discount", "next_observation")
@@ -89,6 +90,11 @@ def load_episode(path: Path, sizes: tuple[int, int] | None = None, what: str = "
     return episode
 
 
+def load_domain_episode(path: Path, domain: str) -> dict[str, np.ndarray]:
+    """An episode file held to the observation and action sizes of ``domain``."""
+    return load_episode(path, DOMAIN_SIZES.get(domain), what=f"the {domain} domain")
+
+
 def episode_files(directory: Path) -> list[Path]:
     """Episode files of a folder, in index order."""
     return sorted(Path(directory).glob("*.npz"), key=lambda p: parse_episode_name(p)[0])
@@ -120,6 +126,12 @@ def read_manifest(manifest_path: Path) -> tuple[dict, list[Path]]:
     if absent:
         raise DatasetError(f"{manifest_path}: listed episode files are missing: {absent[:3]}")
     return manifest, paths
+
+
+def load_dataset(manifest_path: Path) -> tuple[dict, list[dict[str, np.ndarray]]]:
+    """The manifest and every episode it lists, each checked against the dataset's domain."""
+    manifest, paths = read_manifest(manifest_path)
+    return manifest, [load_domain_episode(path, manifest.get("domain")) for path in paths]
 
 
 # ------------------------------------------------------------------------ transitions

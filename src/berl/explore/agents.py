@@ -73,7 +73,7 @@ def make_agent(spec: dict, obs_dim: int, action_dim: int, seed: int, *, settings
     if apt_config.encoder_init == "pretrained":
         if encoder_path is None:
             raise ValueError("the APT agent needs a pretrained encoder (encoder_path)")
-        encoder = load_encoder(encoder_path, device)
+        encoder = load_encoder(encoder_path, device, observation_dim=obs_dim, action_dim=action_dim)
     else:  # URLB's: a fresh encoder, as wide as the explorer, seeded by the explorer's seed
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)

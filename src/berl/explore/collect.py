@@ -87,7 +87,7 @@ def _resume(episode_dir: Path, checkpoint: Path, run: dict, env: envs.Env, agent
         agent.load_state_dict(state["agent"])
         env.set_random_state(state["environment"])
         for path in kept:
-            agent.remember(storage.load_episode(path))
+            agent.remember(storage.load_domain_episode(path, run["domain"]))
         log.info("resuming after episode %d", done)
     return done
 
@@ -105,11 +105,6 @@ def collect(
     """
     if domain not in envs.COLLECTION_TASK:
         raise ValueError(f"unknown domain {domain!r}; known: {', '.join(envs.DOMAINS)}")
-    dataset_dir = Path(dataset_dir)
-    episode_dir = dataset_dir / storage.EPISODE_DIR
-    episode_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint = dataset_dir / CHECKPOINT
-
     env = envs.Env(envs.COLLECTION_TASK[domain], seed)
     n_episodes = math.ceil(transitions / envs.EPISODE_LENGTH)
     agent = make_agent(
@@ -117,6 +112,11 @@ def collect(
         capacity=n_episodes * envs.EPISODE_LENGTH, episode_length=envs.EPISODE_LENGTH,
         device=device,
     )
+    # The folder is made only once the inputs (the encoder) have been read.
+    dataset_dir = Path(dataset_dir)
+    episode_dir = dataset_dir / storage.EPISODE_DIR
+    episode_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = dataset_dir / CHECKPOINT
     run = {"domain": domain, "spec": spec, "episodes": n_episodes, "seed": seed,
            "settings": settings or {}, "encoder": str(encoder_path)}
     done = _resume(episode_dir, checkpoint, run, env, agent, device)

@@ -17,10 +17,11 @@ import torch
 from torch import nn
 
 from berl.core.constants import REPRESENTATION_SIZE
-from berl.core.io import atomic_path
+from berl.core.checkpoint import check_finite, load_torch, save_torch
 from berl.core.log import checked_metrics, get_logger
 from berl.core.nets import orthogonal_init_
 from berl.core.settings import setting
+from berl.core.validate import DatasetError, one_line
 from berl.datasets import storage
 
 log = get_logger(__name__)
@@ -80,20 +81,24 @@ class ICMEncoder(nn.Module):
 
 
 def save_encoder(path: Path, encoder: ICMEncoder, obs_dim: int, action_dim: int) -> None:
-    with atomic_path(path) as tmp:
-        torch.save({
-            "config": asdict(encoder.config), "observation_dim": obs_dim,
-            "action_dim": action_dim, "state": encoder.state_dict(),
-        }, tmp)
+    save_torch(path, {"config": asdict(encoder.config), "observation_dim": obs_dim,
+                      "action_dim": action_dim, "state": encoder.state_dict()})
 
 
-def load_encoder(path: Path, device: torch.device) -> ICMEncoder:
+def load_encoder(path: Path, device: torch.device, *, observation_dim: int | None = None,
+                 action_dim: int | None = None) -> ICMEncoder:
+    """The encoder saved at ``path``, held to the observation and action sizes given."""
+    saved = load_torch(path, device, ("config", "observation_dim", "action_dim", "state"), "encoder")
+    for key, expected in (("observation_dim", observation_dim), ("action_dim", action_dim)):
+        if expected is not None and saved[key] != expected:
+            raise DatasetError(f"{path}: encoder with {key} {saved[key]}, the data has {expected}")
+    sizes = (saved["observation_dim"], saved["action_dim"])
+    check_finite(path, saved["state"])
     try:
-        saved = torch.load(Path(path), map_location=device, weights_only=False)
-        encoder = ICMEncoder(saved["observation_dim"], saved["action_dim"], EncoderConfig(**saved["config"]))
+        encoder = ICMEncoder(*sizes, EncoderConfig(**saved["config"]))
         encoder.load_state_dict(saved["state"])
-    except (OSError, RuntimeError, KeyError, EOFError, TypeError) as exc:
-        raise ValueError(f"{path}: missing or unreadable encoder file ({exc})") from exc
+    except (RuntimeError, TypeError) as exc:
+        raise DatasetError(f"{path}: encoder weights do not match its settings ({one_line(exc)})") from exc
     return encoder.to(device)
 
 
@@ -101,8 +106,7 @@ def pretrain(manifest_path: Path, out_path: Path, settings: PretrainSettings, de
              seed: int = 0) -> ICMEncoder:
     """Train the encoder's dynamics losses on a collected dataset and save it."""
     steps, batch_size, log_every = settings.steps, settings.batch_size, settings.log_every
-    _, paths = storage.read_manifest(Path(manifest_path))
-    episodes = [storage.load_episode(p) for p in paths]
+    _, episodes = storage.load_dataset(Path(manifest_path))
     data = storage.concatenate([
         storage.episode_transitions(e, e["reward"][1:]) for e in episodes
     ]).to_torch(device)

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import torch
 
+from berl.core.checkpoint import check_finite, load_torch
+from berl.core.validate import DatasetError, one_line
+from berl.datasets.envs import sizes_of
 from berl.offline.calql import CalQL, CalQLConfig
 from berl.offline.cql import CQL, CQLConfig
 from berl.offline.crr import CRR, CRRConfig
@@ -31,13 +34,18 @@ def load_agent(path: Path, device: torch.device):
 
     Returns the agent and the file's description of it (members, steps, data, ...).
     """
+    saved = load_torch(path, device, ("algorithm", "observation_dim", "action_dim", "members", "config", "agent"),
+                       "agents")
+    sizes = (saved["observation_dim"], saved["action_dim"])
+    for member in saved["members"]:
+        if sizes_of(member["task"]) != sizes:
+            raise DatasetError(f"{path}: agents of (observation, action) sizes {sizes}, "
+                               f"{member['task']} has {sizes_of(member['task'])}")
+    weights = saved.pop("agent")
+    check_finite(path, weights)
     try:
-        saved = torch.load(Path(path), map_location=device, weights_only=False)
-        agent = build_agent(
-            saved["algorithm"], saved["observation_dim"], saved["action_dim"],
-            [m["seed"] for m in saved["members"]], saved["config"],
-        )
-        agent.load_state_dict(saved.pop("agent"))
-    except (OSError, RuntimeError, KeyError, EOFError, TypeError) as exc:
-        raise ValueError(f"{path}: unreadable agent file ({exc})") from exc
+        agent = build_agent(saved["algorithm"], *sizes, [m["seed"] for m in saved["members"]], saved["config"])
+        agent.load_state_dict(weights)
+    except (RuntimeError, TypeError, KeyError, ValueError) as exc:
+        raise DatasetError(f"{path}: agent weights do not match their settings ({one_line(exc)})") from exc
     return agent.to(device).eval(), saved

@@ -23,6 +23,7 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
 from berl.core.io import atomic_path  # noqa: E402
 from berl.core.stats import MIN_BOOTSTRAP_RUNS  # noqa: E402
+from berl.core.validate import DatasetError, one_line  # noqa: E402
 
 PROVENANCE_PACKAGES = ("berl", "torch", "numpy", "dm-control", "mujoco", "gymnasium", "snakemake")
 RUN_KEYS = ["collection_seed", "seed"]  # one run: a replicate dataset and a training seed
@@ -57,6 +58,25 @@ def write_csv(path: Path, frame: pd.DataFrame, meta: dict[str, str]) -> None:
     header = "".join(f"# {key}: {value}\n" for key, value in meta.items())
     with atomic_path(path) as tmp:
         tmp.write_text(header + frame.to_csv(index=False, float_format="%.4f"))
+
+
+# The columns of the aggregated returns table (offline reports' ``aggregate``) that reports read.
+RETURN_COLUMNS = ("dataset", "family", "alpha", "q", "algorithm", "task", "collection_seed", "seed", "return")
+
+
+def read_table(path: Path, columns: tuple[str, ...], **read_options) -> pd.DataFrame:
+    """A stage's CSV (``#`` lines are provenance) holding ``columns`` and at least one row;
+    anything else raises DatasetError naming the file."""
+    try:
+        frame = pd.read_csv(path, comment="#", **read_options)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:  # pandas' parser errors are ValueErrors
+        raise DatasetError(f"{path}: cannot read CSV ({one_line(exc)})") from exc
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise DatasetError(f"{path}: missing columns {', '.join(missing)}")
+    if frame.empty:
+        raise DatasetError(f"{path}: no rows")
+    return frame
 
 
 def seed_statistics(returns: pd.DataFrame, keys: list[str], value: str = "return") -> pd.DataFrame:

@@ -21,7 +21,8 @@ from berl.core.constants import FAMILIES, family_of  # noqa: E402
 from berl.core.io import atomic_path, write_text  # noqa: E402
 from berl.coverage.measures import SPACES  # noqa: E402
 from berl.reports.common import (  # noqa: E402
-    FAMILY_COLOURS, collection_seed_of, provenance_line, save_figure, table_page, tex_table, write_csv,
+    FAMILY_COLOURS, RETURN_COLUMNS, collection_seed_of, provenance_line, read_table, save_figure, table_page,
+    tex_table, write_csv,
 )
 
 VOLUMETRIC = {"grid_occupancy": "grid occupancy", "ball_volume": "k-NN ball volume"}
@@ -40,7 +41,7 @@ def dataset_order(frame: pd.DataFrame) -> pd.DataFrame:
 
 def read_coverage(coverage_csvs: list[Path]) -> pd.DataFrame:
     """Every coverage file, with its collection seed (the ``seed<k>`` folder) as a column."""
-    return pd.concat([pd.read_csv(path).assign(collection_seed=collection_seed_of(path))
+    return pd.concat([read_table(path, ("dataset",)).assign(collection_seed=collection_seed_of(path))
                       for path in coverage_csvs], ignore_index=True)
 
 
@@ -104,7 +105,7 @@ def write_embedding_figure(embedding_csvs: dict[str, Path], datasets: list[dict]
     name = {"tsne": "t-SNE", "phate": "PHATE"}[method]
     with atomic_path(out) as tmp, PdfPages(tmp) as pdf:
         for domain, path in embedding_csvs.items():
-            points = pd.read_csv(path)
+            points = read_table(path, ("dataset", "x", "y"))
             present = pd.DataFrame([{**specs[d], "family": family_of(specs[d]), "dataset": d}
                                     for d in dict.fromkeys(points.dataset)])
             present["alpha"] = present.get("alpha", np.nan)
@@ -154,7 +155,7 @@ def write_coverage_vs_return(coverage_csvs: list[Path], returns_csv: Path, out_p
     """Scatter of each dataset's coverage measures against its return per task (mean over
     algorithms and seeds), with Spearman's rho per panel; the correlations go to ``.csv``."""
     coverage = mean_coverage(read_coverage(coverage_csvs))
-    returns = pd.read_csv(returns_csv, comment="#")
+    returns = read_table(returns_csv, RETURN_COLUMNS)
     table = coverage_return_table(coverage, returns)
     out_prefix = Path(out_prefix)
     write_csv(out_prefix.with_suffix(".csv"), table, meta)
@@ -208,7 +209,7 @@ def write_estimator_figure(study_csv: Path, out: Path, meta: dict) -> None:
     """Rows: estimated quantities; columns: relative error versus n (at one k) and versus k (at
     the largest n), one colour per (distribution, dimension), mean ± std over repeats; BE rows
     draw the paper's estimator dashed and the corrected one solid."""
-    study = pd.read_csv(study_csv, keep_default_na=False)  # method "" stays a string
+    study = read_table(study_csv, ("quantity", "k", "n"), keep_default_na=False)  # method "" stays a string
     quantities = list(dict.fromkeys(study.quantity))
     k_fixed, n_fixed = default_k(sorted(set(study.k))), study.n.max()
     fig, axes = plt.subplots(len(quantities), 2, squeeze=False, figsize=(10, 2.6 * len(quantities)))

@@ -14,9 +14,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import torch  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
+from berl.core.checkpoint import load_torch  # noqa: E402
 from berl.core.constants import family_of  # noqa: E402
 from berl.core.io import atomic_path, read_json, write_text  # noqa: E402
 from berl.datasets.envs import domain_of, normalised_score  # noqa: E402
@@ -32,10 +32,16 @@ def source_of(path: Path) -> tuple[str, int]:
     return Path(path).parents[2].name, collection_seed_of(path)
 
 
+# What the tables read from a distillation's result file.
+DISTILLED_KEYS = ("task", "objective", "config", "final", "curve", "random_pairs", "generalisation")
+
+BASELINE_KEYS = ("task", "whole_data_bc", "teacher")
+
+
 def load_results(paths: list[Path], source=source_of) -> list[tuple[str, int, dict]]:
     """(source dataset, collection seed, distillation result) per file, the first two read
     from its path by ``source``."""
-    return [(*source(p), torch.load(p, map_location="cpu", weights_only=False)) for p in paths]
+    return [(*source(p), load_torch(p, "cpu", DISTILLED_KEYS, "distillation")) for p in paths]
 
 
 def dm_control_score(rows: pd.DataFrame) -> np.ndarray:
@@ -69,7 +75,7 @@ def score_rows(results: list[tuple[str, int, dict]], baselines: list[Path], sour
             started.add((dataset, collection_seed, task))
             add(dataset, collection_seed, task, "random", result["random_pairs"])
     for path in baselines:
-        result = read_json(path)
+        result = read_json(path, BASELINE_KEYS)
         dataset, collection_seed = source(path)
         add(dataset, collection_seed, result["task"], "whole_data_bc", result["whole_data_bc"])
         add(dataset, collection_seed, result["task"], "teacher", result["teacher"])

@@ -28,13 +28,17 @@ from berl.core.stats import bootstrap_candidates, stratified_bootstrap_ci  # noq
 from berl.datasets import envs  # noqa: E402
 from berl.datasets.envs import MAX_EPISODE_RETURN  # noqa: E402
 from berl.reports.common import (  # noqa: E402
-    FAMILY_COLOURS, collection_seed_of, interval_text, mean_std_text, provenance_line, run_matrix, save_figure,
-    seed_statistics, table_page, tex_table, write_csv,
+    FAMILY_COLOURS, RETURN_COLUMNS, collection_seed_of, interval_text, mean_std_text, provenance_line, read_table,
+    run_matrix, save_figure, seed_statistics, table_page, tex_table, write_csv,
 )
 
 ROW_KEYS = ["domain", "dataset", "algorithm"]  # one row each in the full table
 KEYS = ROW_KEYS + ["task"]
 REFERENCES = {"Shannon": "tab:green", "SMM": "tab:purple", "RND": "tab:brown"}
+
+
+# What the reports read from an evaluation record (offline.evaluate.evaluation_record).
+EVALUATION_KEYS = ("dataset", "algorithm", "members", "curve", "final_return", "best_return")
 
 
 def aggregate(eval_files: list[Path], out_csv: Path, datasets: list[dict]) -> pd.DataFrame:
@@ -46,7 +50,7 @@ def aggregate(eval_files: list[Path], out_csv: Path, datasets: list[dict]) -> pd
     specs = {spec["name"]: spec for spec in datasets}
     rows = []
     for path in eval_files:
-        result = read_json(path)
+        result = read_json(path, EVALUATION_KEYS)
         if result["dataset"] not in specs:
             raise ValueError(f"{path}: dataset {result['dataset']!r} is not in the configuration")
         spec = specs[result["dataset"]]
@@ -205,7 +209,7 @@ def write_table1(returns_csv: Path, tasks: list[str], out_prefix: Path, meta: di
 
     CSVs: ``.csv`` (page 1 with the intervals), ``_fair.csv`` (page 4) and ``_full.csv``
     (page 5)."""
-    returns = pd.read_csv(returns_csv)
+    returns = read_table(returns_csv, RETURN_COLUMNS)
     best = family_best(returns, tasks)
     fair = fair_comparison(returns, tasks)
     full = summarise(returns, tasks)
@@ -281,7 +285,7 @@ def _finish_grid(fig, axes, xlabel: str, title: str) -> None:
 def write_fig4(returns_csv: Path, out: Path, meta: dict) -> None:
     """Return versus alpha (BE, every APT-BE dataset) and q (Rényi), mean ± std over seeds,
     with APT-Shannon, SMM and RND as horizontal reference lines."""
-    returns = pd.read_csv(returns_csv)
+    returns = read_table(returns_csv, RETURN_COLUMNS)
     stats = seed_statistics(returns, ["task", "algorithm", "dataset", "family", "alpha", "q"])
     tasks, algorithms = list(dict.fromkeys(stats.task)), list(dict.fromkeys(stats.algorithm))
     ticks = sorted(set(stats.alpha.dropna()) | set(stats.q.dropna()))
@@ -319,7 +323,7 @@ def write_learning_curves(eval_files: list[Path], datasets: list[dict], out: Pat
     family = {spec["name"]: family_of(spec) for spec in datasets}
     rows = []
     for path in eval_files:
-        result = read_json(path)
+        result = read_json(path, EVALUATION_KEYS)
         for point in result["curve"]:
             for member, returns in zip(result["members"], point["returns"], strict=True):
                 rows.append({"task": member["task"], "algorithm": result["algorithm"],
@@ -361,7 +365,7 @@ def iqm_table(returns: pd.DataFrame, *, resamples: int = 2000, seed: int = 0) ->
 
 def write_iqm(returns_csv: Path, out_prefix: Path, meta: dict) -> pd.DataFrame:
     """``<prefix>.csv`` and a dot-and-interval plot ``<prefix>.pdf``."""
-    table = iqm_table(pd.read_csv(returns_csv))
+    table = iqm_table(read_table(returns_csv, RETURN_COLUMNS))
     out_prefix = Path(out_prefix)
     write_csv(out_prefix.with_suffix(".csv"), table, meta)
     algorithms = list(dict.fromkeys(table.algorithm))

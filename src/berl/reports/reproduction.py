@@ -39,7 +39,9 @@ from scipy.stats import t as student_t  # noqa: E402
 from berl.core.io import atomic_path, write_text  # noqa: E402
 from berl.core.stats import MIN_BOOTSTRAP_RUNS, bootstrap_candidates, spearman_permutation_test  # noqa: E402
 from berl.datasets.envs import normalised_score  # noqa: E402
-from berl.reports.common import interval_text, provenance_line, run_matrix, table_page  # noqa: E402
+from berl.reports.common import (  # noqa: E402
+    RETURN_COLUMNS, interval_text, provenance_line, read_table, run_matrix, table_page,
+)
 from berl.reports.coverage import read_coverage  # noqa: E402
 from berl.reports.distill import generalisation_rows, load_results, score_rows  # noqa: E402
 
@@ -357,9 +359,9 @@ def write_reproduction(returns_csv: Path, tasks: list[str], coverage_csvs: list[
     """``<prefix>.md`` and ``<prefix>.pdf``: one row per claim (paper, statement, published,
     measured with its interval, verdict), the preset in the title. The claims on D4RL read
     the D4RL table's scores per run (``d4rl_scores``), and are not tested without them."""
-    returns = pd.read_csv(returns_csv)
+    returns = read_table(returns_csv, RETURN_COLUMNS)
     results = load_results(distilled)
-    d4rl = pd.read_csv(d4rl_scores, comment="#") if d4rl_scores else pd.DataFrame(columns=["method"])
+    d4rl = read_table(d4rl_scores, ("method",)) if d4rl_scores else pd.DataFrame(columns=["method"])
     claims = scorecard(returns, tasks, read_coverage(coverage_csvs), score_rows(results, baselines),
                        generalisation_rows(results), size_rows(size_files), d4rl)
     runs = (f"{returns.collection_seed.nunique()} collection seed(s) x {returns.seed.nunique()} training seeds "

@@ -1,0 +1,738 @@
+"""The corpus of bad inputs: every command-line stage given a broken file, argument or
+configuration ends with one line ``berl <stage>: error: ...`` naming the culprit (no
+traceback), exits with status 1, and leaves its previous outputs exactly as they were, with
+no temporary file beside them.
+
+Each case builds its inputs in a fresh folder from good files (``good``) and returns the
+command line, the outputs it would write and a fragment of the expected message.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from berl.cli import main
+from berl.datasets import storage
+from berl.explore.encoder import EncoderConfig, ICMEncoder, save_encoder
+
+PREVIOUS = b"previous output\n"
+EPISODE = 10  # steps per synthetic episode
+REPORT_FLAGS = ["--preset", "smoke", "--config-hash", "0"]
+
+
+@dataclass
+class Case:
+    argv: list[str]
+    outputs: list[Path]  # files or folders the stage would write
+    message: str  # a fragment of the one-line error
+
+
+@dataclass
+class Good:
+    """Well-formed inputs to break: a walker dataset, its relabelled transitions, a
+    teacher's agents file and an encoder."""
+
+    manifest: Path
+    transitions: Path
+    agents: Path
+    encoder: Path
+
+
+def walker_episode(seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    rows = EPISODE + 1
+    return {"observation": rng.normal(size=(rows, 24)).astype(np.float32),
+            "action": rng.uniform(-1, 1, (rows, 6)).astype(np.float32),
+            "reward": rng.uniform(0, 1, (rows, 1)).astype(np.float32),
+            "discount": np.ones((rows, 1), np.float32),
+            "physics": rng.normal(size=(rows, 18)).astype(np.float64)}
+
+
+def write_dataset(folder: Path, episodes: list[dict], domain: str = "walker") -> Path:
+    for index, episode in enumerate(episodes):
+        storage.save_episode(folder / storage.EPISODE_DIR, index, episode)
+    return storage.write_manifest(folder, {"domain": domain, "agent": "random"})
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory, walker_teacher) -> Good:
+    root = tmp_path_factory.mktemp("good")
+    manifest = write_dataset(root / "walker", [walker_episode(0), walker_episode(1)])
+    encoder = root / "encoder.pt"
+    save_encoder(encoder, ICMEncoder(24, 6, EncoderConfig(hidden_dim=16)), 24, 6)
+    data, agents = walker_teacher
+    return Good(manifest, data, agents, encoder)
+
+
+def copy_dataset(good: Good, folder: Path) -> tuple[Path, list[Path]]:
+    shutil.copytree(good.manifest.parent, folder / "data")
+    manifest = folder / "data" / good.manifest.name
+    return manifest, storage.read_manifest(manifest)[1]
+
+
+def resave(path: Path, **changes) -> Path:
+    arrays = dict(np.load(path))
+    arrays.update(changes)
+    np.savez(path, **{key: value for key, value in arrays.items() if value is not None})
+    return path
+
+
+def nan_at(array: np.ndarray, row: int) -> np.ndarray:
+    array = array.astype(np.float32, copy=True)
+    array[row] = np.nan
+    return array
+
+
+def changed_torch_file(source: Path, target: Path, change) -> Path:
+    saved = torch.load(source, weights_only=False)
+    change(saved)
+    torch.save(saved, target)
+    return target
+
+
+# ------------------------------------------------------------------------------ cases
+
+CASES = {}
+
+
+def case(function):
+    CASES[function.__name__] = function
+    return function
+
+
+def train_case(tmp: Path, data: Path, task: str = "walker_walk") -> Case:
+    out = tmp / "out" / "agents.pt"
+    return Case(["train", "--algorithm", "td3", "--data", f"{task}={data}", "--steps", "10", "--hidden-dim", "16",
+                 "--batch-size", "8", "--eval-episodes", "1", "--out", str(out)], [out], str(data))
+
+
+def bad_transitions(changes):
+    def build(tmp: Path, good: Good) -> Case:
+        data = resave(Path(shutil.copy(good.transitions, tmp / "walker_walk.npz")), **changes(np.load(good.transitions)))
+        return train_case(tmp, data)
+    return build
+
+
+TRANSITION_CASES = {
+    "train_nan_reward": (lambda a: {"reward": nan_at(a["reward"], 17)}, "reward row 17 is not finite"),
+    "train_infinite_state": (lambda a: {"observation": np.where(np.arange(len(a["observation"]))[:, None] == 3,
+                                                                np.inf, a["observation"])},
+                             "observation row 3 is not finite"),
+    "train_nan_next_state": (lambda a: {"next_observation": nan_at(a["next_observation"], 0)},
+                             "next_observation row 0 is not finite"),
+    "train_observation_width": (lambda a: {"observation": a["observation"][:, :20],
+                                           "next_observation": a["next_observation"][:, :20]},
+                                "observation has shape (2000, 20), walker_walk has 24 columns"),
+    "train_action_width": (lambda a: {"action": a["action"][:, :4]}, "action has shape (2000, 4), walker_walk has 6 columns"),
+    "train_zero_rows": (lambda a: {key: a[key][:0] for key in a.files}, "no transitions (observation has 0 rows)"),
+    "train_missing_array": (lambda a: {"discount": None}, "missing arrays ['discount']"),
+    "train_rows_disagree": (lambda a: {"reward": a["reward"][:-1]}, "reward has 1999 rows, observation 2000"),
+    "train_reward_matrix": (lambda a: {"reward": np.zeros((len(a["reward"]), 2), np.float32)},
+                            "reward has shape (2000, 2), one value per row expected"),
+    "train_text_array": (lambda a: {"discount": np.array(["1"] * len(a["discount"]))}, "discount holds <U1, not numbers"),
+}
+for _name, (_changes, _message) in TRANSITION_CASES.items():
+    def _build(tmp, good, changes=_changes, message=_message):
+        built = bad_transitions(changes)(tmp, good)
+        built.message = f"{built.message}: {message}"
+        return built
+    CASES[_name] = _build
+
+
+@case
+def train_truncated_file(tmp, good):
+    data = tmp / "walker_walk.npz"
+    data.write_bytes(good.transitions.read_bytes()[:400])
+    return train_case(tmp, data)
+
+
+@case
+def train_not_an_npz(tmp, good):
+    data = tmp / "walker_walk.npz"
+    data.write_text("observation,action\n1,2\n")
+    return train_case(tmp, data)
+
+
+@case
+def train_missing_file(tmp, good):
+    return train_case(tmp, tmp / "nowhere.npz")
+
+
+@case
+def train_data_without_task(tmp, good):
+    built = train_case(tmp, good.transitions)
+    built.argv[built.argv.index("--data") + 1] = str(good.transitions)
+    built.message = "--data takes NAME=PATH"
+    return built
+
+
+@case
+def train_unknown_task(tmp, good):
+    built = train_case(tmp, good.transitions, task="walker_fly")
+    built.message = "walker_fly"
+    return built
+
+
+@case
+def train_unknown_flag(tmp, good):
+    built = train_case(tmp, good.transitions)
+    built.argv += ["--stepz", "3"]
+    built.message = "unrecognized arguments: --stepz 3"
+    return built
+
+
+@case
+def train_bad_flag_value(tmp, good):
+    built = train_case(tmp, good.transitions)
+    built.argv[built.argv.index("--steps") + 1] = "many"
+    built.message = "argument --steps: invalid int value: 'many'"
+    return built
+
+
+@case
+def train_unknown_algorithm(tmp, good):
+    built = train_case(tmp, good.transitions)
+    built.argv[built.argv.index("--algorithm") + 1] = "sac"
+    built.message = "argument --algorithm: invalid choice: 'sac'"
+    return built
+
+
+def relabel_case(tmp, manifest, task="walker_walk") -> Case:
+    out = tmp / "out" / f"{task}.npz"
+    return Case(["relabel", "--manifest", str(manifest), "--task", task, "--out", str(out)], [out], str(manifest))
+
+
+@case
+def relabel_manifest_not_json(tmp, good):
+    manifest, _ = copy_dataset(good, tmp)
+    manifest.write_text("{ not json")
+    built = relabel_case(tmp, manifest)
+    built.message += ": cannot read JSON"
+    return built
+
+
+@case
+def relabel_manifest_without_episodes(tmp, good):
+    manifest, _ = copy_dataset(good, tmp)
+    manifest.write_text(json.dumps({"domain": "walker"}))
+    built = relabel_case(tmp, manifest)
+    built.message += ": not a dataset manifest"
+    return built
+
+
+@case
+def relabel_episode_listed_but_absent(tmp, good):
+    manifest, episodes = copy_dataset(good, tmp)
+    episodes[1].unlink()
+    built = relabel_case(tmp, manifest)
+    built.message += ": listed episode files are missing"
+    return built
+
+
+@case
+def relabel_episode_with_nan(tmp, good):
+    manifest, episodes = copy_dataset(good, tmp)
+    resave(episodes[1], observation=nan_at(np.load(episodes[1])["observation"], 4))
+    built = relabel_case(tmp, manifest)
+    built.message = f"{episodes[1]}: observation row 4 is not finite"
+    return built
+
+
+@case
+def relabel_episode_of_another_domain(tmp, good):
+    manifest, episodes = copy_dataset(good, tmp)
+    resave(episodes[0], observation=np.zeros((EPISODE + 1, 78), np.float32))
+    built = relabel_case(tmp, manifest)
+    built.message = f"{episodes[0]}: observation has shape (11, 78), the walker domain has 24 columns"
+    return built
+
+
+@case
+def relabel_episode_truncated(tmp, good):
+    manifest, episodes = copy_dataset(good, tmp)
+    episodes[0].write_bytes(episodes[0].read_bytes()[:-200])
+    built = relabel_case(tmp, manifest)
+    built.message = f"{episodes[0]}: truncated or corrupt file"
+    return built
+
+
+@case
+def relabel_episode_shorter_than_its_name(tmp, good):
+    manifest, episodes = copy_dataset(good, tmp)
+    resave(episodes[0], **{key: value[:-2] for key, value in np.load(episodes[0]).items()})
+    built = relabel_case(tmp, manifest)
+    built.message = f"{episodes[0]}: observation has 9 rows, the name promises 11"
+    return built
+
+
+@case
+def relabel_task_of_another_domain(tmp, good):
+    built = relabel_case(tmp, good.manifest, task="quadruped_walk")
+    built.message = "task 'quadruped_walk' does not belong to the 'walker' dataset"
+    return built
+
+
+def pretrain_case(tmp, manifest) -> Case:
+    out = tmp / "out" / "encoder.pt"
+    return Case(["pretrain-encoder", "--manifest", str(manifest), "--steps", "2", "--batch-size", "4",
+                 "--out", str(out)], [out], str(manifest))
+
+
+@case
+def pretrain_absent_manifest(tmp, good):
+    built = pretrain_case(tmp, tmp / "absent" / "manifest.json")
+    built.message += ": cannot read JSON"
+    return built
+
+
+@case
+def pretrain_episode_with_infinite_action(tmp, good):
+    manifest, episodes = copy_dataset(good, tmp)
+    action = np.load(episodes[1])["action"].copy()
+    action[7, 2] = -np.inf
+    resave(episodes[1], action=action)
+    built = pretrain_case(tmp, manifest)
+    built.message = f"{episodes[1]}: action row 7 is not finite"
+    return built
+
+
+def collect_case(tmp, encoder) -> Case:
+    out = tmp / "out" / "dataset"
+    return Case(["collect", "--domain", "walker", "--agent", "apt", "--reward", "be", "--alpha", "0.5",
+                 "--encoder", str(encoder), "--transitions", "1000", "--out", str(out)], [out], str(encoder))
+
+
+@case
+def collect_encoder_garbage(tmp, good):
+    encoder = tmp / "encoder.pt"
+    encoder.write_bytes(b"\x00\x01 not a torch file" * 20)
+    built = collect_case(tmp, encoder)
+    built.message += ": truncated or corrupt encoder file"
+    return built
+
+
+@case
+def collect_encoder_truncated(tmp, good):
+    encoder = tmp / "encoder.pt"
+    encoder.write_bytes(good.encoder.read_bytes()[:1000])
+    built = collect_case(tmp, encoder)
+    built.message += ": truncated or corrupt encoder file"
+    return built
+
+
+@case
+def collect_encoder_of_another_domain(tmp, good):
+    encoder = tmp / "encoder.pt"
+    save_encoder(encoder, ICMEncoder(78, 12, EncoderConfig(hidden_dim=16)), 78, 12)
+    built = collect_case(tmp, encoder)
+    built.message += ": encoder with observation_dim 78, the data has 24"
+    return built
+
+
+@case
+def collect_encoder_with_nan_weights(tmp, good):
+    def poison(saved):
+        next(iter(saved["state"].values())).fill_(float("nan"))
+    encoder = changed_torch_file(good.encoder, tmp / "encoder.pt", poison)
+    built = collect_case(tmp, encoder)
+    first = next(iter(torch.load(good.encoder, weights_only=False)["state"]))
+    built.message += f": {first} holds values that are not finite"
+    return built
+
+
+@case
+def collect_agents_file_as_encoder(tmp, good):
+    built = collect_case(tmp, good.agents)
+    built.message += ": no state in this encoder file"
+    return built
+
+
+@case
+def collect_apt_without_reward(tmp, good):
+    built = collect_case(tmp, good.encoder)
+    index = built.argv.index("--reward")
+    del built.argv[index:index + 4]  # --reward be --alpha 0.5
+    built.message = "--agent apt needs --reward"
+    return built
+
+
+@case
+def collect_unknown_domain(tmp, good):
+    built = collect_case(tmp, good.encoder)
+    built.argv[built.argv.index("--domain") + 1] = "cheetah"
+    built.message = "argument --domain: invalid choice: 'cheetah'"
+    return built
+
+
+def evaluate_case(tmp, agents) -> Case:
+    out = tmp / "out" / "eval.json"
+    return Case(["evaluate", "--agent", str(agents), "--episodes", "1", "--out", str(out)], [out], str(agents))
+
+
+@case
+def evaluate_agents_truncated(tmp, good):
+    agents = tmp / "agents.pt"
+    agents.write_bytes(good.agents.read_bytes()[:2000])
+    built = evaluate_case(tmp, agents)
+    built.message += ": truncated or corrupt agents file"
+    return built
+
+
+@case
+def evaluate_agents_absent(tmp, good):
+    built = evaluate_case(tmp, tmp / "agents.pt")
+    built.message += ": agents file not found"
+    return built
+
+
+@case
+def evaluate_agents_with_nan_weights(tmp, good):
+    def poison(saved):
+        next(iter(saved["agent"].values())).fill_(float("inf"))
+    built = evaluate_case(tmp, changed_torch_file(good.agents, tmp / "agents.pt", poison))
+    first = next(iter(torch.load(good.agents, weights_only=False)["agent"]))
+    built.message += f": {first} holds values that are not finite"
+    return built
+
+
+@case
+def evaluate_agents_for_another_domain(tmp, good):
+    def retask(saved):
+        for member in saved["members"]:
+            member["task"] = "quadruped_run"
+    built = evaluate_case(tmp, changed_torch_file(good.agents, tmp / "agents.pt", retask))
+    built.message += ": agents of (observation, action) sizes (24, 6), quadruped_run has (78, 12)"
+    return built
+
+
+@case
+def evaluate_agents_with_foreign_weights(tmp, good):
+    def reshape(saved):
+        name = next(iter(saved["agent"]))
+        saved["agent"][name] = torch.zeros(3, 3)
+    built = evaluate_case(tmp, changed_torch_file(good.agents, tmp / "agents.pt", reshape))
+    built.message += ": agent weights do not match their settings"
+    return built
+
+
+@case
+def evaluate_encoder_as_agents(tmp, good):
+    built = evaluate_case(tmp, good.encoder)
+    built.message += ": no algorithm, members, agent in this agents file"
+    return built
+
+
+def distill_case(tmp, data, agents, task="walker_walk") -> Case:
+    out = tmp / "out" / "set.pt"
+    return Case(["distill", "--data", str(data), "--agents", str(agents), "--task", task, "--outer-steps", "1",
+                 "--out", str(out)], [out], "")
+
+
+@case
+def distill_action_width(tmp, good):
+    data = resave(Path(shutil.copy(good.transitions, tmp / "walker_walk.npz")),
+                  action=np.load(good.transitions)["action"][:, :5])
+    built = distill_case(tmp, data, good.agents)
+    built.message = f"{data}: action has shape"
+    return built
+
+
+@case
+def distill_teacher_corrupt(tmp, good):
+    agents = tmp / "agents.pt"
+    agents.write_bytes(b"PK\x03\x04" + b"\x00" * 300)
+    built = distill_case(tmp, good.transitions, agents)
+    built.message = f"{agents}: truncated or corrupt agents file"
+    return built
+
+
+@case
+def distill_teacher_without_the_task(tmp, good):
+    built = distill_case(tmp, good.transitions, good.agents, task="walker_run")
+    built.message = "no member for task 'walker_run'"
+    return built
+
+
+@case
+def import_exorl_absent_folder(tmp, good):
+    out = tmp / "out" / "dataset"
+    source = tmp / "exorl" / "walker" / "proto"
+    return Case(["import-exorl", "--source", str(source), "--domain", "walker", "--transitions", "10",
+                 "--out", str(out)], [out], f"{source}: no such ExORL dataset folder")
+
+
+@case
+def import_exorl_episode_of_another_domain(tmp, good):
+    out = tmp / "out" / "dataset"
+    source = tmp / "exorl" / "quadruped" / "proto" / "buffer"
+    storage.save_episode(source, 0, walker_episode(0))
+    return Case(["import-exorl", "--source", str(source.parent), "--domain", "quadruped", "--transitions", "10",
+                 "--out", str(out)], [out], "observation has shape (11, 24), the quadruped domain has 78 columns")
+
+
+@case
+def export_minari_relabelled_width(tmp, good):
+    data = tmp / "walker_walk.npz"
+    np.savez(data, observation=np.zeros((20, 30), np.float32), action=np.zeros((20, 6), np.float32),
+             reward=np.zeros((20, 1), np.float32), discount=np.ones((20, 1), np.float32),
+             next_observation=np.zeros((20, 30), np.float32))
+    out = tmp / "out" / "walker" / "random"
+    return Case(["export-minari", "--manifest", str(good.manifest), "--relabelled", f"walker_walk={data}",
+                 "--dataset", "random", "--out", str(out)], [out], f"{data}: observation has shape (20, 30)")
+
+
+def coverage_case(tmp, manifest, encoder) -> Case:
+    out = tmp / "out" / "coverage.csv"
+    datasets = json.dumps([{"name": "random", "agent": "random"}])
+    return Case(["coverage", "--domain", "walker", "--datasets", datasets, "--manifests", f"random={manifest}",
+                 "--encoder", str(encoder), "--points", "10", "--out", str(out)], [out], "")
+
+
+@case
+def coverage_encoder_corrupt(tmp, good):
+    encoder = tmp / "encoder.pt"
+    encoder.write_text("not an encoder")
+    built = coverage_case(tmp, good.manifest, encoder)
+    built.message = f"{encoder}: truncated or corrupt encoder file"
+    return built
+
+
+@case
+def coverage_datasets_not_json(tmp, good):
+    built = coverage_case(tmp, good.manifest, good.encoder)
+    built.argv[built.argv.index("--datasets") + 1] = "[{name: random"
+    built.message = "Expecting property name"
+    return built
+
+
+@case
+def coverage_manifests_without_name(tmp, good):
+    built = coverage_case(tmp, good.manifest, good.encoder)
+    built.argv[built.argv.index("--manifests") + 1] = str(good.manifest)
+    built.message = "--manifests takes NAME=PATH"
+    return built
+
+
+def aggregate_case(tmp, record: Path) -> Case:
+    out = tmp / "out" / "returns.csv"
+    datasets = json.dumps([{"name": "random", "agent": "random"}])
+    return Case(["aggregate", "--datasets", datasets, "--out", str(out), str(record)], [out], str(record))
+
+
+@case
+def aggregate_record_not_json(tmp, good):
+    record = tmp / "eval.json"
+    record.write_text('{"dataset": "random", ')
+    built = aggregate_case(tmp, record)
+    built.message += ": cannot read JSON"
+    return built
+
+
+@case
+def aggregate_record_without_returns(tmp, good):
+    record = tmp / "eval.json"
+    record.write_text(json.dumps({"dataset": "random", "algorithm": "td3", "members": [], "curve": []}))
+    built = aggregate_case(tmp, record)
+    built.message += ": missing final_return, best_return"
+    return built
+
+
+def table1_case(tmp, returns: Path) -> Case:
+    prefix = tmp / "out" / "table1"
+    outputs = [prefix.with_suffix(suffix) for suffix in (".pdf", ".csv", ".tex")]
+    return Case(["table1", *REPORT_FLAGS, "--returns", str(returns), "--tasks", "walker_walk",
+                 "--out-prefix", str(prefix)], outputs, str(returns))
+
+
+@case
+def table1_returns_without_columns(tmp, good):
+    returns = tmp / "returns.csv"
+    returns.write_text("dataset,task,return\nrandom,walker_walk,3.0\n")
+    built = table1_case(tmp, returns)
+    built.message += ": missing columns family, alpha, q, algorithm, collection_seed, seed"
+    return built
+
+
+@case
+def table1_returns_without_rows(tmp, good):
+    returns = tmp / "returns.csv"
+    returns.write_text("# preset: smoke\ndataset,family,alpha,q,algorithm,task,collection_seed,seed,return\n")
+    built = table1_case(tmp, returns)
+    built.message += ": no rows"
+    return built
+
+
+@case
+def table1_returns_binary(tmp, good):
+    returns = tmp / "returns.csv"
+    returns.write_bytes(b"\xff\xfe\x00\x81" * 50)
+    built = table1_case(tmp, returns)
+    built.message += ": cannot read CSV"
+    return built
+
+
+@case
+def table2_distilled_corrupt(tmp, good):
+    distilled = tmp / "random" / "seed0" / "walker_walk" / "av_pbc.pt"
+    distilled.parent.mkdir(parents=True)
+    distilled.write_bytes(b"garbage")
+    baselines = tmp / "random" / "seed0" / "walker_walk" / "baselines.json"
+    baselines.write_text(json.dumps({"task": "walker_walk", "whole_data_bc": [1.0], "teacher": [2.0]}))
+    prefix = tmp / "out" / "table2_obd"
+    return Case(["table2", *REPORT_FLAGS, "--distilled", str(distilled), "--baselines", str(baselines),
+                 "--datasets", json.dumps([{"name": "random", "agent": "random"}]), "--out-prefix", str(prefix)],
+                [prefix.with_suffix(".pdf"), prefix.with_suffix(".csv")],
+                f"{distilled}: truncated or corrupt distillation file")
+
+
+@case
+def estimator_figure_study_without_columns(tmp, good):
+    study = tmp / "study.csv"
+    study.write_text("quantity,n\nshannon,100\n")
+    out = tmp / "out" / "fig.pdf"
+    return Case(["fig-estimator-accuracy", *REPORT_FLAGS, "--study", str(study), "--out", str(out)], [out],
+                f"{study}: missing columns k")
+
+
+@case
+def unknown_stage(tmp, good):
+    return Case(["trian", "--out", str(tmp / "out" / "x")], [], "argument stage: invalid choice: 'trian'")
+
+
+# ------------------------------------------------------------------------------ runner
+
+
+def fill(outputs: list[Path]) -> None:
+    """Earlier outputs at every path a stage would write: a file, or a folder holding one."""
+    for path in outputs:
+        target = path / "previous.txt" if not path.suffix else path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(PREVIOUS)
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_the_corpus_is_large():
+    assert len(CASES) >= 40
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_bad_input_gets_one_line_status_1_and_loses_nothing(name, tmp_path, good, capsys):
+    built = CASES[name](tmp_path, good)
+    out = tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    fill(built.outputs)
+    before = snapshot(out)
+    capsys.readouterr()
+    try:
+        status = main(built.argv)
+    except SystemExit as exit_:  # a usage error, raised by the parser
+        status = exit_.code
+    err = capsys.readouterr().err
+    prefix = f"berl {built.argv[0]}: error: " if built.argv[0] != "trian" else "berl: error: "
+    errors = [line for line in err.splitlines() if line.startswith(prefix)]
+    assert status == 1, err
+    assert "Traceback" not in err
+    assert len(errors) == 1 and err.rstrip("\n").endswith(errors[0]), err
+    assert built.message in errors[0]
+    assert snapshot(out) == before  # the previous outputs, and no temporary file beside them
+    assert {p.name for p in out.iterdir()} == {p.relative_to(out).parts[0] for p in built.outputs}
+
+
+# ------------------------------------------------------------------------- configuration
+
+BAD_CONFIG_FILES = {
+    "an unknown key": ("colour: red\n", "'colour': unknown key"),
+    "a wrong type": ("preset: smoke\npresets:\n  smoke:\n    offline:\n      steps: many\n",
+                     "'presets.smoke.offline.steps': 'many' is not of type 'integer'"),
+    "a value out of range": ("preset: smoke\npresets:\n  smoke:\n    offline:\n      seeds: 0\n",
+                             "'presets.smoke.offline.seeds': 0 is less than the minimum"),
+    "an unknown preset": ("preset: huge\n", "'preset': 'huge' is not a preset"),
+    "not YAML": ("preset: [smoke\n", "Config file is not valid JSON or YAML"),  # Snakemake's own message
+}
+
+
+@pytest.mark.parametrize("case_name", BAD_CONFIG_FILES)
+def test_a_bad_configuration_file_stops_snakemake_before_any_job(case_name, workflow_copy):
+    """The configuration (an extra --configfile over config.yaml) is checked before any job:
+    the message names the key once, snakemake exits with 1 and nothing is written."""
+    text, message = BAD_CONFIG_FILES[case_name]
+    (workflow_copy / "bad.yaml").write_text(text)
+    run = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", "config.yaml",
+                          "bad.yaml"], cwd=workflow_copy, capture_output=True, text=True)
+    output = run.stdout + run.stderr
+    assert run.returncode == 1, output
+    assert "Traceback" not in output
+    assert sum(message in line for line in output.splitlines()) == 1, output
+    assert not (workflow_copy / "results").exists() and not (workflow_copy / "reports").exists()
+
+
+# ------------------------------------------------------------------------- disk faults
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 KiB filesystem (tmpfs; mounting needs root, as in CI)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here: {mounted.stderr.decode().strip()}")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def fill_up(disk: Path) -> None:
+    """Take the filesystem's last free block, so that the next write fails with ENOSPC."""
+    with open(disk / "filler", "wb", buffering=0) as filler:
+        try:
+            while True:
+                filler.write(b"\0" * 1024)
+        except OSError:
+            pass
+
+
+def writing_stages(good: Good, disk: Path) -> dict[str, tuple[list[str], Path]]:
+    """A stage of every output format (npz, torch, JSON, CSV) and the file it writes on ``disk``."""
+    walker = good.transitions.parent / "random" / "manifest.json"  # the teacher's real dm_control dataset
+    return {
+        "relabel": (["relabel", "--manifest", str(walker), "--task", "walker_walk"], disk / "walker_walk.npz"),
+        "train": (train_case(disk, good.transitions).argv[:-2], disk / "agents.pt"),
+        "pretrain-encoder": (pretrain_case(disk, good.manifest).argv[:-2], disk / "encoder.pt"),
+        "evaluate": (["evaluate", "--agent", str(good.agents), "--episodes", "1"], disk / "eval.json"),
+        "estimator-study": (["estimator-study", "--sizes", "200", "--ks", "3", "--dims", "2", "--repeats", "1"],
+                            disk / "study.csv"),
+    }
+
+
+@pytest.mark.parametrize("fault", ["full", "read-only"])
+@pytest.mark.parametrize("stage", ["relabel", "train", "pretrain-encoder", "evaluate", "estimator-study"])
+def test_a_failed_write_keeps_the_previous_output_and_leaves_no_temporary_file(stage, fault, small_disk, good,
+                                                                               capsys):
+    argv, out = writing_stages(good, small_disk)[stage]
+    out.write_bytes(PREVIOUS)
+    if fault == "full":
+        fill_up(small_disk)
+    else:
+        subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    before = snapshot(small_disk)
+    capsys.readouterr()
+    status = main([*argv, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "Traceback" not in err
+    assert err.splitlines()[-1].startswith(f"berl {stage}: error: ")
+    assert ("No space left on device" if fault == "full" else "Read-only file system") in err.splitlines()[-1] \
+        or (fault == "full" and "is the disk full?" in err.splitlines()[-1])
+    assert snapshot(small_disk) == before
