@@ -4,6 +4,8 @@ The runs here go through the same entry points as the Snakemake rules (`python -
 in separate processes, so a SIGKILL is a real one: no cleanup code runs.
 """
 
+import os
+import re
 import shutil
 import signal
 import subprocess
@@ -210,3 +212,75 @@ def test_a_diverging_distillation_stops_without_an_output(walker_teacher, tmp_pa
                 outer_steps=8, out_path=tmp_path / "set.pt", device=torch.device("cpu"), seed=0, log_every=4,
                 checkpoint_every=1000, eval_every=0)
     assert not (tmp_path / "set.pt").exists()
+
+
+# ------------------------------------------------------------------ a whole run killed
+
+KILL_TARGET = "results/smoke/coverage/walker/seed0/coverage.csv"  # 8 jobs: walker's collections, encoder, coverage
+
+
+def smoke_run(*args: str) -> list[str]:
+    return [sys.executable, "-m", "snakemake", "--cores", "2", *args, "--config", "preset=smoke"]
+
+
+def kill_part_way(workdir, command: list[str], fraction: float) -> str:
+    """Run ``command`` in its own process group and SIGKILL the whole group (Snakemake and its
+    jobs) once ``fraction`` of its steps are done; return what it printed."""
+    log = workdir / "killed.log"
+    with log.open("w") as out:
+        run = subprocess.Popen(command, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        while True:
+            steps = re.findall(r"(\d+) of (\d+) steps", log.read_text())
+            if steps and int(steps[-1][0]) >= fraction * int(steps[-1][1]):
+                break
+            assert run.poll() is None, log.read_text()[-3000:]
+            time.sleep(0.1)
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+    return log.read_text()
+
+
+def comparable(root) -> dict[str, bytes]:
+    """Every output under results/ and reports/; an episode by its dataset and index (its name
+    carries the time it was written), a manifest without those names."""
+    files = {}
+    for path in sorted((root / "results").rglob("*")) + sorted((root / "reports").rglob("*")):
+        if not path.is_file():
+            continue
+        key = str(path.relative_to(root))
+        if path.parent.name == storage.EPISODE_DIR:
+            index, _ = storage.parse_episode_name(path)
+            files[f"{path.parent.relative_to(root)}/{index}"] = b"".join(
+                array.tobytes() for array in storage.load_episode(path).values())
+        elif path.name == storage.MANIFEST:
+            manifest = yaml.safe_load(path.read_text())
+            manifest.pop("episodes")
+            files[key] = repr(sorted(manifest.items())).encode()
+        else:
+            files[key] = path.read_bytes()
+    return files
+
+
+@pytest.mark.slow
+def test_a_run_killed_part_way_recovers_with_unlock_and_ends_identical(workflow_copy, tmp_path_factory):
+    """The README's recovery: after a SIGKILL of the whole run the next run stops on the lock;
+    `--unlock`, then `--rerun-incomplete`, finishes with the outputs of an uninterrupted run."""
+    reference = tmp_path_factory.mktemp("uninterrupted")
+    shutil.copytree(workflow_copy, reference, dirs_exist_ok=True)
+    whole = subprocess.run(smoke_run(KILL_TARGET), cwd=reference, capture_output=True, text=True)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+
+    printed = kill_part_way(workflow_copy, smoke_run(KILL_TARGET), fraction=0.28)
+    assert "steps (100%) done" not in printed
+    locked = subprocess.run(smoke_run(KILL_TARGET), cwd=workflow_copy, capture_output=True, text=True)
+    assert locked.returncode != 0 and "Directory cannot be locked" in locked.stdout + locked.stderr
+    unlock = subprocess.run(smoke_run("--unlock"), cwd=workflow_copy, capture_output=True, text=True)
+    assert unlock.returncode == 0, unlock.stderr[-3000:]
+    rerun = subprocess.run(smoke_run("--rerun-incomplete", KILL_TARGET), cwd=workflow_copy, capture_output=True,
+                           text=True)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+
+    resumed, uninterrupted = comparable(workflow_copy), comparable(reference)
+    assert resumed.keys() == uninterrupted.keys()
+    assert [key for key in resumed if resumed[key] != uninterrupted[key]] == []
+    assert KILL_TARGET in resumed

@@ -5,12 +5,15 @@ before the tests). Where SLURM is not running and cannot be started, the test is
 """
 
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
+import torch
 
 GPU_RULES = {"pretrain_encoder", "train_offline", "distill", "distill_baselines"}
 
@@ -96,3 +99,61 @@ def test_smoke_pipeline_runs_through_the_slurm_profile(slurm, workflow_copy):
             asks_gpu = "gpu" in job.get("TresPerJob", "")
             learning_collector = rule == "collect" and "random" not in job["Comment"]
             assert asks_gpu == (rule in GPU_RULES or learning_collector), (rule, job["Comment"], job.get("TresPerJob"))
+
+
+# ------------------------------------------------------------- requeued and cancelled jobs
+
+
+def sbatch(command: list, workdir, log) -> str:
+    """Submit ``berl <command>`` as a requeueable job that appends to ``log``; its id."""
+    wrapped = shlex.join([sys.executable, "-m", "berl", *map(str, command)])
+    submitted = subprocess.run(["sbatch", "--parsable", "--requeue", "--open-mode=append", f"--output={log}",
+                                f"--chdir={workdir}", f"--wrap={wrapped}"], capture_output=True, text=True, check=True)
+    return submitted.stdout.strip().split(";")[0]
+
+
+def job_state(job_id: str) -> str:
+    shown = subprocess.run(["scontrol", "show", "job", job_id, "--oneliner"], capture_output=True, text=True)
+    found = re.search(r"JobState=(\S+)", shown.stdout)
+    return found.group(1) if found else "UNKNOWN"
+
+
+def wait_until(condition, what: str, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.2)
+
+
+def training(data, out) -> list:
+    return ["train", "--algorithm", "td3", "--data", f"walker_walk={data}", "--seeds", 2, "--steps", 3000,
+            "--hidden-dim", 32, "--batch-size", 32, "--log-every", 100, "--checkpoint-every", 100,
+            "--eval-every", 1500, "--eval-episodes", 1, "--out", out]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("interruption", ["scontrol requeue", "scancel"])
+def test_a_requeued_or_cancelled_job_resumes_from_its_checkpoint(slurm, walker_teacher, tmp_path, interruption):
+    """A training job interrupted once its first checkpoint exists: requeued by SLURM (as on
+    preemption) it runs again by itself; cancelled, it is submitted again (as Snakemake's
+    rerun does). Either way it resumes and ends with the uninterrupted run's agents."""
+    data, _ = walker_teacher
+    reference = subprocess.run([sys.executable, "-m", "berl", *map(str, training(data, tmp_path / "reference.pt"))],
+                               capture_output=True, text=True)
+    assert reference.returncode == 0, reference.stderr[-2000:]
+
+    out, log = tmp_path / "agents.pt", tmp_path / "job.log"
+    job = sbatch(training(data, out), tmp_path, log)
+    wait_until(lambda: out.with_name(out.name + ".ckpt").exists(), "the first checkpoint")
+    subprocess.run([*interruption.split(), job], check=True)
+    if interruption == "scancel":
+        wait_until(lambda: job_state(job) == "CANCELLED", "the job is cancelled")
+        assert not out.exists()
+        job = sbatch(training(data, out), tmp_path, log)
+    wait_until(lambda: job_state(job) in ("COMPLETED", "FAILED", "CANCELLED"), "the job ends")
+    assert job_state(job) == "COMPLETED", log.read_text()[-3000:]
+    assert "resuming from" in log.read_text()
+
+    expected, resumed = torch.load(tmp_path / "reference.pt"), torch.load(out)
+    for key, value in expected["agent"].items():
+        torch.testing.assert_close(resumed["agent"][key], value, rtol=0, atol=0)

@@ -23,9 +23,11 @@ log = get_logger(__name__)
 
 
 def save_torch(path: Path, payload: dict) -> None:
-    with atomic_path(path) as tmp:
+    # Through a file object, the archive's inner folder is not named after the (random)
+    # temporary file, so the same payload gives the same bytes.
+    with atomic_path(path) as tmp, open(tmp, "wb") as file:
         try:
-            torch.save(payload, tmp)
+            torch.save(payload, file)
         except RuntimeError as exc:  # torch's writer reports a failed write (a full disk) this way
             raise OSError(f"{path}: writing failed, is the disk full? ({one_line(exc)})") from exc
 
