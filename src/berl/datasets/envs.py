@@ -169,6 +169,11 @@ def sizes_of(task: str) -> tuple[int, int]:
     return GYM_TASKS[task] if task in GYM_TASKS else DOMAIN_SIZES[domain_of(task)]
 
 
+def known_sizes(task: str) -> tuple[int, int] | None:
+    """The sizes of an environment's task; None for any other name (the tests' toy problems)."""
+    return sizes_of(task) if task in GYM_TASKS or task in TASKS else None
+
+
 def make_env(task: str, seed: int) -> Env | GymEnv:
     """The environment of a task name: a Gymnasium id (``Hopper-v4``) or a dm_control task."""
     return GymEnv(task, seed) if task in GYM_TASKS else Env(task, seed)

@@ -9,7 +9,7 @@ import torch
 
 from berl.core.checkpoint import check_finite, load_torch
 from berl.core.validate import DatasetError, one_line
-from berl.datasets.envs import sizes_of
+from berl.datasets.envs import known_sizes
 from berl.offline.calql import CalQL, CalQLConfig
 from berl.offline.cql import CQL, CQLConfig
 from berl.offline.crr import CRR, CRRConfig
@@ -38,9 +38,9 @@ def load_agent(path: Path, device: torch.device):
                        "agents")
     sizes = (saved["observation_dim"], saved["action_dim"])
     for member in saved["members"]:
-        if sizes_of(member["task"]) != sizes:
+        if known_sizes(member["task"]) not in (None, sizes):
             raise DatasetError(f"{path}: agents of (observation, action) sizes {sizes}, "
-                               f"{member['task']} has {sizes_of(member['task'])}")
+                               f"{member['task']} has {known_sizes(member['task'])}")
     weights = saved.pop("agent")
     check_finite(path, weights)
     try:

@@ -67,11 +67,7 @@ def stream_seed(task: str, seed: int) -> int:
 def _load_for_task(task: str, path: Path) -> storage.Transitions:
     """A task's checked transitions, held to the task's sizes when it is an environment's
     (the tests also train on toy problems of their own sizes)."""
-    try:
-        sizes = envs.sizes_of(task)
-    except (KeyError, ValueError):
-        sizes = None
-    return storage.load_transitions(path, sizes, what=task)
+    return storage.load_transitions(path, envs.known_sizes(task), what=task)
 
 
 def load_task_parts(data_paths: dict[str, Path]) -> dict[str, storage.Transitions]:
