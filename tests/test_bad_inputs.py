@@ -109,16 +109,17 @@ def case(function):
     return function
 
 
-def train_case(tmp: Path, data: Path, task: str = "walker_walk") -> Case:
+def train_case(tmp: Path, data: Path, detail: str = "", task: str = "walker_walk") -> Case:
     out = tmp / "out" / "agents.pt"
     return Case(["train", "--algorithm", "td3", "--data", f"{task}={data}", "--steps", "10", "--hidden-dim", "16",
-                 "--batch-size", "8", "--eval-episodes", "1", "--out", str(out)], [out], str(data))
+                 "--batch-size", "8", "--eval-episodes", "1", "--out", str(out)], [out], f"{data}{detail}")
 
 
-def bad_transitions(changes):
+def bad_transitions(changes, message: str):
     def build(tmp: Path, good: Good) -> Case:
-        data = resave(Path(shutil.copy(good.transitions, tmp / "walker_walk.npz")), **changes(np.load(good.transitions)))
-        return train_case(tmp, data)
+        data = Path(shutil.copy(good.transitions, tmp / "walker_walk.npz"))
+        resave(data, **changes(np.load(good.transitions)))
+        return train_case(tmp, data, f": {message}")
     return build
 
 
@@ -132,20 +133,17 @@ TRANSITION_CASES = {
     "train_observation_width": (lambda a: {"observation": a["observation"][:, :20],
                                            "next_observation": a["next_observation"][:, :20]},
                                 "observation has shape (2000, 20), walker_walk has 24 columns"),
-    "train_action_width": (lambda a: {"action": a["action"][:, :4]}, "action has shape (2000, 4), walker_walk has 6 columns"),
+    "train_action_width": (lambda a: {"action": a["action"][:, :4]},
+                           "action has shape (2000, 4), walker_walk has 6 columns"),
     "train_zero_rows": (lambda a: {key: a[key][:0] for key in a.files}, "no transitions (observation has 0 rows)"),
     "train_missing_array": (lambda a: {"discount": None}, "missing arrays ['discount']"),
     "train_rows_disagree": (lambda a: {"reward": a["reward"][:-1]}, "reward has 1999 rows, observation 2000"),
     "train_reward_matrix": (lambda a: {"reward": np.zeros((len(a["reward"]), 2), np.float32)},
                             "reward has shape (2000, 2), one value per row expected"),
-    "train_text_array": (lambda a: {"discount": np.array(["1"] * len(a["discount"]))}, "discount holds <U1, not numbers"),
+    "train_text_array": (lambda a: {"discount": np.array(["1"] * len(a["discount"]))},
+                         "discount holds <U1, not numbers"),
 }
-for _name, (_changes, _message) in TRANSITION_CASES.items():
-    def _build(tmp, good, changes=_changes, message=_message):
-        built = bad_transitions(changes)(tmp, good)
-        built.message = f"{built.message}: {message}"
-        return built
-    CASES[_name] = _build
+CASES.update({name: bad_transitions(*spec) for name, spec in TRANSITION_CASES.items()})
 
 
 @case
@@ -206,36 +204,31 @@ def train_unknown_algorithm(tmp, good):
     return built
 
 
-def relabel_case(tmp, manifest, task="walker_walk") -> Case:
+def relabel_case(tmp, manifest, detail: str = "", task="walker_walk") -> Case:
     out = tmp / "out" / f"{task}.npz"
-    return Case(["relabel", "--manifest", str(manifest), "--task", task, "--out", str(out)], [out], str(manifest))
+    return Case(["relabel", "--manifest", str(manifest), "--task", task, "--out", str(out)], [out],
+                f"{manifest}{detail}")
 
 
 @case
 def relabel_manifest_not_json(tmp, good):
     manifest, _ = copy_dataset(good, tmp)
     manifest.write_text("{ not json")
-    built = relabel_case(tmp, manifest)
-    built.message += ": cannot read JSON"
-    return built
+    return relabel_case(tmp, manifest, ": cannot read JSON")
 
 
 @case
 def relabel_manifest_without_episodes(tmp, good):
     manifest, _ = copy_dataset(good, tmp)
     manifest.write_text(json.dumps({"domain": "walker"}))
-    built = relabel_case(tmp, manifest)
-    built.message += ": not a dataset manifest"
-    return built
+    return relabel_case(tmp, manifest, ": not a dataset manifest")
 
 
 @case
 def relabel_episode_listed_but_absent(tmp, good):
     manifest, episodes = copy_dataset(good, tmp)
     episodes[1].unlink()
-    built = relabel_case(tmp, manifest)
-    built.message += ": listed episode files are missing"
-    return built
+    return relabel_case(tmp, manifest, ": listed episode files are missing")
 
 
 @case
@@ -281,17 +274,15 @@ def relabel_task_of_another_domain(tmp, good):
     return built
 
 
-def pretrain_case(tmp, manifest) -> Case:
+def pretrain_case(tmp, manifest, detail: str = "") -> Case:
     out = tmp / "out" / "encoder.pt"
     return Case(["pretrain-encoder", "--manifest", str(manifest), "--steps", "2", "--batch-size", "4",
-                 "--out", str(out)], [out], str(manifest))
+                 "--out", str(out)], [out], f"{manifest}{detail}")
 
 
 @case
 def pretrain_absent_manifest(tmp, good):
-    built = pretrain_case(tmp, tmp / "absent" / "manifest.json")
-    built.message += ": cannot read JSON"
-    return built
+    return pretrain_case(tmp, tmp / "absent" / "manifest.json", ": cannot read JSON")
 
 
 @case
@@ -305,37 +296,31 @@ def pretrain_episode_with_infinite_action(tmp, good):
     return built
 
 
-def collect_case(tmp, encoder) -> Case:
+def collect_case(tmp, encoder, detail: str = "") -> Case:
     out = tmp / "out" / "dataset"
     return Case(["collect", "--domain", "walker", "--agent", "apt", "--reward", "be", "--alpha", "0.5",
-                 "--encoder", str(encoder), "--transitions", "1000", "--out", str(out)], [out], str(encoder))
+                 "--encoder", str(encoder), "--transitions", "1000", "--out", str(out)], [out], f"{encoder}{detail}")
 
 
 @case
 def collect_encoder_garbage(tmp, good):
     encoder = tmp / "encoder.pt"
     encoder.write_bytes(b"\x00\x01 not a torch file" * 20)
-    built = collect_case(tmp, encoder)
-    built.message += ": truncated or corrupt encoder file"
-    return built
+    return collect_case(tmp, encoder, ": truncated or corrupt encoder file")
 
 
 @case
 def collect_encoder_truncated(tmp, good):
     encoder = tmp / "encoder.pt"
     encoder.write_bytes(good.encoder.read_bytes()[:1000])
-    built = collect_case(tmp, encoder)
-    built.message += ": truncated or corrupt encoder file"
-    return built
+    return collect_case(tmp, encoder, ": truncated or corrupt encoder file")
 
 
 @case
 def collect_encoder_of_another_domain(tmp, good):
     encoder = tmp / "encoder.pt"
     save_encoder(encoder, ICMEncoder(78, 12, EncoderConfig(hidden_dim=16)), 78, 12)
-    built = collect_case(tmp, encoder)
-    built.message += ": encoder with observation_dim 78, the data has 24"
-    return built
+    return collect_case(tmp, encoder, ": encoder with observation_dim 78, the data has 24")
 
 
 @case
@@ -343,17 +328,13 @@ def collect_encoder_with_nan_weights(tmp, good):
     def poison(saved):
         next(iter(saved["state"].values())).fill_(float("nan"))
     encoder = changed_torch_file(good.encoder, tmp / "encoder.pt", poison)
-    built = collect_case(tmp, encoder)
     first = next(iter(torch.load(good.encoder, weights_only=False)["state"]))
-    built.message += f": {first} holds values that are not finite"
-    return built
+    return collect_case(tmp, encoder, f": {first} holds values that are not finite")
 
 
 @case
 def collect_agents_file_as_encoder(tmp, good):
-    built = collect_case(tmp, good.agents)
-    built.message += ": no state in this encoder file"
-    return built
+    return collect_case(tmp, good.agents, ": no state in this encoder file")
 
 
 @case
@@ -373,35 +354,30 @@ def collect_unknown_domain(tmp, good):
     return built
 
 
-def evaluate_case(tmp, agents) -> Case:
+def evaluate_case(tmp, agents, detail: str = "") -> Case:
     out = tmp / "out" / "eval.json"
-    return Case(["evaluate", "--agent", str(agents), "--episodes", "1", "--out", str(out)], [out], str(agents))
+    return Case(["evaluate", "--agent", str(agents), "--episodes", "1", "--out", str(out)], [out], f"{agents}{detail}")
 
 
 @case
 def evaluate_agents_truncated(tmp, good):
     agents = tmp / "agents.pt"
     agents.write_bytes(good.agents.read_bytes()[:2000])
-    built = evaluate_case(tmp, agents)
-    built.message += ": truncated or corrupt agents file"
-    return built
+    return evaluate_case(tmp, agents, ": truncated or corrupt agents file")
 
 
 @case
 def evaluate_agents_absent(tmp, good):
-    built = evaluate_case(tmp, tmp / "agents.pt")
-    built.message += ": agents file not found"
-    return built
+    return evaluate_case(tmp, tmp / "agents.pt", ": agents file not found")
 
 
 @case
 def evaluate_agents_with_nan_weights(tmp, good):
     def poison(saved):
         next(iter(saved["agent"].values())).fill_(float("inf"))
-    built = evaluate_case(tmp, changed_torch_file(good.agents, tmp / "agents.pt", poison))
     first = next(iter(torch.load(good.agents, weights_only=False)["agent"]))
-    built.message += f": {first} holds values that are not finite"
-    return built
+    return evaluate_case(tmp, changed_torch_file(good.agents, tmp / "agents.pt", poison),
+                         f": {first} holds values that are not finite")
 
 
 @case
@@ -409,9 +385,8 @@ def evaluate_agents_for_another_domain(tmp, good):
     def retask(saved):
         for member in saved["members"]:
             member["task"] = "quadruped_run"
-    built = evaluate_case(tmp, changed_torch_file(good.agents, tmp / "agents.pt", retask))
-    built.message += ": agents of (observation, action) sizes (24, 6), quadruped_run has (78, 12)"
-    return built
+    return evaluate_case(tmp, changed_torch_file(good.agents, tmp / "agents.pt", retask),
+                         ": agents of (observation, action) sizes (24, 6), quadruped_run has (78, 12)")
 
 
 @case
@@ -419,16 +394,13 @@ def evaluate_agents_with_foreign_weights(tmp, good):
     def reshape(saved):
         name = next(iter(saved["agent"]))
         saved["agent"][name] = torch.zeros(3, 3)
-    built = evaluate_case(tmp, changed_torch_file(good.agents, tmp / "agents.pt", reshape))
-    built.message += ": agent weights do not match their settings"
-    return built
+    return evaluate_case(tmp, changed_torch_file(good.agents, tmp / "agents.pt", reshape),
+                         ": agent weights do not match their settings")
 
 
 @case
 def evaluate_encoder_as_agents(tmp, good):
-    built = evaluate_case(tmp, good.encoder)
-    built.message += ": no algorithm, members, agent in this agents file"
-    return built
+    return evaluate_case(tmp, good.encoder, ": no algorithm, members, agent in this agents file")
 
 
 def distill_case(tmp, data, agents, task="walker_walk") -> Case:
@@ -522,62 +494,52 @@ def coverage_manifests_without_name(tmp, good):
     return built
 
 
-def aggregate_case(tmp, record: Path) -> Case:
+def aggregate_case(tmp, record: Path, detail: str) -> Case:
     out = tmp / "out" / "returns.csv"
     datasets = json.dumps([{"name": "random", "agent": "random"}])
-    return Case(["aggregate", "--datasets", datasets, "--out", str(out), str(record)], [out], str(record))
+    return Case(["aggregate", "--datasets", datasets, "--out", str(out), str(record)], [out], f"{record}{detail}")
 
 
 @case
 def aggregate_record_not_json(tmp, good):
     record = tmp / "eval.json"
     record.write_text('{"dataset": "random", ')
-    built = aggregate_case(tmp, record)
-    built.message += ": cannot read JSON"
-    return built
+    return aggregate_case(tmp, record, ": cannot read JSON")
 
 
 @case
 def aggregate_record_without_returns(tmp, good):
     record = tmp / "eval.json"
     record.write_text(json.dumps({"dataset": "random", "algorithm": "td3", "members": [], "curve": []}))
-    built = aggregate_case(tmp, record)
-    built.message += ": missing final_return, best_return"
-    return built
+    return aggregate_case(tmp, record, ": missing final_return, best_return")
 
 
-def table1_case(tmp, returns: Path) -> Case:
+def table1_case(tmp, returns: Path, detail: str) -> Case:
     prefix = tmp / "out" / "table1"
     outputs = [prefix.with_suffix(suffix) for suffix in (".pdf", ".csv", ".tex")]
     return Case(["table1", *REPORT_FLAGS, "--returns", str(returns), "--tasks", "walker_walk",
-                 "--out-prefix", str(prefix)], outputs, str(returns))
+                 "--out-prefix", str(prefix)], outputs, f"{returns}{detail}")
 
 
 @case
 def table1_returns_without_columns(tmp, good):
     returns = tmp / "returns.csv"
     returns.write_text("dataset,task,return\nrandom,walker_walk,3.0\n")
-    built = table1_case(tmp, returns)
-    built.message += ": missing columns family, alpha, q, algorithm, collection_seed, seed"
-    return built
+    return table1_case(tmp, returns, ": missing columns family, alpha, q, algorithm, collection_seed, seed")
 
 
 @case
 def table1_returns_without_rows(tmp, good):
     returns = tmp / "returns.csv"
     returns.write_text("# preset: smoke\ndataset,family,alpha,q,algorithm,task,collection_seed,seed,return\n")
-    built = table1_case(tmp, returns)
-    built.message += ": no rows"
-    return built
+    return table1_case(tmp, returns, ": no rows")
 
 
 @case
 def table1_returns_binary(tmp, good):
     returns = tmp / "returns.csv"
     returns.write_bytes(b"\xff\xfe\x00\x81" * 50)
-    built = table1_case(tmp, returns)
-    built.message += ": cannot read CSV"
-    return built
+    return table1_case(tmp, returns, ": cannot read CSV")
 
 
 @case

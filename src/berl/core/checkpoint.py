@@ -17,7 +17,7 @@ import torch
 
 from berl.core.io import atomic_path
 from berl.core.log import get_logger
-from berl.core.validate import DatasetError, one_line
+from berl.core.validate import DatasetError, missing_keys, one_line
 
 log = get_logger(__name__)
 
@@ -42,7 +42,7 @@ def load_torch(path: Path, device: torch.device, required: tuple[str, ...], what
         saved = torch.load(path, map_location=device, weights_only=False)
     except Exception as exc:  # noqa: BLE001 - the zip and pickle readers raise many kinds
         raise DatasetError(f"{path}: truncated or corrupt {what} file ({one_line(exc)})") from exc
-    missing = [key for key in required if key not in saved] if isinstance(saved, dict) else list(required)
+    missing = missing_keys(saved, required)
     if missing:
         raise DatasetError(f"{path}: no {', '.join(missing)} in this {what} file")
     return saved

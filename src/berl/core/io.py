@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from berl.core.validate import DatasetError, one_line
+from berl.core.validate import DatasetError, missing_keys, one_line
 
 
 @contextlib.contextmanager
@@ -54,7 +54,7 @@ def read_json(path: str | os.PathLike, required: tuple[str, ...] = ()) -> Any:
         data = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DatasetError(f"{path}: cannot read JSON ({one_line(exc)})") from exc
-    missing = [key for key in required if key not in data] if isinstance(data, dict) else list(required)
+    missing = missing_keys(data, required)
     if missing:
         raise DatasetError(f"{path}: missing {', '.join(missing)}")
     return data

@@ -39,6 +39,12 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:300]}"
 
 
+def missing_keys(data, required: tuple[str, ...]) -> list[str]:
+    """The keys of ``required`` that ``data`` (read from a file) lacks; all of them if it is
+    not a mapping."""
+    return [key for key in required if key not in data] if isinstance(data, dict) else list(required)
+
+
 def width(arrays: dict[str, np.ndarray], name: str) -> int:
     """The columns of a 2-D array, to hold its companions to (ANY_WIDTH if it has none)."""
     array = arrays.get(name)
