@@ -23,7 +23,7 @@ os.environ.setdefault("MUJOCO_GL", "disable")
 
 from berl.datasets import envs  # noqa: E402
 from berl.explore.agents import UniformRandomAgent  # noqa: E402
-from berl.explore.collect import collect, run_episode  # noqa: E402
+from berl.explore.collect import collect, run_episodes  # noqa: E402
 
 
 def raw_stepping(task: str, episodes: int, seed: int):
@@ -46,11 +46,11 @@ def raw_stepping(task: str, episodes: int, seed: int):
 
 def recorded_episodes(task: str, episodes: int, seed: int):
     env = envs.Env(task, seed)
-    agent = UniformRandomAgent(env.action_dim, seed)
+    agent = UniformRandomAgent(env.action_dim, [seed])
 
     def run():
         for _ in range(episodes):
-            run_episode(env, agent)
+            run_episodes([env], agent)
 
     return run
 

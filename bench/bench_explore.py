@@ -9,6 +9,13 @@ timed on its own, in alternation with the others and with raw dm_control steppin
 second, the ratio to raw physics, each part's share, and a projection of the `paper`
 preset's whole collection cost on this machine.
 
+Batching: a job of K = 5 APT explorers (five BE alphas) in lockstep against K = 1, side by
+side, each running whole collection steps (physics in every environment, acting, and an
+update every `update_every` steps): environment steps per second per explorer, and the
+ratio to K = 1. A one-explorer job evaluates its layers as a pair of views of the same
+member so that its arithmetic equals a batched member's (``berl.core.nets``); the plain
+single-member kernel, which would not be bit-identical, is timed too as `K=1 plain`.
+
     python bench/bench_explore.py [--threads 2] [--rounds 3] [--device cpu|cuda]
 """
 
@@ -27,7 +34,9 @@ from _common import interleaved, write_results
 os.environ.setdefault("MUJOCO_GL", "disable")
 
 from berl.datasets import envs  # noqa: E402
+from berl.core.nets import EnsembleLinear  # noqa: E402
 from berl.explore.agents import make_agent  # noqa: E402
+from berl.explore.collect import run_episodes  # noqa: E402
 from berl.explore.encoder import EncoderConfig, ICMEncoder, save_encoder  # noqa: E402
 
 CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
@@ -44,31 +53,77 @@ def preset_sizes(preset: str) -> tuple[dict, int]:
     return settings["explore"], settings["encoder"]["hidden_dim"]
 
 
-def build(domain: str, spec: dict, explore: dict, encoder_hidden: int, folder: Path,
+def build(domain: str, specs: list[dict], explore: dict, encoder_hidden: int, folder: Path,
           device: torch.device):
-    """An explorer whose replay holds two uniform-random episodes, ready to act and learn."""
-    env = envs.Env(envs.COLLECTION_TASK[domain], seed=0)
+    """K explorers (one per spec) in their environments, their replay holding two
+    uniform-random episodes each, ready to act and learn."""
+    environments = [envs.Env(envs.COLLECTION_TASK[domain], seed=m) for m in range(len(specs))]
+    env = environments[0]
     encoder_path = folder / f"{domain}_encoder_{encoder_hidden}.pt"
     save_encoder(encoder_path, ICMEncoder(env.observation_dim, env.action_dim,
-                                          EncoderConfig(hidden_dim=encoder_hidden)),
+                                          EncoderConfig(hidden_dim=encoder_hidden), [0]),
                  env.observation_dim, env.action_dim)
-    agent = make_agent(spec, env.observation_dim, env.action_dim, seed=0,
+    agent = make_agent(specs, env.observation_dim, env.action_dim, list(range(len(specs))),
                        settings=explore | {"seed_frames": 10**9}, encoder_path=encoder_path,
                        capacity=3 * envs.EPISODE_LENGTH, device=device)
-    obs = env.reset()
-    rng = np.random.default_rng(0)
-    for _ in range(2 * envs.EPISODE_LENGTH):
-        action = rng.uniform(-1, 1, env.action_dim).astype(np.float32)
-        next_obs, _, done = env.step(action)
-        agent.observe(obs, action, next_obs, done)
-        obs = env.reset() if done else next_obs
+    for _ in range(2):
+        run_episodes(environments, agent)
     agent.config.seed_frames = 0  # from now on act with the policy
-    return env, agent
+    return environments, agent
 
 
-def measure(env, agent, repeats: int, rounds: int, device: torch.device) -> dict:
-    obs = env.reset()
-    sample = agent.replay.sample(agent.config.batch_size, agent.generator)
+def collection_steps(environments, agent, steps: int, device: torch.device):
+    """A callable running ``steps`` whole collection steps of every explorer."""
+    observation = np.stack([env.reset() for env in environments])
+
+    def run():
+        nonlocal observation
+        for _ in range(steps):
+            action = agent.act(observation)
+            next_observation = np.stack([env.step(a)[0] for env, a in zip(environments, action)])
+            agent.observe(observation, action, next_observation, False)
+            observation = next_observation
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+    return run
+
+
+def plain_single_member(x: torch.Tensor, layer) -> torch.Tensor:
+    return torch.baddbmm(layer.bias, x, layer.weight)
+
+
+def batching(domain: str, explore: dict, encoder_hidden: int, folder: Path, rounds: int,
+             device: torch.device, members: int = 5, steps: int = 20) -> dict:
+    """Per-explorer collection throughput of K = ``members`` batched APT explorers against K = 1."""
+    specs = [{"agent": "apt", "reward": "be", "alpha": alpha} for alpha in (0.2, 0.5, 0.7, 1.5, 2.0)][:members]
+    jobs = {f"K={k}": build(domain, specs[:k], explore, encoder_hidden, folder, device) for k in (1, members)}
+    runs = {name: collection_steps(*job, steps, device) for name, job in jobs.items()}
+
+    def plain():  # the single member's own kernel, for reference
+        original = EnsembleLinear.forward
+        EnsembleLinear.forward = lambda layer, x: plain_single_member(x, layer)
+        try:
+            runs["K=1"]()
+        finally:
+            EnsembleLinear.forward = original
+
+    for run in runs.values():
+        run()  # warm-up
+    seconds = interleaved(runs | {"K=1 plain": plain}, rounds=rounds)
+    rate = {name: steps * (members if name == f"K={members}" else 1) / value for name, value in seconds.items()}
+    return {
+        "explorers": members, "steps_timed": steps,
+        "env_steps_per_second_per_explorer": {name: round(value / (members if name == f"K={members}" else 1), 1)
+                                              for name, value in rate.items()},
+        "ratio_to_K1": round(rate[f"K={members}"] / rate["K=1"], 2),
+        "ratio_to_K1_plain": round(rate[f"K={members}"] / rate["K=1 plain"], 2),
+    }
+
+
+def measure(environments, agent, repeats: int, rounds: int, device: torch.device) -> dict:
+    env = environments[0]
+    obs = env.reset()[None]
+    sample = agent.replay.sample(agent.config.batch_size, agent.streams)
     action = np.zeros(env.action_dim, np.float32)
 
     def timed(fn):
@@ -87,7 +142,7 @@ def measure(env, agent, repeats: int, rounds: int, device: torch.device) -> dict
     }
     if agent.name == "apt":  # the k-NN part of APT's reward model, on its own
         parts["knn_reward"] = timed(
-            lambda: agent.reward(agent.encoder.encode(sample["observation"]).detach())
+            lambda: agent.rewards[0](agent.encoder.encode(sample["observation"])[0].detach())
         )
     seconds = {k: v / repeats for k, v in interleaved(parts, rounds=rounds).items()}
     every = agent.config.update_every
@@ -131,28 +186,37 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batching-only", action="store_true", help="only the K = 5 against K = 1 comparison")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     results: dict = {}
     with tempfile.TemporaryDirectory() as scratch:
         for domain in envs.DOMAINS:
+            explore, encoder_hidden = preset_sizes("quick")
+            batched = batching(domain, explore, encoder_hidden, Path(scratch), args.rounds, device)
+            results.setdefault(domain, {})["batching_quick"] = batched
+            print(domain, "batching", batched, flush=True)
+            if args.batching_only:
+                continue
             for preset in ("quick", "paper"):
                 explore, encoder_hidden = preset_sizes(preset)
                 for name, spec in AGENTS.items():
-                    env, agent = build(domain, spec, explore, encoder_hidden, Path(scratch), device)
-                    figures = measure(env, agent, REPEATS[preset], args.rounds, device)
-                    results.setdefault(domain, {}).setdefault(preset, {})[name] = figures
+                    environments, agent = build(domain, [spec], explore, encoder_hidden, Path(scratch), device)
+                    figures = measure(environments, agent, REPEATS[preset], args.rounds, device)
+                    results[domain].setdefault(preset, {})[name] = figures
                     print(domain, preset, name, figures["env_steps_per_second"], "steps/s", flush=True)
-    projection = paper_projection(results)
-    for by_preset in results.values():
-        for by_agent in by_preset.values():
-            for figures in by_agent.values():
-                figures.pop("seconds_per_step")
-    write_results(f"explore_{device.type}", {
+    extra = {}
+    if not args.batching_only:
+        extra["paper_projection"] = paper_projection(results)
+        for by_preset in results.values():
+            for preset in ("quick", "paper"):
+                for figures in by_preset[preset].values():
+                    figures.pop("seconds_per_step")
+    write_results(f"explore_{device.type}" + ("_batching" if args.batching_only else ""), {
         "threads": args.threads, "rounds": args.rounds, "device": str(device),
         "sizes": {preset: preset_sizes(preset)[0] for preset in ("quick", "paper")},
-        **results, "paper_projection": projection,
+        **results, **extra,
     })
 
 

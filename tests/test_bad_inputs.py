@@ -68,7 +68,7 @@ def good(tmp_path_factory, walker_teacher) -> Good:
     root = tmp_path_factory.mktemp("good")
     manifest = write_dataset(root / "walker", [walker_episode(0), walker_episode(1)])
     encoder = root / "encoder.pt"
-    save_encoder(encoder, ICMEncoder(24, 6, EncoderConfig(hidden_dim=16)), 24, 6)
+    save_encoder(encoder, ICMEncoder(24, 6, EncoderConfig(hidden_dim=16), [0]), 24, 6)
     data, agents = walker_teacher
     return Good(manifest, data, agents, encoder)
 
@@ -298,7 +298,7 @@ def pretrain_episode_with_infinite_action(tmp, good):
 
 def collect_case(tmp, encoder, detail: str = "") -> Case:
     out = tmp / "out" / "dataset"
-    return Case(["collect", "--domain", "walker", "--agent", "apt", "--reward", "be", "--alpha", "0.5",
+    return Case(["collect", "--domain", "walker", "--dataset", '{"agent": "apt", "reward": "be", "alpha": 0.5}',
                  "--encoder", str(encoder), "--transitions", "1000", "--out", str(out)], [out], f"{encoder}{detail}")
 
 
@@ -319,7 +319,7 @@ def collect_encoder_truncated(tmp, good):
 @case
 def collect_encoder_of_another_domain(tmp, good):
     encoder = tmp / "encoder.pt"
-    save_encoder(encoder, ICMEncoder(78, 12, EncoderConfig(hidden_dim=16)), 78, 12)
+    save_encoder(encoder, ICMEncoder(78, 12, EncoderConfig(hidden_dim=16), [0]), 78, 12)
     return collect_case(tmp, encoder, ": encoder with observation_dim 78, the data has 24")
 
 
@@ -340,9 +340,24 @@ def collect_agents_file_as_encoder(tmp, good):
 @case
 def collect_apt_without_reward(tmp, good):
     built = collect_case(tmp, good.encoder)
-    index = built.argv.index("--reward")
-    del built.argv[index:index + 4]  # --reward be --alpha 0.5
-    built.message = "--agent apt needs --reward"
+    built.argv[built.argv.index("--dataset") + 1] = '{"agent": "apt", "alpha": 0.5}'
+    built.message = "an apt dataset needs a reward"
+    return built
+
+
+@case
+def collect_misspelt_dataset_key(tmp, good):
+    built = collect_case(tmp, good.encoder)
+    built.argv[built.argv.index("--dataset") + 1] = '{"agent": "apt", "reward": "be", "alhpa": 0.5}'
+    built.message = "unknown key(s) alhpa in the dataset"
+    return built
+
+
+@case
+def collect_fewer_folders_than_datasets(tmp, good):
+    built = collect_case(tmp, good.encoder)
+    built.argv[built.argv.index("--dataset"):built.argv.index("--dataset")] = ["--dataset", '{"agent": "apt", "reward": "shannon"}']
+    built.message = "2 --dataset, 1 --seed and 1 --out values: give one of each per dataset"
     return built
 
 

@@ -1,4 +1,5 @@
 import copy
+import re
 import subprocess
 import sys
 
@@ -91,8 +92,9 @@ def snakemake(repo, *args):
 def test_dry_run_lists_every_stage(repo, preset):
     run = snakemake(repo, "-n", "--forceall", "--config", f"preset={preset}")
     assert run.returncode == 0, run.stderr
-    for rule in ("pretrain_encoder", "collect", "relabel", "train_offline", "aggregate", "table1"):
-        assert f"\n{rule} " in run.stdout, rule
+    for rule in ("pretrain_encoder", "collect_random", "collect_apt", "relabel", "train_offline", "aggregate",
+                 "table1"):
+        assert re.search(rf"^{rule}\d* ", run.stdout, re.MULTILINE), rule  # collect_apt1, ... where several
 
 
 def test_bad_value_on_the_command_line_fails_before_any_job(repo):
@@ -120,18 +122,29 @@ def test_collection_seeds_replicate_every_dataset_downstream(repo, config, tmp_p
     commands = [line.split("Shell command: ", 1)[-1].strip() for line in run.stdout.splitlines()]
     commands = [c for c in commands if c.startswith("python -m berl")]
     domains_ = domains(settings)
+    # Each collection job lists its datasets' seeds and folders in the same order.
+    def values(words, flag):
+        after = words[words.index(flag) + 1:]
+        return after[:next(i for i, word in enumerate(after) if word.startswith("--"))]
+
+    seed_of = {}
+    for command in (c for c in commands if c.startswith("python -m berl collect ")):
+        words = command.split()
+        seeds, folders = values(words, "--seed"), values(words, "--out")
+        assert len(seeds) == len(folders) == words.count("--dataset"), command
+        for seed, folder in zip(seeds, folders):
+            assert folder not in seed_of, command
+            seed_of[folder] = int(seed)
     for dataset in collected:
         for domain in domains_:
             for replicate in (0, 1):
                 folder = f"results/{preset}/datasets/{domain}/{dataset['name']}/seed{replicate}"
-                collect = [c for c in commands if c.startswith("python -m berl collect") and f"--out {folder} " in c]
-                assert len(collect) == 1, folder
-                assert f"--seed {dataset.get('seed', 0) + replicate} " in collect[0]
+                assert seed_of.pop(folder) == dataset.get("seed", 0) + replicate, folder
+    assert not seed_of
 
     def count(stage):
         return sum(c.startswith(f"python -m berl {stage} ") for c in commands)
 
-    assert count("collect") == 2 * len(collected) * len(domains_)
     assert count("train") == 2 * len(settings["datasets"]) * len(domains_) * len(settings["algorithms"])
     assert count("coverage") == 2 * len(domains_)
     distill_tasks = len(settings["distill"].get("tasks", settings["tasks"]))

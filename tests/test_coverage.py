@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from berl.coverage import estimators, measures
 from berl.coverage.embedding import EmbeddingSettings, joint_embedding
@@ -101,8 +100,7 @@ def fake_domain(tmp_path):
         "random": _fake_dataset(tmp_path, "random", rng.uniform(0.5, 0.7, (802, 5)).astype(np.float32)),
         "be_a2.0": _fake_dataset(tmp_path, "be_a2.0", rng.uniform(-1, 1, (802, 5)).astype(np.float32)),
     }
-    torch.manual_seed(0)
-    encoder = ICMEncoder(5, 2, EncoderConfig(rep_dim=16, hidden_dim=8))
+    encoder = ICMEncoder(5, 2, EncoderConfig(rep_dim=16, hidden_dim=8), [0])
     save_encoder(tmp_path / "encoder.pt", encoder, 5, 2)
     datasets = [{"name": "random", "agent": "random"},
                 {"name": "be_a2.0", "agent": "apt", "reward": "be", "alpha": 2.0}]

@@ -6,23 +6,28 @@ import torch
 
 from berl.datasets import envs, storage
 from berl.datasets.relabel import relabel
-from berl.explore.collect import collect
+from berl.explore.agents import make_agent
+from berl.explore.collect import Member, collect, collect_group
 from berl.explore.encoder import EncoderConfig, ICMEncoder, PretrainSettings, load_encoder, pretrain
+from berl.core.nets import MemberStreams
 from berl.explore.replay import NStepReplay
 
 
-def test_replay_samples_only_nstep_windows_inside_one_episode():
-    replay = NStepReplay(capacity=25, obs_dim=1, action_dim=1, nstep=3, episode_length=10,
+def test_replay_samples_only_nstep_windows_inside_one_episode_of_each_member():
+    replay = NStepReplay(members=2, capacity=25, obs_dim=1, action_dim=1, nstep=3, episode_length=10,
                          device=torch.device("cpu"))
+    offset = np.array([[0.0], [100.0]], np.float32)  # member 1's states are member 0's + 100
     for t in range(25):  # two full episodes and half of a third
-        replay.add(np.array([t], np.float32), np.zeros(1, np.float32),
-                   np.array([t + 1], np.float32))
+        replay.extend((t + offset)[:, None], np.zeros((2, 1, 1), np.float32), (t + 1 + offset)[:, None])
     assert replay.valid_starts() == 8 + 8 + 3
-    batch = replay.sample(5000, torch.Generator().manual_seed(0))
-    start = batch["observation"][:, 0].long()
-    assert set(start.tolist()) == {*range(0, 8), *range(10, 18), *range(20, 23)}
-    np.testing.assert_array_equal(batch["nstep_observation"][:, 0], start + 3)
-    np.testing.assert_array_equal(batch["next_observation"][:, 0], start + 1)
+    batch = replay.sample(5000, MemberStreams([0, 1], torch.device("cpu")))
+    start = batch["index"]
+    assert batch["observation"].shape == (2, 5000, 1)
+    assert set(start[0].tolist()) == set(start[1].tolist()) == {*range(0, 8), *range(10, 18), *range(20, 23)}
+    assert not torch.equal(start[0], start[1])  # each member draws from its own stream
+    np.testing.assert_array_equal(batch["observation"][..., 0], start + torch.from_numpy(offset))
+    np.testing.assert_array_equal(batch["nstep_observation"][..., 0], start + 3 + torch.from_numpy(offset))
+    np.testing.assert_array_equal(batch["next_observation"][..., 0], start + 1 + torch.from_numpy(offset))
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +43,13 @@ def test_encoder_pretraining_reduces_its_dynamics_losses(walker_random, tmp_path
     action = torch.as_tensor(episode["action"][1:])
     next_obs = torch.as_tensor(episode["observation"][1:])
     torch.manual_seed(0)
-    before = ICMEncoder(24, 6, EncoderConfig(hidden_dim=128)).losses(obs, action, next_obs)
+    obs, action, next_obs = obs[None], action[None], next_obs[None]
+    before = ICMEncoder(24, 6, EncoderConfig(hidden_dim=128), [0]).losses(obs, action, next_obs)
     pretrain(walker_random, tmp_path / "encoder.pt",
              PretrainSettings(steps=300, batch_size=256, hidden_dim=128, log_every=100), torch.device("cpu"))
     encoder = load_encoder(tmp_path / "encoder.pt", torch.device("cpu"))
     after = encoder.losses(obs, action, next_obs)
-    assert encoder.encode(obs).shape == (len(obs), 512)
+    assert encoder.encode(obs).shape == (1, obs.shape[1], 512)
     assert after[0] < 0.7 * before[0] and after[1] < 0.9 * before[1], (before, after)
 
 
@@ -88,14 +94,12 @@ def walker_encoder(walker_random, tmp_path_factory):
 
 def _filled_agent(spec, walker_random, walker_encoder, **settings):
     """An explorer whose replay holds one random episode, with learning not yet started."""
-    from berl.explore.agents import make_agent
-
-    agent = make_agent(spec, 24, 6, seed=0,
+    agent = make_agent([spec], 24, 6, [0],
                        settings={"hidden_dim": 64, "batch_size": 256, "seed_frames": 10**9} | settings,
                        encoder_path=walker_encoder, capacity=2000,
                        episode_length=envs.EPISODE_LENGTH)
     _, paths = storage.read_manifest(walker_random)
-    agent.remember(storage.load_episode(paths[0]))
+    agent.remember([storage.load_episode(paths[0])])
     agent.steps = envs.EPISODE_LENGTH
     return agent
 
@@ -113,7 +117,7 @@ def test_explorer_update_reduces_its_losses_on_a_fixed_batch(
     walker_random, walker_encoder, spec, losses
 ):
     agent = _filled_agent(spec, walker_random, walker_encoder)
-    batch = agent.replay.sample(256, torch.Generator().manual_seed(0))
+    batch = agent.replay.sample(256, MemberStreams([0], torch.device("cpu")))
     agent.replay.sample = lambda *args: batch  # the same batch at every update
     history = {key: [] for key in losses}
     for _ in range(300):
@@ -128,68 +132,123 @@ def test_smm_keeps_one_skill_per_episode_and_shows_it_to_the_policy(walker_rando
     agent = _filled_agent({"agent": "smm"}, walker_random, walker_encoder, skills=4)
     for episode in range(1, 2):
         agent.episode_started(episode)
-    skills = agent.schedule.skill.clone()
-    index = torch.tensor([0, 999, 1000, 1999])
-    inputs = agent.policy_input(torch.zeros(4, 24), index)
+    skills = agent.schedule.skill[0].clone()
+    index = torch.tensor([[0, 999, 1000, 1999]])
+    inputs = agent.policy_input(torch.zeros(1, 4, 24), index)[0]
     assert inputs.shape == (4, 28)
     np.testing.assert_array_equal(inputs[:, 24:].argmax(1), skills[[0, 0, 1, 1]])
     np.testing.assert_array_equal(inputs[:, 24:].sum(1), 1.0)
-    batch = agent.replay.sample(64, torch.Generator().manual_seed(0))
+    batch = agent.replay.sample(64, agent.streams)
     reward, _ = agent.intrinsic_reward(batch)
     # reconstruction error >= 0 and cross-entropy >= 0, so the reward is at least log(skills).
-    assert reward.shape == (64,) and (reward >= np.log(4)).all()
+    assert reward.shape == (1, 64) and (reward >= np.log(4)).all()
 
 
 def test_running_moments_match_the_whole_stream():
     from berl.explore.rnd import RunningMoments
 
     stream = torch.randn(1000, generator=torch.Generator().manual_seed(0)) * 3 + 2
-    moments = RunningMoments()
+    moments = RunningMoments(members=2)
     for chunk in stream.split(128):
-        moments.update(chunk)
+        moments.update(torch.stack([chunk, 2 * chunk]))
     # The (0, 1) prior has weight 1e-4: after 1000 values the moments are the stream's own.
-    assert float(moments.mean) == pytest.approx(float(stream.mean()), abs=1e-5)
-    assert float(moments.variance) == pytest.approx(float(stream.var(unbiased=False)), rel=1e-4)
+    torch.testing.assert_close(moments.mean, torch.stack([stream.mean(), 2 * stream.mean()]), atol=1e-5, rtol=0)
+    torch.testing.assert_close(moments.variance, stream.var(unbiased=False) * torch.tensor([1.0, 4.0]),
+                               rtol=1e-4, atol=0)
 
 
 def test_rnd_reward_is_the_prediction_error_over_its_running_std(walker_random, walker_encoder):
     agent = _filled_agent({"agent": "rnd"}, walker_random, walker_encoder)
-    batch = agent.replay.sample(256, torch.Generator().manual_seed(0))
+    batch = agent.replay.sample(256, agent.streams)
     reward, _ = agent.intrinsic_reward(batch)
     error = agent.prediction_error(batch["observation"]).detach()
-    expected = error / agent.error_moments.variance.sqrt()
+    expected = error / agent.error_moments.variance.sqrt()[:, None]
     np.testing.assert_allclose(reward, expected, rtol=1e-5)
     # Normalised by its own scale, the first batch's rewards have a standard deviation near 1.
     assert 0.5 < float(reward.std()) < 2.0
 
 
+def _episodes(manifests):
+    return [[storage.load_episode(path) for path in storage.read_manifest(manifest)[1]] for manifest in manifests]
+
+
+def _assert_same_episodes(actual, expected):
+    assert [len(episodes) for episodes in actual] == [len(episodes) for episodes in expected]
+    for member_actual, member_expected in zip(actual, expected):
+        for episode_actual, episode_expected in zip(member_actual, member_expected):
+            for key in storage.EPISODE_KEYS:
+                np.testing.assert_array_equal(episode_actual[key], episode_expected[key], err_msg=key)
+
+
+GROUPS = {
+    "random": [{"agent": "random"}] * 2,
+    "apt": [{"agent": "apt", "reward": "be", "alpha": 0.5}, {"agent": "apt", "reward": "renyi", "q": 0.5},
+            {"agent": "apt", "reward": "shannon"}],
+    "smm": [{"agent": "smm"}] * 2,
+    "rnd": [{"agent": "rnd"}] * 2,
+}
+# Learning starts in episode 1, so the networks and checkpoints carry something learnt.
+SMALL = {"hidden_dim": 32, "batch_size": 64, "seed_frames": 500, "update_every": 10}
+
+
+@pytest.mark.parametrize("kind", GROUPS)
+def test_a_member_of_a_batched_job_explores_exactly_as_it_does_alone(walker_encoder, tmp_path, monkeypatch, kind):
+    """K explorers in lockstep: each member's episodes are identical to those of a job of
+    its own, and its networks compute the same values (within 1e-5)."""
+    import berl.explore.collect as collection
+
+    built = []
+    monkeypatch.setattr(collection, "make_agent", lambda *a, **k: built.append(make_agent(*a, **k)) or built[-1])
+    members = [Member(spec, 10 + m, tmp_path / f"group{m}") for m, spec in enumerate(GROUPS[kind])]
+    group = collect_group("walker", members, 2000, settings=SMALL, encoder_path=walker_encoder)
+    alone = [collect("walker", m.spec, 2000, m.seed, tmp_path / f"alone{i}", settings=SMALL,
+                     encoder_path=walker_encoder) for i, m in enumerate(members)]
+    _assert_same_episodes(_episodes(group), _episodes(alone))
+
+    batched, solos = built[0], built[1:]
+    if kind == "random":
+        return
+    probe = torch.randn(len(members), 50, 24, generator=torch.Generator().manual_seed(0))
+    context = torch.zeros(len(members), 50, batched.learner.actor.net[0].weight.shape[1] - 24)
+    inputs, actions = torch.cat([probe, context], -1), torch.rand(len(members), 50, 6) * 2 - 1
+    with torch.no_grad():
+        for m, solo in enumerate(solos):
+            torch.testing.assert_close(batched.learner.act(inputs)[m], solo.learner.act(inputs[m:m + 1])[0],
+                                       atol=1e-5, rtol=0)
+            torch.testing.assert_close(batched.learner.critic(inputs, actions)[:, m],
+                                       solo.learner.critic(inputs[m:m + 1], actions[m:m + 1])[:, 0], atol=1e-5, rtol=0)
+            if kind == "apt":
+                torch.testing.assert_close(batched.encoder.encode(probe)[m], solo.encoder.encode(probe[m:m + 1])[0],
+                                           atol=1e-5, rtol=0)
+
+
 @pytest.fixture(scope="module")
 def uninterrupted() -> dict:
-    """Manifests of uninterrupted runs, by agent, shared by the kill points."""
+    """Manifests of uninterrupted runs, by group, shared by the kill points."""
     return {}
 
 
-@pytest.mark.parametrize("spec", [
-    {"agent": "random"},
-    {"agent": "apt", "reward": "be", "alpha": 0.5},
-    {"agent": "smm"},
-    {"agent": "rnd"},
-], ids=lambda spec: spec["agent"])
+@pytest.mark.parametrize("specs", [
+    [{"agent": "random"}],
+    [{"agent": "apt", "reward": "be", "alpha": 0.5}],
+    [{"agent": "smm"}],
+    [{"agent": "rnd"}],
+    GROUPS["apt"][:2],
+], ids=["random", "apt", "smm", "rnd", "apt-group"])
 @pytest.mark.parametrize("killed", ["storing_episode", "checkpointing", "writing_manifest"])
-def test_a_killed_collection_resumes_to_the_same_dataset(
-    walker_encoder, uninterrupted, tmp_path, monkeypatch, spec, killed
+def test_a_killed_collection_resumes_to_the_same_datasets(
+    walker_encoder, uninterrupted, tmp_path, monkeypatch, specs, killed
 ):
     """A run killed at each point of its second (last) episode's bookkeeping is resumed."""
     import berl.explore.collect as collection
 
-    # Learning starts in episode 1, so the checkpoint must carry everything learnt so far.
-    settings = {"hidden_dim": 32, "batch_size": 64, "seed_frames": 500, "update_every": 10}
-    kwargs = dict(settings=settings, encoder_path=walker_encoder)
-    if spec["agent"] not in uninterrupted:
-        uninterrupted[spec["agent"]] = collect(
-            "walker", spec, 2000, seed=3, dataset_dir=tmp_path / "whole", **kwargs
-        )
-    reference = uninterrupted[spec["agent"]]
+    def members(folder):
+        return [Member(spec, 3 + m, tmp_path / folder / str(m)) for m, spec in enumerate(specs)]
+
+    kwargs = dict(settings=SMALL, encoder_path=walker_encoder)
+    key = repr(specs)
+    if key not in uninterrupted:
+        uninterrupted[key] = _episodes(collect_group("walker", members("whole"), 2000, **kwargs))
 
     class Killed(Exception):
         pass
@@ -197,8 +256,8 @@ def test_a_killed_collection_resumes_to_the_same_dataset(
     save_episode, save_checkpoint = storage.save_episode, collection.save_checkpoint
 
     def storing(directory, index, episode):
-        if killed == "storing_episode" and index == 1:
-            raise Killed
+        if killed == "storing_episode" and index == 1 and directory.parent.name == str(len(specs) - 1):
+            raise Killed  # the last member's second episode: the others' are already stored
         return save_episode(directory, index, episode)
 
     def checkpointing(path, run, state):
@@ -212,18 +271,13 @@ def test_a_killed_collection_resumes_to_the_same_dataset(
         patch.setattr(storage, "save_episode", storing)
         patch.setattr(collection, "save_checkpoint", checkpointing)
         with pytest.raises(Killed):
-            collect("walker", spec, 2000, seed=3, dataset_dir=tmp_path / "resumed", **kwargs)
-    assert (tmp_path / "resumed" / collection.CHECKPOINT).exists()
-    resumed = collect("walker", spec, 2000, seed=3, dataset_dir=tmp_path / "resumed", **kwargs)
+            collect_group("walker", members("resumed"), 2000, **kwargs)
+    checkpoint = tmp_path / "resumed" / "0" / collection.CHECKPOINT
+    assert checkpoint.exists()
+    resumed = collect_group("walker", members("resumed"), 2000, **kwargs)
 
-    assert not (tmp_path / "resumed" / collection.CHECKPOINT).exists()
-    _, reference_paths = storage.read_manifest(reference)
-    _, resumed_paths = storage.read_manifest(resumed)
-    assert len(resumed_paths) == len(reference_paths) == 2
-    for expected, actual in zip(reference_paths, resumed_paths):
-        expected, actual = storage.load_episode(expected), storage.load_episode(actual)
-        for key in storage.EPISODE_KEYS:
-            np.testing.assert_array_equal(actual[key], expected[key], err_msg=key)
+    assert not checkpoint.exists()
+    _assert_same_episodes(_episodes(resumed), uninterrupted[key])
 
 
 def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path, monkeypatch):
@@ -246,12 +300,13 @@ def test_apt_rewards_the_current_observations_representation(walker_random, walk
 
     agent = _filled_agent({"agent": "apt", "reward": "shannon"}, walker_random, walker_encoder,
                           encoder_online=False)
-    agent.reward = ParticleReward("shannon", k=2, knn_rms=False)
+    agent.rewards = [ParticleReward("shannon", k=2, knn_rms=False)]
+    agent.k = 2
     agent.encoder.encode = lambda obs: obs
-    batch = {"observation": torch.tensor([[0.0], [1.0], [3.0]]),
-             "nstep_observation": torch.tensor([[0.0], [10.0], [30.0]])}
+    batch = {"observation": torch.tensor([[[0.0], [1.0], [3.0]]]),
+             "nstep_observation": torch.tensor([[[0.0], [10.0], [30.0]]])}
     reward, _ = agent.intrinsic_reward(batch)
-    torch.testing.assert_close(reward, torch.log1p(torch.tensor([0.5, 0.5, 1.0])))
+    torch.testing.assert_close(reward, torch.log1p(torch.tensor([[0.5, 0.5, 1.0]])))
 
 
 def test_apt_encoder_starts_pretrained_or_from_scratch(walker_random, walker_encoder):
@@ -280,8 +335,8 @@ def test_apt_resumes_its_distance_scale(walker_random, walker_encoder):
     agent.update()
     resumed = _filled_agent(spec, walker_random, walker_encoder)
     resumed.load_state_dict(agent.state_dict())
-    assert resumed.reward.running.count == agent.reward.running.count > 1
-    torch.testing.assert_close(resumed.reward.running.mean, agent.reward.running.mean)
+    assert resumed.rewards[0].running.count == agent.rewards[0].running.count > 1
+    torch.testing.assert_close(resumed.rewards[0].running.mean, agent.rewards[0].running.mean)
 
 
 @pytest.mark.parametrize("nstep_successor", [True, False])
@@ -293,7 +348,7 @@ def test_apt_trains_its_encoder_on_the_successor_urlb_pairs_with_the_state(
                           encoder_nstep_successor=nstep_successor)
     seen = []
     agent.encoder.update = lambda obs, action, successor: seen.append(successor) or {}
-    batch = agent.replay.sample(16, torch.Generator().manual_seed(0))  # k = 12 needs 12 particles
+    batch = agent.replay.sample(16, agent.streams)  # k = 12 needs 12 particles
     agent.intrinsic_reward(batch)
     expected = batch["nstep_observation" if nstep_successor else "next_observation"]
     assert torch.equal(seen[0], expected) and not torch.equal(batch["nstep_observation"], batch["next_observation"])

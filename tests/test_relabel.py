@@ -4,13 +4,13 @@ import pytest
 from berl.datasets import envs, storage
 from berl.datasets.relabel import relabel
 from berl.explore.agents import UniformRandomAgent
-from berl.explore.collect import collect, run_episode
+from berl.explore.collect import collect, run_episodes
 
 
 @pytest.mark.parametrize("task", list(envs.TASKS))
 def test_relabelled_rewards_equal_the_rewards_seen_during_collection(tmp_path, task):
     env = envs.Env(task, seed=7)
-    episode = run_episode(env, UniformRandomAgent(env.action_dim, seed=7))
+    episode, = run_episodes([env], UniformRandomAgent(env.action_dim, [7]))
     storage.save_episode(tmp_path / storage.EPISODE_DIR, 0, episode)
     manifest = storage.write_manifest(tmp_path, {"domain": envs.domain_of(task)})
 

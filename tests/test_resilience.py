@@ -120,7 +120,7 @@ def test_a_corrupt_episode_is_named_and_the_previous_relabelling_is_kept(walker_
 
 
 def test_a_missing_encoder_is_named_before_collecting(tmp_path):
-    run = berl("collect", "--domain", "walker", "--agent", "apt", "--reward", "shannon",
+    run = berl("collect", "--domain", "walker", "--dataset", '{"agent": "apt", "reward": "shannon"}',
                "--encoder", tmp_path / "encoder.pt", "--transitions", 2000, "--out", tmp_path / "shannon")
     assert error_of(run).startswith("berl collect: error:") and str(tmp_path / "encoder.pt") in error_of(run)
     assert not list((tmp_path / "shannon").rglob("*.npz")) and not (tmp_path / "shannon/manifest.json").exists()
@@ -144,21 +144,23 @@ def killed_then_resumed(command, checkpoint, output, run_on=0.0):
     assert not checkpoint.exists()
 
 
-def test_collection_killed_with_sigkill_resumes_to_the_same_dataset(tmp_path):
+def test_a_batched_collection_killed_with_sigkill_resumes_to_the_same_datasets(tmp_path):
     def command(name):
-        return ["collect", "--domain", "walker", "--agent", "rnd", "--transitions", 3000, "--hidden-dim", 32,
-                "--batch-size", 64, "--seed-frames", 500, "--seed", 5, "--out", tmp_path / name]
+        return ["collect", "--domain", "walker", "--dataset", '{"agent": "rnd"}', "--dataset", '{"agent": "rnd"}',
+                "--transitions", 3000, "--hidden-dim", 32, "--batch-size", 64, "--seed-frames", 500,
+                "--seed", 5, 6, "--out", tmp_path / name / "a", tmp_path / name / "b"]
 
     assert berl(*command("whole")).returncode == 0
-    killed_then_resumed(command("killed"), tmp_path / "killed" / CHECKPOINT, tmp_path / "killed" / storage.MANIFEST,
-                        run_on=0.5)  # into the second episode
-    whole = storage.read_manifest(tmp_path / "whole" / storage.MANIFEST)[1]
-    resumed = storage.read_manifest(tmp_path / "killed" / storage.MANIFEST)[1]
-    assert len(whole) == len(resumed) == 3
-    for a, b in zip(whole, resumed):
-        a, b = storage.load_episode(a), storage.load_episode(b)
-        for key in storage.EPISODE_KEYS:
-            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    killed_then_resumed(command("killed"), tmp_path / "killed" / "a" / CHECKPOINT,
+                        tmp_path / "killed" / "b" / storage.MANIFEST, run_on=0.5)  # into the second episode
+    for member in ("a", "b"):
+        whole = storage.read_manifest(tmp_path / "whole" / member / storage.MANIFEST)[1]
+        resumed = storage.read_manifest(tmp_path / "killed" / member / storage.MANIFEST)[1]
+        assert len(whole) == len(resumed) == 3
+        for a, b in zip(whole, resumed):
+            a, b = storage.load_episode(a), storage.load_episode(b)
+            for key in storage.EPISODE_KEYS:
+                np.testing.assert_array_equal(a[key], b[key], err_msg=key)
 
 
 def test_training_killed_with_sigkill_resumes_to_the_same_agents(walker_teacher, tmp_path):

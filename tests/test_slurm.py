@@ -97,7 +97,7 @@ def test_smoke_pipeline_runs_through_the_slurm_profile(slurm, workflow_copy):
     for rule, submissions in by_rule.items():
         for job in submissions:
             asks_gpu = "gpu" in job.get("TresPerJob", "")
-            learning_collector = rule == "collect" and "random" not in job["Comment"]
+            learning_collector = rule.startswith("collect_") and rule != "collect_random"
             assert asks_gpu == (rule in GPU_RULES or learning_collector), (rule, job["Comment"], job.get("TresPerJob"))
 
 

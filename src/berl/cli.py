@@ -47,6 +47,16 @@ def _device(args):
 # ------------------------------------------------------------------------ datasets
 
 
+def _json_object(text: str) -> dict:
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
+_json_object.__name__ = "JSON object"  # how argparse names the type in its message
+
+
 def _domains() -> tuple[str, ...]:
     from berl.datasets.envs import DOMAINS
 
@@ -54,38 +64,34 @@ def _domains() -> tuple[str, ...]:
 
 
 def _build_collect(p):
-    from berl.explore.agents import AGENT_NAMES, ExploreSettings
+    from berl.explore.agents import ExploreSettings
     from berl.explore.collect import CollectSettings
-    from berl.explore.rewards import REWARD_KINDS
 
     p.add_argument("--domain", required=True, choices=_domains())
-    p.add_argument("--agent", default="random", choices=AGENT_NAMES)
-    p.add_argument("--reward", choices=REWARD_KINDS, help="APT's particle reward")
-    p.add_argument("--alpha", type=float, help="behavioral entropy's Prelec alpha")
-    p.add_argument("--beta", type=float, help="Prelec beta (default (log M)^(1-alpha), M the representation size)")
-    p.add_argument("--q", type=float, help="Renyi order")
+    p.add_argument("--dataset", action="append", required=True, type=_json_object, metavar="JSON",
+                   help='a dataset entry of the configuration, e.g. \'{"agent": "apt", "reward": "be", "alpha": 0.5}\'; '
+                        "repeated, the datasets are collected together by explorers of one kind in lockstep")
+    p.add_argument("--seed", type=int, nargs="+", default=[0], help="each dataset's exploration seed")
+    p.add_argument("--out", type=Path, nargs="+", required=True, help="each dataset's folder")
     p.add_argument("--encoder", type=Path, help="pretrained encoder (APT)")
-    p.add_argument("--seed", type=int, default=0, help="the dataset's exploration seed")
     stage_settings.add_flags(p, CollectSettings)
     stage_settings.add_flags(p, ExploreSettings)
     _threads(p)
-    p.add_argument("--out", type=Path, required=True, help="dataset folder")
 
 
 def _collect(args) -> None:
     from berl.explore.agents import ExploreSettings
-    from berl.explore.collect import CollectSettings, collect
+    from berl.explore.collect import CollectSettings, Member, collect_group
 
-    device = _device(args)
-    reward = {k: getattr(args, k) for k in ("reward", "alpha", "beta", "q") if getattr(args, k) is not None}
-    if args.agent == "apt" and "reward" not in reward:
-        raise ValueError("--agent apt needs --reward")
-    if args.agent != "apt" and reward:
-        raise ValueError(f"{', '.join('--' + k for k in reward)} only apply to --agent apt")
-    spec = {"agent": args.agent} | reward
+    if not len(args.dataset) == len(args.seed) == len(args.out):
+        raise ValueError(f"{len(args.dataset)} --dataset, {len(args.seed)} --seed and {len(args.out)} --out "
+                         "values: give one of each per dataset")
+    # The entry's name and seed offset are the workflow's; the explorer is the rest.
+    members = [Member({k: v for k, v in spec.items() if k not in ("name", "seed")}, seed, out)
+               for spec, seed, out in zip(args.dataset, args.seed, args.out)]
     explore = asdict(stage_settings.from_args(ExploreSettings, args))
-    collect(args.domain, spec, stage_settings.from_args(CollectSettings, args).transitions, args.seed, args.out,
-            settings=explore, encoder_path=args.encoder, device=device)
+    collect_group(args.domain, members, stage_settings.from_args(CollectSettings, args).transitions,
+                  settings=explore, encoder_path=args.encoder, device=_device(args))
 
 
 def _build_pretrain_encoder(p):

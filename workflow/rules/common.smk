@@ -94,7 +94,6 @@ def names_matching(datasets):
     return "|".join(dataset["name"] for dataset in datasets) or "(?!)"
 
 
-COLLECTED = names_matching(d for d in DATASETS.values() if d["agent"] != "exorl")
 IMPORTED = names_matching(d for d in DATASETS.values() if d["agent"] == "exorl")
 
 
@@ -102,21 +101,36 @@ def exorl_source(wildcards):
     return DATASETS[wildcards.dataset]["source"].format(domain=wildcards.domain)
 
 
-def collection_inputs(wildcards):
+def collection_groups():
+    """The collection jobs of each domain: the collected datasets and their replicates, by
+    explorer kind (datasets before replicates), in groups of `collect.group_size`, as
+    {job name: (kind, [(dataset, collection seed), ...])}."""
+    by_kind = {}
+    for seed in COLLECTION_SEEDS:
+        for name, dataset in DATASETS.items():
+            if dataset["agent"] != "exorl":
+                by_kind.setdefault(dataset["agent"], []).append((name, seed))
+    size, groups = SETTINGS["collect"]["group_size"], {}
+    for kind, members in by_kind.items():
+        chunks = [members[start:start + size] for start in range(0, len(members), size)]
+        for index, chunk in enumerate(chunks):
+            groups[kind if len(chunks) == 1 else f"{kind}{index + 1}"] = (kind, chunk)
+    return groups
+
+
+def encoder_input(kind):
     """APT explores from the domain's pretrained encoder, unless it starts from scratch;
     the other agents need no input."""
-    from_scratch = SETTINGS["explore"]["encoder_init"] == "scratch"
-    if DATASETS[wildcards.dataset]["agent"] == "apt" and not from_scratch:
-        return {"encoder": f"{RESULTS}/encoder/{wildcards.domain}.pt"}
+    if kind == "apt" and SETTINGS["explore"]["encoder_init"] != "scratch":
+        return {"encoder": f"{RESULTS}/encoder/{{domain}}.pt"}
     return {}
 
 
-def agent_arguments(wildcards):
-    """Command-line flags of `berl collect` that select a dataset's agent and reward."""
-    dataset = DATASETS[wildcards.dataset]
-    flags = [f"--agent {dataset['agent']}"]
-    flags += [f"--encoder {path}" for path in collection_inputs(wildcards).values()]
-    flags += [f"--{key} {dataset[key]}" for key in ("reward", "alpha", "beta", "q") if key in dataset]
+def collection_arguments(kind, members):
+    """Command-line flags of `berl collect` naming a group's datasets and seeds."""
+    flags = [f"--dataset '{json.dumps(DATASETS[name], separators=(',', ':'))}'" for name, _ in members]
+    flags.append("--seed " + " ".join(str(DATASETS[name]["seed"] + seed) for name, seed in members))
+    flags += [f"--encoder {path}" for path in encoder_input(kind).values()]
     return " ".join(flags)
 
 

@@ -25,29 +25,32 @@ rule pretrain_encoder:
         " --threads {threads} > {log} 2>&1"
 
 
-rule collect:
-    input:
-        unpack(collection_inputs),
-    output:
-        f"{DATASET_FOLDER}/manifest.json",
-    wildcard_constraints:
-        dataset=COLLECTED,
-    params:
-        agent=agent_arguments,
-        seed=lambda wc: DATASETS[wc.dataset]["seed"] + int(wc.collection_seed),
-        settings=stage_flags("collect", "explore"),
-        folder=subpath(output[0], parent=True),
-    log:
-        log_file("collect/{domain}/{dataset}/seed{collection_seed}"),
-    benchmark:
-        benchmark_file("collect/{domain}/{dataset}/seed{collection_seed}")
-    threads: SETTINGS["threads"]["collect"]
-    resources:
-        gpu=lambda wc: int(learns(DATASETS[wc.dataset])),
-        mem_mb=8000,
-        runtime=runtime("collect"),
-    conda:
-        "../../envs/berl.yaml"
-    shell:
-        "python -m berl collect --domain {wildcards.domain} {params.agent} {params.settings}"
-        " --seed {params.seed} --out {params.folder} --threads {threads} > {log} 2>&1"
+# One job per group of datasets of one explorer kind and domain (`collect.group_size`), its
+# explorers batched in lockstep; a rule per group, as each writes its own set of datasets.
+for group, (kind, members) in collection_groups().items():
+
+    rule:
+        name:
+            f"collect_{group}"
+        input:
+            **encoder_input(kind),
+        output:
+            [f"{RESULTS}/datasets/{{domain}}/{name}/seed{seed}/manifest.json" for name, seed in members],
+        params:
+            datasets=collection_arguments(kind, members),
+            settings=stage_flags("collect", "explore"),
+            folders=lambda wildcards, output: " ".join(os.path.dirname(path) for path in output),
+        log:
+            log_file(f"collect/{{domain}}/{group}"),
+        benchmark:
+            benchmark_file(f"collect/{{domain}}/{group}")
+        threads: SETTINGS["threads"]["collect"]
+        resources:
+            gpu=int(learns({"agent": kind})),
+            mem_mb=8000,
+            runtime=runtime("collect"),
+        conda:
+            "../../envs/berl.yaml"
+        shell:
+            "python -m berl collect --domain {wildcards.domain} {params.datasets} {params.settings}"
+            " --out {params.folders} --threads {threads} > {log} 2>&1"

@@ -3,6 +3,12 @@
 Member ``m`` of every layer only ever sees slice ``m`` of the input, so K members trained
 with a summed loss receive exactly the gradients they would get if trained alone, and one
 optimiser step updates all of them. Inputs have shape (members, batch, features).
+
+A member's arithmetic is also bit for bit the same whatever K is: torch hands a batched
+product of one matrix pair to a different kernel (a matrix-vector one for a single row or
+column) than a batch of several, whose rounding differs, so a one-member layer is evaluated
+as a batch of two views of the same member. That is what lets a job of one explorer write
+exactly the dataset the same explorer writes inside a batched job.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ class EnsembleLinear(nn.Module):
         self.bias = nn.Parameter(torch.zeros(members, 1, out_features))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.weight.shape[0] == 1:  # the batched kernel, as for K > 1 (module docstring)
+            pair = (2, -1, -1)
+            return torch.baddbmm(self.bias.expand(pair), x.expand(pair), self.weight.expand(pair))[:1]
         return torch.baddbmm(self.bias, x, self.weight)
 
     @torch.no_grad()
@@ -46,18 +55,31 @@ def ensemble_mlp(
     members: int, in_features: int, hidden: int, out_features: int, generators: list[torch.Generator]
 ) -> nn.Sequential:
     """ExORL's network shape: Linear-LayerNorm-Tanh, Linear-ReLU, Linear."""
-    net = nn.Sequential(
+    return orthogonal_(nn.Sequential(
         EnsembleLinear(members, in_features, hidden),
         EnsembleLayerNorm(members, hidden),
         nn.Tanh(),
         EnsembleLinear(members, hidden, hidden),
         nn.ReLU(),
         EnsembleLinear(members, hidden, out_features),
-    )
-    for layer in net:
+    ), generators)
+
+
+def ensemble_relu_mlp(members: int, sizes: tuple[int, ...], generators: list[torch.Generator]) -> nn.Sequential:
+    """Linear layers of the given widths with ReLU between them (URLB's auxiliary nets)."""
+    layers: list[nn.Module] = []
+    for width_in, width_out in zip(sizes[:-1], sizes[1:]):
+        layers += [EnsembleLinear(members, width_in, width_out), nn.ReLU()]
+    return orthogonal_(nn.Sequential(*layers[:-1]), generators)
+
+
+def orthogonal_(module: nn.Module, generators: list[torch.Generator]) -> nn.Module:
+    """Orthogonal weights and zero biases for every ensemble layer of ``module``, in order,
+    member m's from ``generators[m]``."""
+    for layer in module.modules():
         if isinstance(layer, EnsembleLinear):
             layer.orthogonal_(generators)
-    return net
+    return module
 
 
 def member_generators(seeds: list[int], salt: int) -> list[torch.Generator]:
@@ -68,24 +90,6 @@ def member_generators(seeds: list[int], salt: int) -> list[torch.Generator]:
 @torch.no_grad()
 def soft_update_(target: nn.Module, source: nn.Module, tau: float) -> None:
     torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), tau)
-
-
-def relu_mlp(*sizes: int) -> nn.Sequential:
-    """Linear layers of the given widths with ReLU between them (URLB's auxiliary nets)."""
-    layers: list[nn.Module] = []
-    for width_in, width_out in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(width_in, width_out), nn.ReLU()]
-    return nn.Sequential(*layers[:-1])
-
-
-@torch.no_grad()
-def orthogonal_init_(module: nn.Module, generator: torch.Generator | None = None) -> nn.Module:
-    """Orthogonal weights and zero biases for every ``nn.Linear`` inside ``module``."""
-    for layer in module.modules():
-        if isinstance(layer, nn.Linear):
-            nn.init.orthogonal_(layer.weight, generator=generator)
-            nn.init.zeros_(layer.bias)
-    return module
 
 
 class MemberStreams:

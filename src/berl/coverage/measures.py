@@ -85,7 +85,7 @@ def dataset_states(manifest: Path, points: int, rng: np.random.Generator) -> np.
 @torch.no_grad()
 def representation(states: np.ndarray, encoder_path: Path) -> np.ndarray:
     encoder = load_encoder(Path(encoder_path), torch.device("cpu"), observation_dim=states.shape[1]).eval()
-    return encoder.encode(torch.as_tensor(states)).numpy()
+    return encoder.encode(torch.as_tensor(states)[None])[0].numpy()
 
 
 @dataclass

@@ -23,6 +23,7 @@ from berl.explore.smm import SMMAgent, SMMConfig
 from berl.explore.uniform import UniformRandomAgent
 
 AGENT_NAMES = ("random", "apt", "smm", "rnd")
+REWARD_KEYS = ("reward", "alpha", "beta", "q")  # APT's particle reward
 
 
 @dataclass
@@ -43,19 +44,38 @@ class ExploreSettings:
                             "divide APT's k-NN distances by their running mean, as URLB's knn_rms")
 
 
-def make_agent(spec: dict, obs_dim: int, action_dim: int, seed: int, *, settings: dict | None = None,
-               encoder_path: Path | None = None, capacity: int = 0, episode_length: int = 1000,
-               device: torch.device = torch.device("cpu")):
-    """Build the agent a dataset spec names (``{"agent": "apt", "reward": "be", ...}``).
+def check_spec(spec: dict) -> None:
+    """A dataset's agent entry names a known agent, and a reward exactly where APT needs one."""
+    unknown = sorted(set(spec) - {"agent", *REWARD_KEYS})
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(unknown)} in the dataset {spec}")
+    agent, reward = spec.get("agent"), {k: spec[k] for k in REWARD_KEYS if k in spec}
+    if agent not in AGENT_NAMES:
+        raise ValueError(f"unknown exploration agent {agent!r}; known: {', '.join(AGENT_NAMES)}")
+    if agent == "apt" and "reward" not in reward:
+        raise ValueError("an apt dataset needs a reward")
+    if agent != "apt" and reward:
+        raise ValueError(f"{', '.join(reward)} only apply to apt datasets")
+
+
+def make_agent(specs: list[dict], obs_dim: int, action_dim: int, seeds: list[int], *,
+               settings: dict | None = None, encoder_path: Path | None = None, capacity: int = 0,
+               episode_length: int = 1000, device: torch.device = torch.device("cpu")):
+    """Build the agents that the dataset specs name (``{"agent": "apt", "reward": "be", ...}``),
+    one explorer per spec and seed, all of one kind, run in lockstep.
 
     ``settings`` holds the explorers' settings; each agent takes the ones its config defines
     (``encoder_online`` only concerns APT, ``knn_rms`` its particle reward).
     """
-    agent = spec["agent"]
+    for spec in specs:
+        check_spec(spec)
+    kinds = {spec["agent"] for spec in specs}
+    if len(kinds) != 1 or len(specs) != len(seeds):
+        raise ValueError(f"one job runs explorers of one kind, one seed each; got {sorted(kinds)} "
+                         f"for {len(specs)} datasets and {len(seeds)} seeds")
+    agent, = kinds
     if agent == "random":
-        return UniformRandomAgent(action_dim, seed)
-    if agent not in AGENT_NAMES:
-        raise ValueError(f"unknown exploration agent {agent!r}; known: {', '.join(AGENT_NAMES)}")
+        return UniformRandomAgent(action_dim, seeds)
 
     def config(cls, given: dict | None = None):
         known = {f.name for f in fields(cls)}
@@ -63,9 +83,9 @@ def make_agent(spec: dict, obs_dim: int, action_dim: int, seed: int, *, settings
 
     common = dict(capacity=capacity, episode_length=episode_length, device=device)
     if agent == "smm":
-        return SMMAgent(obs_dim, action_dim, seed, config(SMMConfig), **common)
+        return SMMAgent(obs_dim, action_dim, seeds, config(SMMConfig), **common)
     if agent == "rnd":
-        return RNDAgent(obs_dim, action_dim, seed, config(RNDConfig), **common)
+        return RNDAgent(obs_dim, action_dim, seeds, config(RNDConfig), **common)
 
     apt_config = config(APTConfig)
     if apt_config.encoder_init not in ENCODER_INITS:
@@ -73,12 +93,10 @@ def make_agent(spec: dict, obs_dim: int, action_dim: int, seed: int, *, settings
     if apt_config.encoder_init == "pretrained":
         if encoder_path is None:
             raise ValueError("the APT agent needs a pretrained encoder (encoder_path)")
-        encoder = load_encoder(encoder_path, device, observation_dim=obs_dim, action_dim=action_dim)
+        encoder = load_encoder(encoder_path, device, observation_dim=obs_dim, action_dim=action_dim,
+                               members=len(seeds))
     else:  # URLB's: a fresh encoder, as wide as the explorer, seeded by the explorer's seed
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            encoder = ICMEncoder(obs_dim, action_dim, EncoderConfig(hidden_dim=apt_config.hidden_dim))
-        encoder = encoder.to(device)
-    reward = config(ParticleReward, {"kind": spec["reward"]} | {
-        k: spec[k] for k in ("alpha", "beta", "q") if k in spec})
-    return APTAgent(obs_dim, action_dim, seed, apt_config, reward, encoder, **common)
+        encoder = ICMEncoder(obs_dim, action_dim, EncoderConfig(hidden_dim=apt_config.hidden_dim), seeds).to(device)
+    rewards = [config(ParticleReward, {"kind": spec["reward"]} | {k: spec[k] for k in ("alpha", "beta", "q") if k in spec})
+               for spec in specs]
+    return APTAgent(obs_dim, action_dim, seeds, apt_config, rewards, encoder, **common)

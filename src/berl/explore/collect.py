@@ -1,10 +1,15 @@
-"""Collect an exploration dataset: run an agent in a domain and store every episode.
+"""Collect exploration datasets: run agents in a domain and store every episode.
 
-Collection is resumable. After each stored episode a checkpoint (the agent's networks,
-optimisers and random states, and the environment's random state) is written atomically
-next to the episodes; a rerun with the same settings keeps the episodes the checkpoint
-covers, refills the agent's replay from them and carries on, so an interrupted run ends
-with exactly the dataset an uninterrupted one writes.
+One job collects a group of datasets whose explorers are of one kind (APT with any of its
+rewards, SMM, RND or uniform random): K explorers, each in its own environment, step in
+lockstep and learn as one batched ensemble (``berl.explore.explorer``). Each member writes
+exactly the dataset it would write in a job of its own.
+
+Collection is resumable. After each stored episode a checkpoint (the agents' networks,
+optimisers and random states, and the environments' random states) is written atomically
+into the first member's folder; a rerun with the same settings keeps the episodes the
+checkpoint covers, refills the agents' replay from them and carries on, so an interrupted
+run ends with exactly the datasets an uninterrupted one writes.
 """
 
 from __future__ import annotations
@@ -35,106 +40,138 @@ class CollectSettings:
     transitions: int = setting(doc="transitions per dataset, rounded up to whole 1000-step episodes")
     seeds: int = setting(1, "replicates of every dataset, collected with exploration seeds seed, seed + 1, ... "
                             "(the dataset's `seed` onwards); every later stage runs on each", flag=False)
+    group_size: int = setting(16, "datasets of one explorer kind (APT, SMM, RND, random) collected by one job as "
+                                  "a batched ensemble; 1: a job per dataset", flag=False)
 
 
-def run_episode(env: envs.Env, agent) -> dict[str, np.ndarray]:
-    """Play one full episode, recording ExORL's rows (row 0 is the reset state)."""
-    observation = env.reset()
-    observations, actions = [observation], [np.zeros(env.action_dim, np.float32)]
-    rewards, physics = [0.0], [env.physics_state()]
+@dataclass
+class Member:
+    """One dataset of a collection job: its configuration entry, exploration seed and folder."""
+
+    spec: dict
+    seed: int
+    folder: Path
+
+
+def run_episodes(environments: list[envs.Env], agent) -> list[dict[str, np.ndarray]]:
+    """Play one full episode in every environment in lockstep, recording ExORL's rows (row 0
+    is the reset state); one episode per environment."""
+    members, action_dim = len(environments), environments[0].action_dim
+    observation = np.stack([env.reset() for env in environments])
+    observations, actions = [observation], [np.zeros((members, action_dim), np.float32)]
+    rewards, physics = [np.zeros(members)], [np.stack([env.physics_state() for env in environments])]
     done = False
     while not done:
         action = agent.act(observation)
-        next_observation, reward, done = env.step(action)
+        steps = [env.step(a) for env, a in zip(environments, action)]
+        next_observation = np.stack([step[0] for step in steps])
+        done = steps[0][2]  # every episode lasts the same number of steps
         agent.observe(observation, action, next_observation, done)
         observations.append(next_observation)
         actions.append(action)
-        rewards.append(reward)
-        physics.append(env.physics_state())
+        rewards.append(np.array([step[1] for step in steps]))
+        physics.append(np.stack([env.physics_state() for env in environments]))
         observation = next_observation
-    return {
-        "observation": np.stack(observations).astype(np.float32),
-        "action": np.stack(actions).astype(np.float32),
-        "reward": np.asarray(rewards, np.float32)[:, None],
-        # dm_control's walker and quadruped never terminate early: discount is always 1.
-        "discount": np.ones((len(rewards), 1), np.float32),
-        "physics": np.stack(physics),
+    columns = {
+        "observation": np.stack(observations, axis=1).astype(np.float32),
+        "action": np.stack(actions, axis=1).astype(np.float32),
+        "reward": np.stack(rewards, axis=1).astype(np.float32)[..., None],
+        "physics": np.stack(physics, axis=1),
     }
+    # dm_control's walker and quadruped never terminate early: discount is always 1.
+    columns["discount"] = np.ones_like(columns["reward"])
+    return [{key: value[member] for key, value in columns.items()} for member in range(members)]
 
 
-def _resume(episode_dir: Path, checkpoint: Path, run: dict, env: envs.Env, agent,
+def _resume(members: list[Member], checkpoint: Path, run: dict, environments: list[envs.Env], agent,
             device: torch.device) -> int:
     """Restore the last checkpoint of this run; return how many episodes it covers.
 
     Episodes beyond the checkpoint (or every episode, without one) are deleted: they
-    would not match what the restored agent does next.
+    would not match what the restored agents do next. So are checkpoints in the other
+    members' folders: they are of other runs.
     """
     state = load_checkpoint(checkpoint, run, device)
     done = 0 if state is None else state["episodes"]
-    kept = []
-    for path in storage.episode_files(episode_dir):
-        if storage.parse_episode_name(path)[0] < done:
-            kept.append(path)
-        else:
-            path.unlink()
-    if len(kept) != done:
-        log.warning("%s: %d of the checkpoint's %d episodes are missing; starting afresh",
-                    episode_dir, len(kept), done)
-        for path in kept:
+    kept: list[list[Path]] = []
+    for member in members:
+        if member.folder != checkpoint.parent:
+            (member.folder / CHECKPOINT).unlink(missing_ok=True)
+        kept.append([])
+        for path in storage.episode_files(member.folder / storage.EPISODE_DIR):
+            if storage.parse_episode_name(path)[0] < done:
+                kept[-1].append(path)
+            else:
+                path.unlink()
+    if any(len(paths) != done for paths in kept):
+        log.warning("%s: %d of the checkpoint's %d episodes are missing; starting afresh", checkpoint.parent,
+                    sum(map(len, kept)), done * len(members))
+        for path in (path for paths in kept for path in paths):
             path.unlink()
         return 0
     if state is not None:
         agent.load_state_dict(state["agent"])
-        env.set_random_state(state["environment"])
-        for path in kept:
-            agent.remember(storage.load_domain_episode(path, run["domain"]))
+        for env, random_state in zip(environments, state["environments"], strict=True):
+            env.set_random_state(random_state)
+        for paths in zip(*kept):  # episode by episode, every member's at once
+            agent.remember([storage.load_domain_episode(path, run["domain"]) for path in paths])
         log.info("resuming after episode %d", done)
     return done
 
 
-def collect(
-    domain: str, spec: dict, transitions: int, seed: int, dataset_dir: Path, *,
-    settings: dict | None = None, encoder_path: Path | None = None,
-    device: torch.device = torch.device("cpu"),
-) -> Path:
-    """Collect ``ceil(transitions / episode length)`` full episodes; return the manifest.
+def collect_group(
+    domain: str, members: list[Member], transitions: int, *, settings: dict | None = None,
+    encoder_path: Path | None = None, device: torch.device = torch.device("cpu"),
+) -> list[Path]:
+    """Collect ``ceil(transitions / episode length)`` full episodes for every member; return
+    the members' manifests.
 
-    ``spec`` names the agent and its reward (a dataset entry of the configuration);
-    ``settings`` are the explorer's settings (``ExploreSettings`` or any field of the
+    A member's ``spec`` names its agent and reward (a dataset entry of the configuration);
+    ``settings`` are the explorers' settings (``ExploreSettings`` or any field of the
     agent's config), the agent's defaults for the others.
     """
     if domain not in envs.COLLECTION_TASK:
         raise ValueError(f"unknown domain {domain!r}; known: {', '.join(envs.DOMAINS)}")
-    env = envs.Env(envs.COLLECTION_TASK[domain], seed)
+    if not members:
+        raise ValueError("a collection job needs at least one dataset")
+    members = [Member(m.spec, m.seed, Path(m.folder)) for m in members]
+    environments = [envs.Env(envs.COLLECTION_TASK[domain], member.seed) for member in members]
+    env = environments[0]
     n_episodes = math.ceil(transitions / envs.EPISODE_LENGTH)
     agent = make_agent(
-        spec, env.observation_dim, env.action_dim, seed, settings=settings, encoder_path=encoder_path,
-        capacity=n_episodes * envs.EPISODE_LENGTH, episode_length=envs.EPISODE_LENGTH,
-        device=device,
+        [member.spec for member in members], env.observation_dim, env.action_dim,
+        [member.seed for member in members], settings=settings, encoder_path=encoder_path,
+        capacity=n_episodes * envs.EPISODE_LENGTH, episode_length=envs.EPISODE_LENGTH, device=device,
     )
-    # The folder is made only once the inputs (the encoder) have been read.
-    dataset_dir = Path(dataset_dir)
-    episode_dir = dataset_dir / storage.EPISODE_DIR
-    episode_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint = dataset_dir / CHECKPOINT
-    run = {"domain": domain, "spec": spec, "episodes": n_episodes, "seed": seed,
-           "settings": settings or {}, "encoder": str(encoder_path)}
-    done = _resume(episode_dir, checkpoint, run, env, agent, device)
-    log.info("collecting episodes %d..%d of %s with %s", done + 1, n_episodes, domain, spec)
+    # The folders are made only once the inputs (the encoder) have been read.
+    for member in members:
+        (member.folder / storage.EPISODE_DIR).mkdir(parents=True, exist_ok=True)
+    checkpoint = members[0].folder / CHECKPOINT
+    run = {"domain": domain, "episodes": n_episodes, "settings": settings or {}, "encoder": str(encoder_path),
+           "members": [{"spec": m.spec, "seed": m.seed, "folder": str(m.folder)} for m in members]}
+    done = _resume(members, checkpoint, run, environments, agent, device)
+    log.info("collecting episodes %d..%d of %s with %d explorers: %s", done + 1, n_episodes, domain,
+             len(members), [member.spec for member in members])
     start = time.perf_counter()
     for index in range(done, n_episodes):
-        episode = run_episode(env, agent)
-        storage.save_episode(episode_dir, index, episode)
+        for member, episode in zip(members, run_episodes(environments, agent)):
+            storage.save_episode(member.folder / storage.EPISODE_DIR, index, episode)
         save_checkpoint(checkpoint, run, {
-            "episodes": index + 1, "agent": agent.state_dict(), "environment": env.random_state(),
+            "episodes": index + 1, "agent": agent.state_dict(),
+            "environments": [env.random_state() for env in environments],
         })
         if (index + 1) % max(1, n_episodes // 10) == 0 or index + 1 == n_episodes:
             steps = (index + 1 - done) * envs.EPISODE_LENGTH
             rate = steps / (time.perf_counter() - start)
             learning = checked_metrics(agent.metrics, index + 1)
-            log.info("episode %d/%d, %.0f steps/s %s", index + 1, n_episodes, rate, learning)
-    manifest = storage.write_manifest(
-        dataset_dir, {"domain": domain, **spec, "seed": seed, "collection_task": env.name},
-    )
+            log.info("episode %d/%d, %.0f steps/s per explorer %s", index + 1, n_episodes, rate, learning)
+    manifests = [storage.write_manifest(member.folder, {
+        "domain": domain, **member.spec, "seed": member.seed, "collection_task": env.name,
+    }) for member in members]
     checkpoint.unlink(missing_ok=True)
-    return manifest
+    return manifests
+
+
+def collect(domain: str, spec: dict, transitions: int, seed: int, dataset_dir: Path, **options) -> Path:
+    """Collect one dataset (a group of one member); return its manifest."""
+    return collect_group(domain, [Member(spec, seed, Path(dataset_dir))], transitions, **options)[0]

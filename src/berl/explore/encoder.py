@@ -19,7 +19,7 @@ from torch import nn
 from berl.core.constants import REPRESENTATION_SIZE
 from berl.core.checkpoint import check_finite, load_torch, save_torch
 from berl.core.log import checked_metrics, get_logger
-from berl.core.nets import orthogonal_init_
+from berl.core.nets import EnsembleLayerNorm, EnsembleLinear, member_generators, orthogonal_
 from berl.core.settings import setting
 from berl.core.validate import DatasetError, one_line
 from berl.datasets import storage
@@ -46,48 +46,57 @@ class PretrainSettings:
 
 
 class ICMEncoder(nn.Module):
-    def __init__(self, obs_dim: int, action_dim: int, config: EncoderConfig):
+    """One encoder per seed of ``seeds``, member m initialised from ``seeds[m]`` alone."""
+
+    def __init__(self, obs_dim: int, action_dim: int, config: EncoderConfig, seeds: list[int]):
         super().__init__()
         self.config = config
-        rep, hidden = config.rep_dim, config.hidden_dim
-        self.trunk = nn.Sequential(nn.Linear(obs_dim, rep), nn.LayerNorm(rep), nn.Tanh())
+        rep, hidden, members = config.rep_dim, config.hidden_dim, len(seeds)
+        self.trunk = nn.Sequential(EnsembleLinear(members, obs_dim, rep), EnsembleLayerNorm(members, rep),
+                                   nn.Tanh())
         self.forward_model = nn.Sequential(
-            nn.Linear(rep + action_dim, hidden), nn.ReLU(), nn.Linear(hidden, rep)
+            EnsembleLinear(members, rep + action_dim, hidden), nn.ReLU(), EnsembleLinear(members, hidden, rep)
         )
         self.inverse_model = nn.Sequential(
-            nn.Linear(2 * rep, hidden), nn.ReLU(), nn.Linear(hidden, action_dim), nn.Tanh()
+            EnsembleLinear(members, 2 * rep, hidden), nn.ReLU(), EnsembleLinear(members, hidden, action_dim),
+            nn.Tanh(),
         )
-        orthogonal_init_(self)
+        orthogonal_(self, member_generators(seeds, salt=3))
         self.optimizer = torch.optim.Adam(self.parameters(), lr=config.lr)
 
     def encode(self, obs: torch.Tensor) -> torch.Tensor:
+        """(K, B, obs) -> (K, B, rep)."""
         return self.trunk(obs)
 
     def losses(self, obs, action, next_obs) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean forward-model error and mean inverse-model error (Euclidean norms)."""
+        """Each member's mean forward-model and inverse-model errors (Euclidean norms), (K,)."""
         rep, next_rep = self.trunk(obs), self.trunk(next_obs)
         predicted_next = self.forward_model(torch.cat([rep, action], dim=-1))
         predicted_action = self.inverse_model(torch.cat([rep, next_rep], dim=-1))
-        forward_error = torch.linalg.vector_norm(next_rep - predicted_next, dim=-1).mean()
-        inverse_error = torch.linalg.vector_norm(action - predicted_action, dim=-1).mean()
+        forward_error = torch.linalg.vector_norm(next_rep - predicted_next, dim=-1).mean(dim=1)
+        inverse_error = torch.linalg.vector_norm(action - predicted_action, dim=-1).mean(dim=1)
         return forward_error, inverse_error
 
     def update(self, obs, action, next_obs) -> dict[str, torch.Tensor]:
         forward_error, inverse_error = self.losses(obs, action, next_obs)
         self.optimizer.zero_grad(set_to_none=True)
-        (forward_error + inverse_error).backward()
+        (forward_error + inverse_error).sum().backward()
         self.optimizer.step()
         return {"forward_error": forward_error.detach(), "inverse_error": inverse_error.detach()}
 
 
 def save_encoder(path: Path, encoder: ICMEncoder, obs_dim: int, action_dim: int) -> None:
+    """Save a one-member encoder."""
+    if encoder.trunk[0].weight.shape[0] != 1:
+        raise ValueError("only a one-member encoder is saved")
     save_torch(path, {"config": asdict(encoder.config), "observation_dim": obs_dim,
                       "action_dim": action_dim, "state": encoder.state_dict()})
 
 
 def load_encoder(path: Path, device: torch.device, *, observation_dim: int | None = None,
-                 action_dim: int | None = None) -> ICMEncoder:
-    """The encoder saved at ``path``, held to the observation and action sizes given."""
+                 action_dim: int | None = None, members: int = 1) -> ICMEncoder:
+    """The encoder saved at ``path`` as ``members`` identical members, held to the
+    observation and action sizes given."""
     saved = load_torch(path, device, ("config", "observation_dim", "action_dim", "state"), "encoder")
     for key, expected in (("observation_dim", observation_dim), ("action_dim", action_dim)):
         if expected is not None and saved[key] != expected:
@@ -95,8 +104,9 @@ def load_encoder(path: Path, device: torch.device, *, observation_dim: int | Non
     sizes = (saved["observation_dim"], saved["action_dim"])
     check_finite(path, saved["state"])
     try:
-        encoder = ICMEncoder(*sizes, EncoderConfig(**saved["config"]))
-        encoder.load_state_dict(saved["state"])
+        encoder = ICMEncoder(*sizes, EncoderConfig(**saved["config"]), seeds=[0] * members)
+        encoder.load_state_dict({name: tensor.repeat(members, *[1] * (tensor.dim() - 1))
+                                 for name, tensor in saved["state"].items()})
     except (RuntimeError, TypeError) as exc:
         raise DatasetError(f"{path}: encoder weights do not match its settings ({one_line(exc)})") from exc
     return encoder.to(device)
@@ -111,15 +121,14 @@ def pretrain(manifest_path: Path, out_path: Path, settings: PretrainSettings, de
         storage.episode_transitions(e, e["reward"][1:]) for e in episodes
     ]).to_torch(device)
     obs_dim, action_dim = data["observation"].shape[1], data["action"].shape[1]
-    torch.manual_seed(seed)
-    encoder = ICMEncoder(obs_dim, action_dim, EncoderConfig(hidden_dim=settings.hidden_dim)).to(device)
+    encoder = ICMEncoder(obs_dim, action_dim, EncoderConfig(hidden_dim=settings.hidden_dim), [seed]).to(device)
     generator = torch.Generator(device).manual_seed(seed)
     size = len(data["observation"])
     start = time.perf_counter()
     for step in range(1, steps + 1):
         index = torch.randint(size, (batch_size,), generator=generator, device=device)
-        metrics = encoder.update(data["observation"][index], data["action"][index],
-                                 data["next_observation"][index])
+        metrics = encoder.update(data["observation"][index][None], data["action"][index][None],
+                                 data["next_observation"][index][None])
         if step % log_every == 0 or step == steps:
             log.info("step %d/%d %s (%.1f steps/s)", step, steps, checked_metrics(metrics, step),
                      step / (time.perf_counter() - start))

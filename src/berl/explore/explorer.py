@@ -1,12 +1,17 @@
 """The shared skeleton of the learning explorers (APT, SMM, RND): DDPG on an intrinsic reward.
 
-The learner is the project's clipped double-Q actor-critic (``offline.td3.TD3``) with one
-member, which matches URLB's DDPG backbone: twin critics with a min target, target actions
-with clipped Gaussian noise, soft target critics, ExORL/URLB network shapes. An explorer
-acts uniformly at random for its first ``seed_frames`` steps, then with Gaussian noise
-around its policy, and every ``update_every`` steps takes one n-step minibatch from its
-own replay, asks the subclass for that batch's intrinsic reward (training whatever model
-the reward comes from on the same batch) and updates the actor-critic on it.
+The learner is the project's clipped double-Q actor-critic (``offline.td3.TD3``), which
+matches URLB's DDPG backbone: twin critics with a min target, target actions with clipped
+Gaussian noise, soft target critics, ExORL/URLB network shapes. An explorer acts uniformly
+at random for its first ``seed_frames`` steps, then with Gaussian noise around its policy,
+and every ``update_every`` steps takes one n-step minibatch from its own replay, asks the
+subclass for that batch's intrinsic reward (training whatever model the reward comes from
+on the same batch) and updates the actor-critic on it.
+
+One explorer object runs K independent explorers in lockstep, one per seed, as the offline
+learners do: every network is an ensemble with one member per explorer, the replay and the
+random streams have a member axis, and member m's draws come from its own seed alone, so it
+explores exactly as it would in a job of its own.
 """
 
 from __future__ import annotations
@@ -36,17 +41,17 @@ class Explorer:
 
     name: str
 
-    def __init__(self, obs_dim: int, action_dim: int, seed: int, config: ExplorerConfig,
+    def __init__(self, obs_dim: int, action_dim: int, seeds: list[int], config: ExplorerConfig,
                  capacity: int, episode_length: int, device: torch.device, context_dim: int = 0):
-        self.config, self.device = config, device
+        self.config, self.device, self.seeds = config, device, list(seeds)
         self.action_dim, self.episode_length = action_dim, episode_length
-        self.learner = TD3(obs_dim + context_dim, action_dim, [seed], config).to(device)
-        self.replay = NStepReplay(capacity, obs_dim, action_dim, config.nstep, episode_length, device)
-        self.rng = np.random.default_rng(seed)
-        # The learner draws its noise from a one-member stream; replay sampling and the
-        # reward models share its generator.
-        self.streams = MemberStreams([seed], device)
-        self.generator = self.streams.generators[0]
+        self.learner = TD3(obs_dim + context_dim, action_dim, self.seeds, config).to(device)
+        self.replay = NStepReplay(len(self.seeds), capacity, obs_dim, action_dim, config.nstep,
+                                  episode_length, device)
+        # Acting draws from one numpy generator per member; the learner's noise, replay
+        # sampling and the reward models from one torch stream per member.
+        self.rngs = [np.random.default_rng(seed) for seed in self.seeds]
+        self.streams = MemberStreams(self.seeds, device)
         # The learner's target is r + discount * d * Q: d = discount^(n-1) makes it n-step.
         self.nstep_discount = config.discount ** (config.nstep - 1)
         self.steps = 0
@@ -61,11 +66,11 @@ class Explorer:
     # -- what subclasses define ---------------------------------------------------------
 
     def intrinsic_reward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
-        """Rewards of shape (B,) for an n-step batch, and metrics of any model trained."""
+        """Rewards of shape (K, B) for an n-step batch, and per-member metrics of any model trained."""
         raise NotImplementedError
 
     def policy_input(self, observation: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-        """What the actor and critics see for transitions ``index`` of the run."""
+        """What the actor and critics see for transitions ``index`` (K, B) of the runs."""
         return observation
 
     def episode_started(self, episode: int) -> None:
@@ -73,17 +78,18 @@ class Explorer:
 
     # -- the exploration loop -----------------------------------------------------------
 
-    def act(self, observation: np.ndarray) -> np.ndarray:
+    def act(self, observations: np.ndarray) -> np.ndarray:
+        """Actions (K, action) for the members' current observations (K, obs)."""
         if self.steps < self.config.seed_frames:
-            return self.rng.uniform(-1.0, 1.0, self.action_dim).astype(np.float32)
-        obs = torch.as_tensor(observation, device=self.device)[None]
-        index = torch.full((1,), self.steps, device=self.device)
-        mean = self.learner.act(self.policy_input(obs, index)[None])[0, 0].cpu().numpy()
-        noise = self.rng.normal(0.0, self.config.exploration_std, self.action_dim)
+            return np.stack([rng.uniform(-1.0, 1.0, self.action_dim) for rng in self.rngs]).astype(np.float32)
+        obs = torch.as_tensor(observations, device=self.device)[:, None]
+        index = torch.full(obs.shape[:2], self.steps, device=self.device)
+        mean = self.learner.act(self.policy_input(obs, index))[:, 0].cpu().numpy()
+        noise = np.stack([rng.normal(0.0, self.config.exploration_std, self.action_dim) for rng in self.rngs])
         return np.clip(mean + noise, -1.0, 1.0).astype(np.float32)
 
-    def observe(self, observation, action, next_observation, episode_end: bool) -> None:
-        self.replay.add(observation, action, next_observation)
+    def observe(self, observations, actions, next_observations, episode_end: bool) -> None:
+        self.replay.extend(observations[:, None], actions[:, None], next_observations[:, None])
         self.steps += 1
         if self.steps >= self.config.seed_frames and self.steps % self.config.update_every == 0:
             self.update()
@@ -91,36 +97,39 @@ class Explorer:
             self.episode_started(self.steps // self.episode_length)
 
     def update(self) -> None:
-        batch = self.replay.sample(self.config.batch_size, self.generator)
+        batch = self.replay.sample(self.config.batch_size, self.streams)
         reward, metrics = self.intrinsic_reward(batch)
         learner_batch = {
-            "observation": self.policy_input(batch["observation"], batch["index"])[None],
-            "action": batch["action"][None],
-            "reward": reward[None, :, None],
-            "discount": torch.full_like(reward, self.nstep_discount)[None, :, None],
-            "next_observation": self.policy_input(batch["nstep_observation"], batch["index"])[None],
+            "observation": self.policy_input(batch["observation"], batch["index"]),
+            "action": batch["action"],
+            "reward": reward[..., None],
+            "discount": torch.full_like(reward, self.nstep_discount)[..., None],
+            "next_observation": self.policy_input(batch["nstep_observation"], batch["index"]),
         }
-        metrics |= {k: v[0] for k, v in self.learner.update(learner_batch, self.streams).items()}
-        self.metrics = metrics | {"intrinsic_reward": reward.mean()}
+        metrics |= self.learner.update(learner_batch, self.streams)
+        self.metrics = metrics | {"intrinsic_reward": reward.mean(dim=1)}
 
     # -- resuming -----------------------------------------------------------------------
 
-    def remember(self, episode: dict[str, np.ndarray]) -> None:
-        """Put a stored episode back into the replay (the replay is not checkpointed)."""
-        observation = episode["observation"]
-        self.replay.extend(observation[:-1], episode["action"][1:], observation[1:])
+    def remember(self, episodes: list[dict[str, np.ndarray]]) -> None:
+        """Put one stored episode of every member back into the replay (the replay is not
+        checkpointed)."""
+        observation = np.stack([episode["observation"] for episode in episodes])
+        action = np.stack([episode["action"] for episode in episodes])
+        self.replay.extend(observation[:, :-1], action[:, 1:], observation[:, 1:])
 
     def state_dict(self) -> dict:
         return {
             "steps": self.steps,
-            "rng": self.rng.bit_generator.state,
-            "generator": self.generator.get_state(),
+            "rngs": [rng.bit_generator.state for rng in self.rngs],
+            "streams": self.streams.state(),
             **{name: part.state_dict() for name, part in self.stateful.items()},
         }
 
     def load_state_dict(self, state: dict) -> None:
         self.steps = state["steps"]
-        self.rng.bit_generator.state = state["rng"]
-        self.generator.set_state(state["generator"].cpu())
+        for rng, rng_state in zip(self.rngs, state["rngs"], strict=True):
+            rng.bit_generator.state = rng_state
+        self.streams.load_state(state["streams"])
         for name, part in self.stateful.items():
             part.load_state_dict(state[name])

@@ -41,23 +41,24 @@ _FLOAT32_MAX = torch.finfo(torch.float32).max
 
 
 def knn_distance(features: torch.Tensor, k: int, average: bool) -> torch.Tensor:
-    """Distance of each row of ``features`` (N, D) to its k nearest rows, itself included.
+    """Distance of each row of ``features`` (..., N, D) to its k nearest rows of the same
+    set, itself included; leading axes index independent sets (one per explorer).
 
     Returns the mean of the k smallest distances if ``average`` (URLB's ``knn_avg``), else the
     k-th smallest. The row's own zero distance counts as one of the k, as in URLB's APT.
     """
-    n = features.shape[0]
+    n = features.shape[-2]
     if not 1 <= k <= n:
         raise ValueError(f"k = {k} neighbours need between 1 and {n} particles")
     # Distances do not change under translation; centring keeps cdist's fast matrix-product
     # path accurate when the representations share a large offset.
-    centred = features - features.mean(dim=0)
+    centred = features - features.mean(dim=-2, keepdim=True)
     distances = torch.cdist(centred, centred)
     # The matrix-product path leaves rounding noise on the diagonal; a row is at distance 0.
     self_pairs = torch.eye(n, dtype=torch.bool, device=features.device)
     distances = distances.masked_fill(self_pairs, 0.0)
-    nearest = distances.topk(k, dim=1, largest=False).values
-    return nearest.mean(dim=1) if average else nearest[:, -1]
+    nearest = distances.topk(k, dim=-1, largest=False).values
+    return nearest.mean(dim=-1) if average else nearest[..., -1]
 
 
 def _log_c_plus(R: torch.Tensor, c: float) -> torch.Tensor:
@@ -155,7 +156,11 @@ class ParticleReward:
 
     def __call__(self, features: torch.Tensor) -> torch.Tensor:
         """Rewards (N,) for the representations ``features`` (N, D) of one batch."""
-        R = knn_distance(features, self.k, self.average)
+        return self.of_distances(knn_distance(features, self.k, self.average))
+
+    def of_distances(self, R: torch.Tensor) -> torch.Tensor:
+        """Rewards (N,) for the k-NN distances ``R`` (N,) of one batch (``knn_distance``
+        with this reward's ``k`` and ``average``)."""
         if self.knn_rms:
             # The running mean is over every distance that enters R (all k per row when
             # averaging): the mean of the rows' means, counted k times per row.

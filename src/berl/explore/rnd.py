@@ -1,8 +1,9 @@
 """RND (random network distillation) as URLB runs it: a DDPG explorer rewarded by novelty.
 
 A predictor network is trained to match a fixed, randomly initialised target network on
-observations normalised by their batch statistics (BatchNorm without affine parameters)
-and clipped to +-``observation_clip``. A sample's reward is its prediction error divided
+observations normalised by their batch statistics (URLB's BatchNorm without affine
+parameters, always in training mode: each feature standardised by the minibatch's mean and
+biased variance) and clipped to +-``observation_clip``. A sample's reward is its prediction error divided
 by the running standard deviation of all prediction errors seen so far, so that the
 reward scale stays stable while the predictor improves.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from berl.core.nets import orthogonal_init_, relu_mlp
+from berl.core.nets import ensemble_relu_mlp, member_generators
 from berl.explore.explorer import Explorer, ExplorerConfig
 
 
@@ -26,22 +27,23 @@ class RNDConfig(ExplorerConfig):
 
 
 class RunningMoments(nn.Module):
-    """Running mean and variance of a scalar stream, merged one batch at a time."""
+    """Running mean and variance of K scalar streams, merged one batch at a time."""
 
-    def __init__(self):
+    def __init__(self, members: int):
         super().__init__()
-        self.register_buffer("mean", torch.zeros(()))
-        self.register_buffer("variance", torch.ones(()))
+        self.register_buffer("mean", torch.zeros(members))
+        self.register_buffer("variance", torch.ones(members))
         self.register_buffer("count", torch.tensor(1e-4))  # prior weight of (0, 1)
 
     @torch.no_grad()
     def update(self, values: torch.Tensor) -> None:
-        n = values.numel()
-        delta = values.mean() - self.mean
+        """Merge a batch (K, B) of every stream."""
+        n = values.shape[1]
+        delta = values.mean(dim=1) - self.mean
         total = self.count + n
         # Chan et al.'s pairwise merge of (mean, variance, count) summaries; with population
         # variances it is exact, so the moments equal those of the whole stream.
-        batch_variance = values.var(correction=0)
+        batch_variance = values.var(dim=1, correction=0)
         self.variance.copy_(
             (self.variance * self.count + batch_variance * n + delta.square() * self.count * n / total)
             / total
@@ -50,36 +52,43 @@ class RunningMoments(nn.Module):
         self.count.copy_(total)
 
 
+def batch_standardised(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Each feature of each member's batch (K, B, D) standardised by the batch's statistics,
+    as a training-mode BatchNorm1d without affine parameters does."""
+    variance, mean = torch.var_mean(x, dim=1, correction=0, keepdim=True)
+    return (x - mean) / torch.sqrt(variance + eps)
+
+
 class RNDAgent(Explorer):
     name = "rnd"
 
-    def __init__(self, obs_dim: int, action_dim: int, seed: int, config: RNDConfig,
+    def __init__(self, obs_dim: int, action_dim: int, seeds: list[int], config: RNDConfig,
                  capacity: int, episode_length: int, device: torch.device):
-        super().__init__(obs_dim, action_dim, seed, config, capacity, episode_length, device)
-        init = torch.Generator().manual_seed(seed)
-        widths = (obs_dim, config.hidden_dim, config.hidden_dim, config.rep_dim)
-        self.normalize = nn.BatchNorm1d(obs_dim, affine=False).to(device)
-        self.predictor = orthogonal_init_(relu_mlp(*widths), init).to(device)
-        self.target = orthogonal_init_(relu_mlp(*widths), init).to(device).requires_grad_(False)
+        super().__init__(obs_dim, action_dim, seeds, config, capacity, episode_length, device)
+        members, widths = len(self.seeds), (obs_dim, config.hidden_dim, config.hidden_dim, config.rep_dim)
+        self.predictor = ensemble_relu_mlp(members, widths, member_generators(self.seeds, salt=5)).to(device)
+        self.target = ensemble_relu_mlp(members, widths, member_generators(self.seeds, salt=6)).to(device)
+        self.target.requires_grad_(False)
         self.predictor_optimizer = torch.optim.Adam(self.predictor.parameters(), lr=config.lr)
-        self.error_moments = RunningMoments().to(device)
+        self.error_moments = RunningMoments(members).to(device)
         self.stateful |= {
-            "normalize": self.normalize, "predictor": self.predictor, "target": self.target,
+            "predictor": self.predictor, "target": self.target,
             "predictor_optimizer": self.predictor_optimizer, "error_moments": self.error_moments,
         }
 
     def prediction_error(self, observation: torch.Tensor) -> torch.Tensor:
+        """(K, B, obs) -> (K, B)."""
         clip = self.config.observation_clip
-        x = self.normalize(observation).clamp(-clip, clip)
+        x = batch_standardised(observation).clamp(-clip, clip)
         return (self.predictor(x) - self.target(x)).pow(2).mean(dim=-1)
 
     def intrinsic_reward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
-        loss = self.prediction_error(batch["observation"]).mean()
+        loss = self.prediction_error(batch["observation"]).mean(dim=1)
         self.predictor_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.sum().backward()
         self.predictor_optimizer.step()
         with torch.no_grad():
             error = self.prediction_error(batch["observation"])  # after the step, as URLB
             self.error_moments.update(error)
-            reward = error / (self.error_moments.variance.sqrt() + 1e-8)
+            reward = error / (self.error_moments.variance.sqrt()[:, None] + 1e-8)
         return reward, {"predictor_loss": loss.detach()}

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from berl.core.nets import orthogonal_init_, relu_mlp
+from berl.core.nets import EnsembleLinear, MemberStreams, ensemble_relu_mlp, member_generators, orthogonal_
 from berl.explore.explorer import Explorer, ExplorerConfig
 
 
@@ -34,54 +34,55 @@ class SMMConfig(ExplorerConfig):
 
 
 class SkillVAE(nn.Module):
-    """Gaussian VAE over (s, z) with an MSE reconstruction term."""
+    """Gaussian VAE over (s, z) with an MSE reconstruction term, one per explorer."""
 
-    def __init__(self, input_dim: int, hidden_dim: int, code_dim: int, beta: float):
+    def __init__(self, members: int, input_dim: int, hidden_dim: int, code_dim: int, beta: float,
+                 generators: list[torch.Generator]):
         super().__init__()
         self.beta = beta
-        self.encoder = nn.Sequential(relu_mlp(input_dim, hidden_dim, hidden_dim), nn.ReLU())
-        self.mean = nn.Linear(hidden_dim, code_dim)
-        self.log_variance = nn.Linear(hidden_dim, code_dim)
-        self.decoder = relu_mlp(code_dim, hidden_dim, hidden_dim, input_dim)
+        self.encoder = nn.Sequential(ensemble_relu_mlp(members, (input_dim, hidden_dim, hidden_dim), generators),
+                                     nn.ReLU())
+        self.mean = orthogonal_(EnsembleLinear(members, hidden_dim, code_dim), generators)
+        self.log_variance = orthogonal_(EnsembleLinear(members, hidden_dim, code_dim), generators)
+        self.decoder = ensemble_relu_mlp(members, (code_dim, hidden_dim, hidden_dim, input_dim), generators)
 
-    def loss(self, x: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """The training loss, and each sample's summed squared reconstruction error."""
+    def loss(self, x: torch.Tensor, streams: MemberStreams) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each member's training loss (K,), and each sample's summed squared reconstruction
+        error (K, B)."""
         features = self.encoder(x)
         mean, log_variance = self.mean(features), self.log_variance(features)
-        noise = torch.randn(mean.shape, generator=generator, device=x.device)
-        code = mean + noise * torch.exp(0.5 * log_variance)
+        code = mean + streams.normal(mean.shape[1:]) * torch.exp(0.5 * log_variance)
         squared_error = (self.decoder(code) - x).pow(2)
-        kl = -0.5 * (1 + log_variance - mean.pow(2) - log_variance.exp()).sum(dim=1).mean()
-        return self.beta * kl + squared_error.mean(), squared_error.sum(dim=1)
+        kl = -0.5 * (1 + log_variance - mean.pow(2) - log_variance.exp()).sum(dim=2).mean(dim=1)
+        return self.beta * kl + squared_error.mean(dim=(1, 2)), squared_error.sum(dim=2)
 
 
 class SkillSchedule(nn.Module):
-    """The skill of every episode of the run (a buffer, so checkpoints carry it)."""
+    """The skill of every episode of each run (a buffer, so checkpoints carry it)."""
 
-    def __init__(self, episodes: int):
+    def __init__(self, members: int, episodes: int):
         super().__init__()
-        self.register_buffer("skill", torch.zeros(episodes, dtype=torch.long))
+        self.register_buffer("skill", torch.zeros(members, episodes, dtype=torch.long))
 
 
 class SMMAgent(Explorer):
     name = "smm"
 
-    def __init__(self, obs_dim: int, action_dim: int, seed: int, config: SMMConfig,
+    def __init__(self, obs_dim: int, action_dim: int, seeds: list[int], config: SMMConfig,
                  capacity: int, episode_length: int, device: torch.device):
-        super().__init__(obs_dim, action_dim, seed, config, capacity, episode_length, device,
+        super().__init__(obs_dim, action_dim, seeds, config, capacity, episode_length, device,
                          context_dim=config.skills)
-        init = torch.Generator().manual_seed(seed)
-        self.discriminator = orthogonal_init_(
-            relu_mlp(obs_dim, config.hidden_dim, config.hidden_dim, config.skills), init
-        ).to(device)
-        self.vae = orthogonal_init_(SkillVAE(
-            obs_dim + config.skills, config.vae_hidden_dim, config.vae_code_dim, config.vae_beta
-        ), init).to(device)
+        members, init = len(self.seeds), member_generators(self.seeds, salt=4)
+        self.discriminator = ensemble_relu_mlp(
+            members, (obs_dim, config.hidden_dim, config.hidden_dim, config.skills), init).to(device)
+        self.vae = SkillVAE(members, obs_dim + config.skills, config.vae_hidden_dim, config.vae_code_dim,
+                            config.vae_beta, init).to(device)
         self.discriminator_optimizer = torch.optim.Adam(
             self.discriminator.parameters(), lr=config.discriminator_lr
         )
         self.vae_optimizer = torch.optim.Adam(self.vae.parameters(), lr=config.vae_lr)
-        self.schedule = SkillSchedule(math.ceil(capacity / episode_length)).to(device)
+        self.schedule = SkillSchedule(members, math.ceil(capacity / episode_length)).to(device)
+        self.members = torch.arange(members, device=device)[:, None]
         self.episode_started(0)
         self.stateful |= {
             "discriminator": self.discriminator, "vae": self.vae, "schedule": self.schedule,
@@ -90,11 +91,13 @@ class SMMAgent(Explorer):
         }
 
     def episode_started(self, episode: int) -> None:
-        if episode < len(self.schedule.skill):
-            self.schedule.skill[episode] = int(self.rng.integers(self.config.skills))
+        if episode < self.schedule.skill.shape[1]:
+            for member, rng in enumerate(self.rngs):
+                self.schedule.skill[member, episode] = int(rng.integers(self.config.skills))
 
     def skill_of(self, index: torch.Tensor) -> torch.Tensor:
-        return self.schedule.skill[index // self.episode_length]
+        """The skills of transitions ``index`` (K, B) of the runs."""
+        return self.schedule.skill[self.members, index // self.episode_length]
 
     def policy_input(self, observation: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         skill = F.one_hot(self.skill_of(index), self.config.skills)
@@ -102,21 +105,19 @@ class SMMAgent(Explorer):
 
     def intrinsic_reward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
         observation = batch["observation"]
-        vae_loss, reconstruction_error = self.vae.loss(
-            self.policy_input(observation, batch["index"]), self.generator
-        )
+        vae_loss, reconstruction_error = self.vae.loss(self.policy_input(observation, batch["index"]), self.streams)
         self.vae_optimizer.zero_grad(set_to_none=True)
-        vae_loss.backward()
+        vae_loss.sum().backward()
         self.vae_optimizer.step()
 
+        logits = self.discriminator(observation)
         cross_entropy = F.cross_entropy(
-            self.discriminator(observation), self.skill_of(batch["index"]), reduction="none"
-        )
-        discriminator_loss = cross_entropy.mean()
+            logits.flatten(0, 1), self.skill_of(batch["index"]).flatten(), reduction="none"
+        ).view(logits.shape[:2])
+        discriminator_loss = cross_entropy.mean(dim=1)
         self.discriminator_optimizer.zero_grad(set_to_none=True)
-        discriminator_loss.backward()
+        discriminator_loss.sum().backward()
         self.discriminator_optimizer.step()
 
         reward = (reconstruction_error + math.log(self.config.skills) + cross_entropy).detach()
         return reward, {"vae_loss": vae_loss.detach(), "discriminator_loss": discriminator_loss.detach()}
-
