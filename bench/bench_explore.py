@@ -110,13 +110,14 @@ def batching(domain: str, explore: dict, encoder_hidden: int, folder: Path, roun
     for run in runs.values():
         run()  # warm-up
     seconds = interleaved(runs | {"K=1 plain": plain}, rounds=rounds)
-    rate = {name: steps * (members if name == f"K={members}" else 1) / value for name, value in seconds.items()}
+    explorers = {name: members if name == f"K={members}" else 1 for name in seconds}
+    # Environment steps of all the job's explorers per second: with K explorers, K per step.
+    rate = {name: steps * explorers[name] / value for name, value in seconds.items()}
     return {
         "explorers": members, "steps_timed": steps,
-        "env_steps_per_second_per_explorer": {name: round(value / (members if name == f"K={members}" else 1), 1)
-                                              for name, value in rate.items()},
-        "ratio_to_K1": round(rate[f"K={members}"] / rate["K=1"], 2),
-        "ratio_to_K1_plain": round(rate[f"K={members}"] / rate["K=1 plain"], 2),
+        "env_steps_per_second_of_the_job": {name: round(value, 1) for name, value in rate.items()},
+        "per_explorer_throughput_ratio_to_K1": round(rate[f"K={members}"] / rate["K=1"], 2),
+        "per_explorer_throughput_ratio_to_K1_plain": round(rate[f"K={members}"] / rate["K=1 plain"], 2),
     }
 
 

@@ -39,6 +39,7 @@ STAGES = {
     "collect": "collect",
     "import_exorl": "collect",
     "relabel": "relabel",
+    "random_reference": "offline RL",
     "train": "offline RL",
     "aggregate": "reports",
     "reproduction": "reports",

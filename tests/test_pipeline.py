@@ -51,7 +51,13 @@ def test_smoke_pipeline_produces_table1_from_real_evaluations(workflow_copy):
     correlations = pd.read_csv(tmp_path / "reports/fig_coverage_vs_return.csv", comment="#")
     assert set(correlations.task) == {"walker_walk", "quadruped_walk"}
     assert correlations.spearman_rho.between(-1, 1).all()
-    evaluations = sorted((tmp_path / "results/smoke/eval").rglob("*.json"))
+    evaluations = sorted(path for path in (tmp_path / "results/smoke/eval").rglob("*.json")
+                         if path.parent.name != "random_policy")
+    # The random policy's reference beside the best family, for each task.
+    random_reference = pd.read_csv(tmp_path / "reports/table1_random.csv", comment="#")
+    assert set(random_reference.task) == {"walker_walk", "quadruped_walk"}
+    assert random_reference.learning.isin(["above", "overlap", "below", "no interval"]).all()
+    assert (random_reference.random_ci_low <= random_reference.random_mean).all()
     # Six datasets (random and the five families: BE, Renyi, Shannon, SMM, RND) x three
     # algorithms x two domains, one task each.
     assert len(evaluations) == 6 * 3 * 2

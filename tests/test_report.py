@@ -33,6 +33,15 @@ def fake_evaluation(path, task, dataset, returns, earlier=None, algorithm="td3",
     return path
 
 
+def random_reference(tmp_path, returns_by_task: dict[str, list[float]]) -> list[Path]:
+    """``random-reference`` records of the given episode returns, one per task."""
+    paths = []
+    for task, returns in returns_by_task.items():
+        paths.append(tmp_path / "random_policy" / f"{task}.json")
+        write_json(paths[-1], {"task": task, "policy": "uniform random", "returns": returns})
+    return paths
+
+
 def test_families_follow_the_paper_with_be_at_alpha_one_as_shannon():
     assert [family_of(d) for d in DATASETS] == ["random", "RND", "BE", "Shannon", "Rényi", "Shannon"]
     assert family_of({"agent": "apt", "reward": "be", "alpha": 1.0, "beta": 2.0}) == "BE"
@@ -58,7 +67,8 @@ def test_table1_reports_mean_and_sample_std_over_runs(tmp_path):
     ]
     aggregate(files, tmp_path / "returns.csv", DATASETS)
     meta = provenance("smoke", "abc123")
-    write_table1(tmp_path / "returns.csv", TASKS, tmp_path / "table1", meta)
+    write_table1(tmp_path / "returns.csv", TASKS, random_reference(tmp_path, {t: [1.0, 3.0] for t in TASKS}),
+                 tmp_path / "table1", meta)
 
     table = pd.read_csv(tmp_path / "table1_full.csv", comment="#")
     walker = table[table.domain == "walker"].iloc[0]
@@ -105,8 +115,8 @@ def grid_of_evaluations(tmp_path):
 
 def test_table1_takes_the_best_dataset_and_algorithm_of_each_family(tmp_path):
     grid_of_evaluations(tmp_path)
-    best = write_table1(tmp_path / "returns.csv", ["walker_walk"], tmp_path / "table1",
-                        provenance("smoke", "abc"))
+    best = write_table1(tmp_path / "returns.csv", ["walker_walk"], random_reference(tmp_path, {"walker_walk": [30.0]}),
+                        tmp_path / "table1", provenance("smoke", "abc"))
     by_family = best.set_index("family")
     assert by_family.loc["BE", ["dataset", "algorithm", "mean"]].tolist() == ["be_a0.5", "cql", 510]
     # Shannon's family holds APT-Shannon and BE at alpha = 1: the latter wins here.
@@ -131,8 +141,11 @@ def test_figures_and_iqm_are_drawn_from_the_returns(tmp_path):
 
     files = grid_of_evaluations(tmp_path)
     meta = provenance("smoke", "abc")
-    write_fig4(tmp_path / "returns.csv", tmp_path / "fig4.pdf", meta)
-    write_learning_curves(files, DATASETS, tmp_path / "curves.pdf", meta)
+    reference = random_reference(tmp_path, {"walker_walk": [30.0, 50.0]})
+    write_fig4(tmp_path / "returns.csv", reference, tmp_path / "fig4.pdf", meta)
+    write_learning_curves(files, DATASETS, reference, tmp_path / "curves.pdf", meta)
+    with pytest.raises(ValueError, match="no random-policy reference for walker_walk"):
+        write_fig4(tmp_path / "returns.csv", random_reference(tmp_path, {"walker_run": [1.0]}), tmp_path / "x.pdf", meta)
     table = write_iqm(tmp_path / "returns.csv", tmp_path / "iqm", meta)
     for name in ("fig4.pdf", "curves.pdf", "iqm.pdf"):
         assert (tmp_path / name).read_bytes().startswith(b"%PDF"), name
@@ -153,7 +166,9 @@ def test_table1_pools_collection_seeds_and_compares_fairly(tmp_path):
                                          [[base + shift], [base + shift + 10]], collection_seed=collection_seed))
     returns = aggregate(files, tmp_path / "returns.csv", DATASETS)
     assert sorted(set(zip(returns.collection_seed, returns.seed))) == [(c, s) for c in range(3) for s in range(2)]
-    best = write_table1(tmp_path / "returns.csv", ["walker_walk"], tmp_path / "table1", provenance("smoke", "abc"))
+    reference = random_reference(tmp_path, {"walker_walk": [100.0 + r for r in range(30)]})
+    best = write_table1(tmp_path / "returns.csv", ["walker_walk"], reference, tmp_path / "table1",
+                        provenance("smoke", "abc"))
     be = best.set_index("family").loc["BE"]
     runs = [500, 510, 540, 550, 580, 590]
     assert be["runs"] == 6 and be["mean"] == 545 and be["std"] == pytest.approx(np.std(runs, ddof=1))
@@ -165,3 +180,31 @@ def test_table1_pools_collection_seeds_and_compares_fairly(tmp_path):
     tex = (tmp_path / "table1.tex").read_text()
     assert "3 collection x 2 training seeds" in tex
     assert "+400.0 (1–0–0)" in tex and "-20.0 (0–1–0)" in tex
+
+
+def test_table1_sets_the_best_family_against_the_random_policy(tmp_path):
+    """Learning shows where the best family's interval lies above the random policy's."""
+    files = [fake_evaluation(tmp_path / "be.json", "walker_walk", "be_a0.5", [[500 + 10 * r] for r in range(6)])]
+    aggregate(files, tmp_path / "returns.csv", DATASETS)
+    verdicts = {}
+    for label, returns in (("far below", [100.0 + r for r in range(30)]), ("level", [525.0 + r for r in range(-5, 5)]),
+                           ("above", [900.0] * 3 + [910.0] * 3)):
+        write_table1(tmp_path / "returns.csv", ["walker_walk"], random_reference(tmp_path, {"walker_walk": returns}),
+                     tmp_path / "table1", provenance("quick", "abc"))
+        row = pd.read_csv(tmp_path / "table1_random.csv", comment="#").iloc[0]
+        verdicts[label] = row.learning
+        assert row.random_mean == pytest.approx(np.mean(returns)) and row.best_mean == 525
+        assert row.random_ci_low <= row.random_mean <= row.random_ci_high
+    assert verdicts == {"far below": "above", "level": "overlap", "above": "below"}
+    tex = (tmp_path / "table1.tex").read_text()
+    assert "random policy" in tex and "905.0 $\\pm$ 5.5 {\\scriptsize (6 episodes)}" in tex
+
+
+def test_the_random_policy_reference_is_reproducible_and_far_from_learnt_returns():
+    from berl.offline.evaluate import random_policy_returns
+
+    returns = random_policy_returns("walker_stand", 3)
+    np.testing.assert_array_equal(returns, random_policy_returns("walker_stand", 3))
+    assert not np.array_equal(returns, random_policy_returns("walker_stand", 3, seed=1))
+    # A random walker falls: standing upright is rewarded about 1 per step, ~1000 at best.
+    assert 50 < returns.mean() < 400, returns

@@ -105,7 +105,8 @@ def test_the_schema_writes_no_default_of_a_stage_setting(blocks):
 
 # The settings blocks each entry point takes flags from (train: also its algorithms' configs).
 STAGE_BLOCKS = {"pretrain-encoder": ["encoder"], "collect": ["collect", "explore"], "import-exorl": ["collect"],
-                "train": ["offline", "evaluate"], "evaluate": ["evaluate"], "coverage": ["coverage"],
+                "train": ["offline", "evaluate"], "evaluate": ["evaluate"], "random-reference": ["evaluate"],
+                "coverage": ["coverage"],
                 "embed": ["embedding"], "estimator-study": ["estimator_study"], "distill": ["distill"],
                 "distill-baselines": ["distill"]}
 
@@ -125,7 +126,9 @@ def test_command_line_flags_of_settings_carry_no_default(stage):
             seen.add(dest)
             assert action.required or action.default is argparse.SUPPRESS, f"berl {stage} {action.option_strings[0]}"
     skipped = {"distill": {"bc_steps"}, "distill-baselines": {"objective", "outer_steps", "eval_every", "log_every",
-                                                               "checkpoint_every", "seed"}}
+                                                               "checkpoint_every", "seed"},
+               # agents are evaluated over `episodes`, the random policy over `random_episodes`
+               "train": {"random_episodes"}, "evaluate": {"random_episodes"}, "random-reference": {"episodes"}}
     assert names - seen == skipped.get(stage, set())
 
 

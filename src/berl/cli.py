@@ -210,7 +210,7 @@ def _build_train(p):
     p.add_argument("--dataset", default="", help="dataset name, for the tables")
     p.add_argument("--eval-out", type=Path, help="learning curves and returns (.json)")
     stage_settings.add_flags(p, TrainSettings)
-    stage_settings.add_flags(p, EvaluateSettings, prefix="eval_")
+    stage_settings.add_flags(p, EvaluateSettings, prefix="eval_", only={"episodes"})
     _threads(p)
     group = p.add_argument_group("algorithm settings", "fields of the algorithm's config (berl.offline.<algorithm>); "
                                                        "left out, the algorithm's default (ExORL's value)")
@@ -240,7 +240,7 @@ def _build_evaluate(p):
 
     p.add_argument("--agent", type=Path, required=True, help="output of `train`")
     p.add_argument("--dataset", default="", help="dataset name, for the tables")
-    stage_settings.add_flags(p, EvaluateSettings)
+    stage_settings.add_flags(p, EvaluateSettings, only={"episodes"})
     p.add_argument("--out", type=Path, required=True)
     _threads(p)
 
@@ -250,6 +250,21 @@ def _evaluate(args) -> None:
 
     _device(args)  # evaluation runs on the CPU; this sets the threads
     evaluate(args.agent, args.dataset, stage_settings.from_args(EvaluateSettings, args).episodes, args.out)
+
+
+def _build_random_reference(p):
+    from berl.datasets.envs import TASKS
+    from berl.offline.evaluate import EvaluateSettings
+
+    p.add_argument("--task", required=True, choices=list(TASKS))
+    stage_settings.add_flags(p, EvaluateSettings, only={"random_episodes"})
+    p.add_argument("--out", type=Path, required=True)
+
+
+def _random_reference(args) -> None:
+    from berl.offline.evaluate import EvaluateSettings, random_reference
+
+    random_reference(args.task, stage_settings.from_args(EvaluateSettings, args).random_episodes, args.out)
 
 
 # ------------------------------------------------------------------------ coverage
@@ -384,6 +399,8 @@ def _report_flags(p, *arguments: str) -> None:
         "embeddings": dict(nargs="+", required=True, metavar="DOMAIN=PATH", help="outputs of `embed`, one per domain"),
         "study": dict(type=Path, required=True, help="output of `estimator-study`"),
         "info": dict(type=Path, nargs="+", required=True, help="outputs of `import-d4rl` (--info)"),
+        "random_reference": dict(type=Path, nargs="+", required=True,
+                                 help="outputs of `random-reference`, one per task"),
         "d4rl_scores": dict(type=Path, help="the D4RL table's scores per run (none: its claims are not tested)"),
         "out": dict(type=Path, required=True, help=".pdf"),
         "out_prefix": dict(type=Path, required=True, help="the outputs' path without suffix, e.g. reports/table1"),
@@ -437,6 +454,8 @@ STAGES = {
                       _export_minari),
     "train": ("train offline agents (every task x seed) as one batch", _build_train, _train),
     "evaluate": ("roll out trained agents, each in its own task", _build_evaluate, _evaluate),
+    "random-reference": ("returns of the uniform-random policy on a task", _build_random_reference,
+                         _random_reference),
     "coverage": ("entropy and volumetric coverage of a domain's datasets", _build_coverage, _coverage),
     "embed": ("joint t-SNE or PHATE map of a domain's datasets", _build_embed, _embed),
     "estimator-study": ("entropy estimators against known entropies", _build_estimator_study, _estimator_study),
@@ -445,18 +464,20 @@ STAGES = {
                           _distill_baselines),
     "aggregate": ("gather evaluation files into one CSV", _build_aggregate, _aggregate),
     "table1": _report(
-        "write Table 1 (family best and full) as PDF, CSV and LaTeX", ("returns", "tasks", "out_prefix"),
-        lambda a, meta: _reports("offline").write_table1(a.returns, a.tasks, a.out_prefix, meta)),
+        "write Table 1 (family best and full) as PDF, CSV and LaTeX",
+        ("returns", "tasks", "random_reference", "out_prefix"),
+        lambda a, meta: _reports("offline").write_table1(a.returns, a.tasks, a.random_reference, a.out_prefix,
+                                                         meta)),
     "fig4": _report(
-        "draw return versus alpha and q", ("returns", "out"),
-        lambda a, meta: _reports("offline").write_fig4(a.returns, a.out, meta)),
+        "draw return versus alpha and q", ("returns", "random_reference", "out"),
+        lambda a, meta: _reports("offline").write_fig4(a.returns, a.random_reference, a.out, meta)),
     "iqm": _report(
         "interquartile means with bootstrap intervals (CSV and PDF)", ("returns", "out_prefix"),
         lambda a, meta: _reports("offline").write_iqm(a.returns, a.out_prefix, meta)),
     "learning-curves": _report(
-        "draw learning curves from evaluation files", ("datasets", "out", "eval_files"),
-        lambda a, meta: _reports("offline").write_learning_curves(a.eval_files, json.loads(a.datasets), a.out,
-                                                                  meta)),
+        "draw learning curves from evaluation files", ("datasets", "random_reference", "out", "eval_files"),
+        lambda a, meta: _reports("offline").write_learning_curves(a.eval_files, json.loads(a.datasets),
+                                                                  a.random_reference, a.out, meta)),
     "table-coverage": _report(
         "write the coverage table as PDF, CSV and LaTeX", ("coverage", "out_prefix"),
         lambda a, meta: _reports("coverage").write_table_coverage(a.coverage, a.out_prefix, meta)),

@@ -134,6 +134,10 @@ def collection_arguments(kind, members):
     return " ".join(flags)
 
 
+# The uniform-random policy's returns per task: what no learning scores.
+RANDOM_REFERENCE = expand(f"{RESULTS}/eval/random_policy/{{task}}.json", task=TASKS)
+
+
 def relabelled_files(wildcards):
     """The dataset relabelled for each task of its domain in the preset, by task."""
     folder = DATASET_FOLDER.format(**wildcards)

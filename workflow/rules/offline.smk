@@ -11,7 +11,7 @@ rule train_offline:
     params:
         data=lambda wc, input: named_paths(input),
         settings=stage_flags("offline"),
-        evaluation=stage_flags("evaluate", prefix="eval_"),
+        evaluation=stage_flags("evaluate", prefix="eval_", skip=("random_episodes",)),
         switches=algorithm_switches,
     log:
         log_file("train/{domain}/{dataset}/seed{collection_seed}/{algorithm}"),
@@ -30,6 +30,26 @@ rule train_offline:
         " {params.settings} {params.evaluation} {params.switches} --threads {threads} > {log} 2>&1"
 
 
+rule random_reference:
+    """The uniform-random policy's returns on a task, from the evaluations' start states."""
+    output:
+        f"{RESULTS}/eval/random_policy/{{task}}.json",
+    params:
+        settings=stage_flags("evaluate", skip=("episodes",)),
+    log:
+        log_file("random_reference/{task}"),
+    benchmark:
+        benchmark_file("random_reference/{task}")
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=runtime("train"),
+    conda:
+        "../../envs/berl.yaml"
+    shell:
+        "python -m berl random-reference --task {wildcards.task} {params.settings} --out {output} > {log} 2>&1"
+
+
 rule train_offline_d4rl:
     """The D4RL branch's teacher: `d4rl.teacher` trained on one D4RL dataset (every seed as
     one batch), evaluated in the dataset's Gymnasium task."""
@@ -42,7 +62,7 @@ rule train_offline_d4rl:
         task=d4rl_task,
         steps=D4RL.steps or SETTINGS["offline"]["steps"],
         settings=stage_flags("offline", skip=("steps",)),
-        evaluation=stage_flags("evaluate", prefix="eval_"),
+        evaluation=stage_flags("evaluate", prefix="eval_", skip=("random_episodes",)),
         switches=switches_of(D4RL.teacher),
     log:
         log_file("train_d4rl/{d4rl}"),

@@ -44,7 +44,8 @@ rule aggregate:
 
 rule table1:
     input:
-        f"{RESULTS}/returns.csv",
+        returns=f"{RESULTS}/returns.csv",
+        random_reference=RANDOM_REFERENCE,
     output:
         pdf=report("reports/table1.pdf", caption="../report/table1.rst", category="Offline RL"),
         csv="reports/table1.csv",
@@ -65,13 +66,15 @@ rule table1:
     conda:
         "../../envs/berl.yaml"
     shell:
-        "python -m berl table1 --returns {input} --tasks {params.tasks}"
+        "python -m berl table1 --returns {input.returns} --tasks {params.tasks}"
+        " --random-reference {input.random_reference}"
         " --out-prefix reports/table1 {params.provenance} > {log} 2>&1"
 
 
 rule fig4:
     input:
-        f"{RESULTS}/returns.csv",
+        returns=f"{RESULTS}/returns.csv",
+        random_reference=RANDOM_REFERENCE,
     output:
         report("reports/fig4_alpha_q_sweep.pdf", caption="../report/fig4.rst", category="Offline RL"),
     params:
@@ -87,12 +90,14 @@ rule fig4:
     conda:
         "../../envs/berl.yaml"
     shell:
-        "python -m berl fig4 --returns {input} --out {output} {params.provenance} > {log} 2>&1"
+        "python -m berl fig4 --returns {input.returns} --random-reference {input.random_reference}"
+        " --out {output} {params.provenance} > {log} 2>&1"
 
 
 rule learning_curves:
     input:
-        evaluation_files,
+        evaluations=evaluation_files,
+        random_reference=RANDOM_REFERENCE,
     output:
         report("reports/fig_learning_curves.pdf", caption="../report/learning_curves.rst",
                category="Offline RL"),
@@ -111,7 +116,7 @@ rule learning_curves:
         "../../envs/berl.yaml"
     shell:
         "python -m berl learning-curves --datasets '{params.datasets}' --out {output}"
-        " {params.provenance} {input} > {log} 2>&1"
+        " --random-reference {input.random_reference} {params.provenance} {input.evaluations} > {log} 2>&1"
 
 
 rule iqm:

@@ -25,6 +25,9 @@ class EvaluateSettings:
     """The ``evaluate`` block."""
 
     episodes: int = setting(10, "evaluation episodes per agent, with its deterministic action (ExORL's 10)")
+    random_episodes: int = setting(
+        30, "episodes of the uniform-random policy per task: the reference that Table 1, Figure 4 and the "
+            "learning curves show learnt returns against")
 
 
 @torch.no_grad()
@@ -77,5 +80,29 @@ def evaluate(agent_path: Path, dataset: str, episodes: int, out_path: Path) -> d
                  member["task"], member["seed"], row.mean(), episodes)
     record = evaluation_record(agent.name, dataset, members,
                                [{"step": saved["steps"], "returns": returns.tolist()}], str(agent_path))
+    write_json(out_path, record)
+    return record
+
+
+def random_policy_returns(task: str, episodes: int, seed: int = 0) -> np.ndarray:
+    """Returns of the uniform-random policy over ``episodes`` episodes of ``task``, from the
+    same start states as the agents' evaluations."""
+    rng = np.random.default_rng(seed)
+    returns = np.zeros(episodes)
+    for e in range(episodes):
+        env = envs.make_env(task, seed=EVAL_SEED_OFFSET + e)
+        env.reset()
+        over = False
+        while not over:
+            _, reward, over = env.step(rng.uniform(-1.0, 1.0, env.action_dim).astype(np.float32))
+            returns[e] += reward
+    return returns
+
+
+def random_reference(task: str, episodes: int, out_path: Path) -> dict:
+    """Write the uniform-random policy's returns on ``task``: what no learning scores."""
+    returns = random_policy_returns(task, episodes)
+    log.info("%s: uniform-random policy, mean return %.1f over %d episodes", task, returns.mean(), episodes)
+    record = {"task": task, "policy": "uniform random", "returns": returns.tolist()}
     write_json(out_path, record)
     return record

@@ -39,6 +39,40 @@ REFERENCES = {"Shannon": "tab:green", "SMM": "tab:purple", "RND": "tab:brown"}
 
 # What the reports read from an evaluation record (offline.evaluate.evaluation_record).
 EVALUATION_KEYS = ("dataset", "algorithm", "members", "curve", "final_return", "best_return")
+RANDOM_POLICY = "random policy"  # the uniform-random policy's returns, the no-learning reference
+
+
+def random_policy_table(paths: list[Path], tasks: list[str], *, resamples: int = 2000) -> pd.DataFrame:
+    """Per task of ``tasks``, the uniform-random policy's mean return over its episodes,
+    sample std and a 95 % bootstrap interval of the mean (from ``random-reference`` records),
+    indexed by task."""
+    rows = []
+    for path in paths:
+        record = read_json(path, ("task", "returns"))
+        returns = np.asarray(record["returns"], dtype=float)
+        mean, low, high = stratified_bootstrap_ci([returns], np.mean, resamples=resamples)
+        rows.append({"task": record["task"], "mean": mean, "std": returns.std(ddof=1) if len(returns) > 1 else np.nan,
+                     "episodes": len(returns), "ci_low": low, "ci_high": high})
+    table = pd.DataFrame(rows, columns=["task", "mean", "std", "episodes", "ci_low", "ci_high"]).set_index("task")
+    missing = [task for task in tasks if task not in table.index]
+    if missing:
+        raise ValueError(f"no random-policy reference for {', '.join(missing)} among {', '.join(map(str, paths))}")
+    return table.loc[tasks]
+
+
+def beyond_random(best: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """Per task, the best family's mean and interval against the random policy's: whether
+    learning shows (the intervals do not overlap and the best is above)."""
+    rows = []
+    for task, part in best.groupby("task", sort=False):
+        top = part.loc[part["mean"].idxmax()]
+        ref = reference.loc[task]
+        verdict = ("no interval" if np.isnan(top.ci_low)
+                   else "above" if top.ci_low > ref.ci_high else "below" if top.ci_high < ref.ci_low else "overlap")
+        rows.append({"task": task, "best_family": top.family, "best_winner": top.winner, "best_mean": top["mean"],
+                     "best_ci_low": top.ci_low, "best_ci_high": top.ci_high, "random_mean": ref["mean"],
+                     "random_ci_low": ref.ci_low, "random_ci_high": ref.ci_high, "learning": verdict})
+    return pd.DataFrame(rows)
 
 
 def aggregate(eval_files: list[Path], out_csv: Path, datasets: list[dict]) -> pd.DataFrame:
@@ -197,35 +231,44 @@ def fair_details(fair: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     return ["task", "algorithm", "BE dataset"] + others, rows
 
 
-def write_table1(returns_csv: Path, tasks: list[str], out_prefix: Path, meta: dict) -> pd.DataFrame:
+def write_table1(returns_csv: Path, tasks: list[str], random_reference: list[Path], out_prefix: Path,
+                 meta: dict) -> pd.DataFrame:
     """Table 1 and its companions. Pages of ``<prefix>.pdf`` (all also in ``.tex``):
 
     1. per task, the best return of each dataset family, mean ± sample std over runs, its
-       winning dataset (α or q) and algorithm in small print, the best family in bold;
-    2. the same cells as 95 % bootstrap intervals of the family's best mean;
+       winning dataset (α or q) and algorithm in small print, the best family in bold, and
+       the uniform-random policy's return (mean ± std over its episodes) as the reference;
+    2. the same cells as 95 % bootstrap intervals of the family's best mean (the random
+       policy's: of its mean over episodes);
     3. the fair comparison: each BE dataset against each other dataset, per algorithm,
        summarised over tasks, then (page 4) task by task with paired intervals;
     5. every (dataset, algorithm) and task, mean ± std over runs.
 
-    CSVs: ``.csv`` (page 1 with the intervals), ``_fair.csv`` (page 4) and ``_full.csv``
-    (page 5)."""
+    CSVs: ``.csv`` (page 1 with the intervals), ``_fair.csv`` (page 4), ``_full.csv``
+    (page 5) and ``_random.csv`` (per task, the best family against the random policy)."""
     returns = read_table(returns_csv, RETURN_COLUMNS)
     best = family_best(returns, tasks)
+    reference = random_policy_table(random_reference, tasks)
     fair = fair_comparison(returns, tasks)
     full = summarise(returns, tasks)
     out_prefix = Path(out_prefix)
     write_csv(out_prefix.with_suffix(".csv"), best, meta)
     write_csv(out_prefix.with_name(out_prefix.name + "_fair.csv"), fair, meta)
     write_csv(out_prefix.with_name(out_prefix.name + "_full.csv"), full, meta)
+    write_csv(out_prefix.with_name(out_prefix.name + "_random.csv"), beyond_random(best, reference), meta)
     preset = meta.get("preset", "?")
     runs = f"{returns.collection_seed.nunique()} collection x {returns.seed.nunique()} training seeds"
 
     families = [f for f in FAMILIES if f in set(best.family)]
-    best_labels = ["task"] + families
+    best_labels = ["task"] + families + [RANDOM_POLICY]
     best_rows, best_bold = _best_rows(best, tasks, families,
                                       lambda r: f"{mean_std_text(r['mean'], r['std'])}\n{r['winner']}")
     ci_rows, ci_bold = _best_rows(best, tasks, families,
                                   lambda r: interval_text(r["mean"], r["ci_low"], r["ci_high"]))
+    for task, best_row, ci_row in zip(tasks, best_rows, ci_rows):
+        ref = reference.loc[task]
+        best_row.append(f"{mean_std_text(ref['mean'], ref['std'])}\n{ref.episodes:.0f} episodes")
+        ci_row.append(interval_text(ref["mean"], ref.ci_low, ref.ci_high))
     fair_labels, fair_rows = fair_summary(fair) if len(fair) else (["BE dataset"], [["no BE datasets"]])
     detail_labels, detail_rows = fair_details(fair) if len(fair) else (["BE dataset"], [["no BE datasets"]])
     full_labels = ROW_KEYS + [t.replace("_", " ") for t in tasks]
@@ -282,9 +325,16 @@ def _finish_grid(fig, axes, xlabel: str, title: str) -> None:
     fig.suptitle(title, y=1.06)
 
 
-def write_fig4(returns_csv: Path, out: Path, meta: dict) -> None:
+def _random_policy_lines(axes, tasks: list[str], reference: pd.DataFrame) -> None:
+    """The uniform-random policy's mean return as a dotted line in every panel of its task's row."""
+    for row, task in zip(axes, tasks):
+        for ax in row:
+            ax.axhline(reference.at[task, "mean"], linestyle=":", color="black", linewidth=1.2, label=RANDOM_POLICY)
+
+
+def write_fig4(returns_csv: Path, random_reference: list[Path], out: Path, meta: dict) -> None:
     """Return versus alpha (BE, every APT-BE dataset) and q (Rényi), mean ± std over seeds,
-    with APT-Shannon, SMM and RND as horizontal reference lines."""
+    with APT-Shannon, SMM, RND and the uniform-random policy as horizontal reference lines."""
     returns = read_table(returns_csv, RETURN_COLUMNS)
     stats = seed_statistics(returns, ["task", "algorithm", "dataset", "family", "alpha", "q"])
     tasks, algorithms = list(dict.fromkeys(stats.task)), list(dict.fromkeys(stats.algorithm))
@@ -312,14 +362,17 @@ def write_fig4(returns_csv: Path, out: Path, meta: dict) -> None:
             else:  # a grid of, e.g., ExORL datasets only: nothing to sweep, references only
                 ax.text(0.5, 0.5, "no BE or Rényi datasets", transform=ax.transAxes, ha="center")
             ax.grid(alpha=0.3)
+    _random_policy_lines(axes, tasks, random_policy_table(random_reference, tasks))
     _finish_grid(fig, axes, "α (BE) or q (Rényi)",
                  "Offline return versus α and q (mean ± std over seeds)")
     save_figure(fig, out, meta)
 
 
-def write_learning_curves(eval_files: list[Path], datasets: list[dict], out: Path, meta: dict) -> None:
+def write_learning_curves(eval_files: list[Path], datasets: list[dict], random_reference: list[Path], out: Path,
+                          meta: dict) -> None:
     """Mean evaluation return over seeds versus gradient step, one line per dataset,
-    coloured by family, per task (rows) and algorithm (columns)."""
+    coloured by family, per task (rows) and algorithm (columns), with the uniform-random
+    policy's return as a dotted line."""
     family = {spec["name"]: family_of(spec) for spec in datasets}
     rows = []
     for path in eval_files:
@@ -343,6 +396,7 @@ def write_learning_curves(eval_files: list[Path], datasets: list[dict], out: Pat
                                 color=FAMILY_COLOURS[family[dataset]], alpha=0.8,
                                 label=family[dataset])
             axes[i, j].grid(alpha=0.3)
+    _random_policy_lines(axes, tasks, random_policy_table(random_reference, tasks))
     _finish_grid(fig, axes, "gradient step",
                  "Learning curves: mean return over seeds, one line per dataset")
     save_figure(fig, out, meta)
