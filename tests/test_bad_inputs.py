@@ -21,6 +21,7 @@ import pytest
 import torch
 
 from berl.cli import main
+from berl.core.io import write_json
 from berl.datasets import storage
 from berl.explore.encoder import EncoderConfig, ICMEncoder, save_encoder
 
@@ -532,8 +533,22 @@ def aggregate_record_without_returns(tmp, good):
 def table1_case(tmp, returns: Path, detail: str) -> Case:
     prefix = tmp / "out" / "table1"
     outputs = [prefix.with_suffix(suffix) for suffix in (".pdf", ".csv", ".tex")]
+    reference = tmp / "random_policy.json"
+    write_json(reference, {"task": "walker_walk", "policy": "uniform random", "returns": [30.0, 40.0]})
     return Case(["table1", *REPORT_FLAGS, "--returns", str(returns), "--tasks", "walker_walk",
-                 "--out-prefix", str(prefix)], outputs, f"{returns}{detail}")
+                 "--random-reference", str(reference), "--out-prefix", str(prefix)], outputs, f"{returns}{detail}")
+
+
+@case
+def table1_random_reference_of_another_task(tmp, good):
+    returns = tmp / "returns.csv"
+    returns.write_text("# preset: smoke\ndataset,family,alpha,q,algorithm,task,collection_seed,seed,return\n"
+                       "random,random,,,td3,walker_walk,0,0,10.0\n")
+    built = table1_case(tmp, returns, "")
+    reference = tmp / "random_policy.json"
+    write_json(reference, {"task": "walker_run", "policy": "uniform random", "returns": [30.0]})
+    built.message = f"no random-policy reference for walker_walk among {reference}"
+    return built
 
 
 @case
