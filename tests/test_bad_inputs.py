@@ -36,6 +36,12 @@ class Case:
     outputs: list[Path]  # files or folders the stage would write
     message: str  # a fragment of the one-line error
 
+    def with_value(self, flag: str, value: str, message: str) -> "Case":
+        """This case with ``flag``'s value replaced, failing with ``message``."""
+        self.argv[self.argv.index(flag) + 1] = value
+        self.message = message
+        return self
+
 
 @dataclass
 class Good:
@@ -168,10 +174,8 @@ def train_missing_file(tmp, good):
 
 @case
 def train_data_without_task(tmp, good):
-    built = train_case(tmp, good.transitions)
-    built.argv[built.argv.index("--data") + 1] = str(good.transitions)
-    built.message = "--data takes NAME=PATH"
-    return built
+    return train_case(tmp, good.transitions).with_value("--data", str(good.transitions),
+                                                        "--data takes NAME=PATH")
 
 
 @case
@@ -191,18 +195,14 @@ def train_unknown_flag(tmp, good):
 
 @case
 def train_bad_flag_value(tmp, good):
-    built = train_case(tmp, good.transitions)
-    built.argv[built.argv.index("--steps") + 1] = "many"
-    built.message = "argument --steps: invalid int value: 'many'"
-    return built
+    return train_case(tmp, good.transitions).with_value("--steps", "many",
+                                                        "argument --steps: invalid int value: 'many'")
 
 
 @case
 def train_unknown_algorithm(tmp, good):
-    built = train_case(tmp, good.transitions)
-    built.argv[built.argv.index("--algorithm") + 1] = "sac"
-    built.message = "argument --algorithm: invalid choice: 'sac'"
-    return built
+    return train_case(tmp, good.transitions).with_value("--algorithm", "sac",
+                                                        "argument --algorithm: invalid choice: 'sac'")
 
 
 def relabel_case(tmp, manifest, detail: str = "", task="walker_walk") -> Case:
@@ -340,18 +340,14 @@ def collect_agents_file_as_encoder(tmp, good):
 
 @case
 def collect_apt_without_reward(tmp, good):
-    built = collect_case(tmp, good.encoder)
-    built.argv[built.argv.index("--dataset") + 1] = '{"agent": "apt", "alpha": 0.5}'
-    built.message = "an apt dataset needs a reward"
-    return built
+    return collect_case(tmp, good.encoder).with_value("--dataset", '{"agent": "apt", "alpha": 0.5}',
+                                                      "an apt dataset needs a reward")
 
 
 @case
 def collect_misspelt_dataset_key(tmp, good):
-    built = collect_case(tmp, good.encoder)
-    built.argv[built.argv.index("--dataset") + 1] = '{"agent": "apt", "reward": "be", "alhpa": 0.5}'
-    built.message = "unknown key(s) alhpa in the dataset"
-    return built
+    return collect_case(tmp, good.encoder).with_value("--dataset", '{"agent": "apt", "reward": "be", "alhpa": 0.5}',
+                                                      "unknown key(s) alhpa in the dataset")
 
 
 @case
@@ -364,10 +360,8 @@ def collect_fewer_folders_than_datasets(tmp, good):
 
 @case
 def collect_unknown_domain(tmp, good):
-    built = collect_case(tmp, good.encoder)
-    built.argv[built.argv.index("--domain") + 1] = "cheetah"
-    built.message = "argument --domain: invalid choice: 'cheetah'"
-    return built
+    return collect_case(tmp, good.encoder).with_value("--domain", "cheetah",
+                                                      "argument --domain: invalid choice: 'cheetah'")
 
 
 def evaluate_case(tmp, agents, detail: str = "") -> Case:
@@ -496,18 +490,14 @@ def coverage_encoder_corrupt(tmp, good):
 
 @case
 def coverage_datasets_not_json(tmp, good):
-    built = coverage_case(tmp, good.manifest, good.encoder)
-    built.argv[built.argv.index("--datasets") + 1] = "[{name: random"
-    built.message = "Expecting property name"
-    return built
+    return coverage_case(tmp, good.manifest, good.encoder).with_value("--datasets", "[{name: random",
+                                                                      "Expecting property name")
 
 
 @case
 def coverage_manifests_without_name(tmp, good):
-    built = coverage_case(tmp, good.manifest, good.encoder)
-    built.argv[built.argv.index("--manifests") + 1] = str(good.manifest)
-    built.message = "--manifests takes NAME=PATH"
-    return built
+    return coverage_case(tmp, good.manifest, good.encoder).with_value("--manifests", str(good.manifest),
+                                                                      "--manifests takes NAME=PATH")
 
 
 def aggregate_case(tmp, record: Path, detail: str) -> Case:

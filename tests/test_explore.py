@@ -301,7 +301,6 @@ def test_apt_rewards_the_current_observations_representation(walker_random, walk
     agent = _filled_agent({"agent": "apt", "reward": "shannon"}, walker_random, walker_encoder,
                           encoder_online=False)
     agent.rewards = [ParticleReward("shannon", k=2, knn_rms=False)]
-    agent.k = 2
     agent.encoder.encode = lambda obs: obs
     batch = {"observation": torch.tensor([[[0.0], [1.0], [3.0]]]),
              "nstep_observation": torch.tensor([[[0.0], [10.0], [30.0]]])}

@@ -84,9 +84,9 @@ def algorithm_switches(wildcards):
     return switches_of(wildcards.algorithm)
 
 
-def learns(dataset):
-    """Whether a dataset's explorer trains networks (and so wants a GPU)."""
-    return dataset["agent"] in ("apt", "smm", "rnd")
+def learns(kind):
+    """Whether an explorer kind trains networks (and so wants a GPU)."""
+    return kind in ("apt", "smm", "rnd")
 
 
 def names_matching(datasets):

@@ -46,7 +46,7 @@ for group, (kind, members) in collection_groups().items():
             benchmark_file(f"collect/{{domain}}/{group}")
         threads: SETTINGS["threads"]["collect"]
         resources:
-            gpu=int(learns({"agent": kind})),
+            gpu=int(learns(kind)),
             mem_mb=8000,
             runtime=runtime("collect"),
         conda:

@@ -23,7 +23,8 @@ from berl.explore.smm import SMMAgent, SMMConfig
 from berl.explore.uniform import UniformRandomAgent
 
 AGENT_NAMES = ("random", "apt", "smm", "rnd")
-REWARD_KEYS = ("reward", "alpha", "beta", "q")  # APT's particle reward
+REWARD_PARAMETERS = ("alpha", "beta", "q")  # of APT's particle reward
+REWARD_KEYS = ("reward", *REWARD_PARAMETERS)
 
 
 @dataclass
@@ -97,6 +98,6 @@ def make_agent(specs: list[dict], obs_dim: int, action_dim: int, seeds: list[int
                                members=len(seeds))
     else:  # URLB's: a fresh encoder, as wide as the explorer, seeded by the explorer's seed
         encoder = ICMEncoder(obs_dim, action_dim, EncoderConfig(hidden_dim=apt_config.hidden_dim), seeds).to(device)
-    rewards = [config(ParticleReward, {"kind": spec["reward"]} | {k: spec[k] for k in ("alpha", "beta", "q") if k in spec})
+    rewards = [config(ParticleReward, {"kind": spec["reward"]} | {k: spec[k] for k in REWARD_PARAMETERS if k in spec})
                for spec in specs]
     return APTAgent(obs_dim, action_dim, seeds, apt_config, rewards, encoder, **common)

@@ -45,7 +45,6 @@ class APTAgent(Explorer):
         if len(neighbours) != 1 or len(rewards) != len(self.seeds):
             raise ValueError("the explorers of one job need one reward each, all with the same k and averaging")
         self.rewards, self.encoder = rewards, encoder
-        (self.k, self.average), = neighbours
         self.stateful |= {"encoder": encoder, "encoder_optimizer": encoder.optimizer} | {
             f"reward_scale{member}": reward.running for member, reward in enumerate(rewards)}
 
@@ -55,5 +54,6 @@ class APTAgent(Explorer):
             successor = "nstep_observation" if self.config.encoder_nstep_successor else "next_observation"
             metrics = self.encoder.update(batch["observation"], batch["action"], batch[successor])
         with torch.no_grad():
-            distances = knn_distance(self.encoder.encode(batch["observation"]), self.k, self.average)
+            shared = self.rewards[0]  # every member's k and averaging (checked above)
+            distances = knn_distance(self.encoder.encode(batch["observation"]), shared.k, shared.average)
             return torch.stack([reward.of_distances(R) for reward, R in zip(self.rewards, distances)]), metrics

@@ -52,6 +52,9 @@ class Member:
     seed: int
     folder: Path
 
+    def __post_init__(self) -> None:
+        self.folder = Path(self.folder)
+
 
 def run_episodes(environments: list[envs.Env], agent) -> list[dict[str, np.ndarray]]:
     """Play one full episode in every environment in lockstep, recording ExORL's rows (row 0
@@ -134,7 +137,6 @@ def collect_group(
         raise ValueError(f"unknown domain {domain!r}; known: {', '.join(envs.DOMAINS)}")
     if not members:
         raise ValueError("a collection job needs at least one dataset")
-    members = [Member(m.spec, m.seed, Path(m.folder)) for m in members]
     environments = [envs.Env(envs.COLLECTION_TASK[domain], member.seed) for member in members]
     env = environments[0]
     n_episodes = math.ceil(transitions / envs.EPISODE_LENGTH)
@@ -174,4 +176,4 @@ def collect_group(
 
 def collect(domain: str, spec: dict, transitions: int, seed: int, dataset_dir: Path, **options) -> Path:
     """Collect one dataset (a group of one member); return its manifest."""
-    return collect_group(domain, [Member(spec, seed, Path(dataset_dir))], transitions, **options)[0]
+    return collect_group(domain, [Member(spec, seed, dataset_dir)], transitions, **options)[0]

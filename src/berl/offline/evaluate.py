@@ -30,6 +30,12 @@ class EvaluateSettings:
             "learning curves show learnt returns against")
 
 
+def evaluation_env(task: str, episode: int) -> envs.Env | envs.GymEnv:
+    """The environment of evaluation episode ``episode`` of ``task``: its start state is the
+    same for every policy evaluated there."""
+    return envs.make_env(task, seed=EVAL_SEED_OFFSET + episode)
+
+
 @torch.no_grad()
 def rollout_returns(agent, member_tasks: list[str], episodes: int) -> np.ndarray:
     """Returns of ``episodes`` episodes for each of the agent's K members, shape (K, E).
@@ -40,8 +46,7 @@ def rollout_returns(agent, member_tasks: list[str], episodes: int) -> np.ndarray
     Episode e starts from the same state for every member, dataset and algorithm of a task
     (common random numbers make comparisons less noisy).
     """
-    grid = [[envs.make_env(task, seed=EVAL_SEED_OFFSET + e) for e in range(episodes)]
-            for task in member_tasks]
+    grid = [[evaluation_env(task, e) for e in range(episodes)] for task in member_tasks]
     obs = np.stack([[env.reset() for env in row] for row in grid])
     returns = np.zeros((len(member_tasks), episodes))
     running = np.ones((len(member_tasks), episodes), dtype=bool)
@@ -90,7 +95,7 @@ def random_policy_returns(task: str, episodes: int, seed: int = 0) -> np.ndarray
     rng = np.random.default_rng(seed)
     returns = np.zeros(episodes)
     for e in range(episodes):
-        env = envs.make_env(task, seed=EVAL_SEED_OFFSET + e)
+        env = evaluation_env(task, e)
         env.reset()
         over = False
         while not over:
