@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from berl.datasets import envs
@@ -38,3 +39,27 @@ def test_each_member_acts_in_its_own_task():
     run = rollout_returns(ConstantPolicies(2, 6), ["walker_run", "walker_run"], episodes=1)
     assert both[0, 0] == stand[0, 0] and both[1, 0] == run[1, 0]
     assert stand[1, 0] != run[1, 0]
+
+
+def fresh_returns(task: str, action_value: float, episodes: int) -> list[float]:
+    """Returns of a constant action from freshly built evaluation environments."""
+    totals = []
+    for episode in range(episodes):
+        env = envs.make_env(task, seed=EVAL_SEED_OFFSET + episode)
+        env.reset()
+        total, done = 0.0, False
+        while not done:
+            _, reward, done = env.step(np.full(env.action_dim, action_value, dtype=np.float32))
+            total += reward
+        totals.append(total)
+    return totals
+
+
+@pytest.mark.parametrize("task, action_dim", [("walker_walk", 6), ("Hopper-v4", 3)])
+def test_reused_evaluation_environments_start_where_fresh_ones_do(task, action_dim):
+    """Environments left mid-episode or after a termination by an earlier evaluation are
+    reseeded, so a later evaluation scores exactly what fresh environments would."""
+    rollout_returns(ConstantPolicies(3, action_dim), [task] * 3, episodes=3)
+    again = rollout_returns(ConstantPolicies(2, action_dim), [task] * 2, episodes=2)
+    for member in range(2):
+        assert again[member].tolist() == fresh_returns(task, member / 2, episodes=2)

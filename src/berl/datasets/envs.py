@@ -103,6 +103,10 @@ class Env:
     def set_random_state(self, state: tuple) -> None:
         self._env.task.random.set_state(state)
 
+    def reseed(self, seed: int) -> None:
+        """Draw the next episodes' initial states as a fresh ``Env(task, seed)`` would."""
+        self._env.task.random.seed(seed)
+
     def physics_state(self) -> np.ndarray:
         return self._env.physics.get_state().copy()
 
@@ -152,6 +156,10 @@ class GymEnv:
         self.name, self._seed = task, seed
         self._to_bounds = ActionScale(self._env.action_space.low, self._env.action_space.high)
         self.observation_dim, self.action_dim = GYM_TASKS[task]
+
+    def reseed(self, seed: int) -> None:
+        """Draw the next reset's initial state as a fresh ``GymEnv(task, seed)`` would."""
+        self._seed = seed
 
     def reset(self) -> np.ndarray:
         observation, _ = self._env.reset(seed=self._seed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,10 +31,28 @@ class EvaluateSettings:
             "learning curves show learnt returns against")
 
 
-def evaluation_env(task: str, episode: int) -> envs.Env | envs.GymEnv:
-    """The environment of evaluation episode ``episode`` of ``task``: its start state is the
-    same for every policy evaluated there."""
-    return envs.make_env(task, seed=EVAL_SEED_OFFSET + episode)
+# Environments built by earlier evaluations of this process, per task: building one costs
+# about a quarter of a 1000-step episode, and training evaluates at every curve point.
+_BUILT: dict[str, list[envs.Env | envs.GymEnv]] = defaultdict(list)
+
+
+def evaluation_envs(tasks: list[str], episodes: int) -> list[list[envs.Env | envs.GymEnv]]:
+    """Row m: environments of evaluation episodes 0..episodes-1 of ``tasks[m]``, every row's
+    own. Episode e starts from the same state for every policy evaluated there (seed
+    EVAL_SEED_OFFSET + e); the environments are reused across calls, reseeded each time."""
+    used: dict[str, int] = defaultdict(int)
+    grid = []
+    for task in tasks:
+        built, row = _BUILT[task], []
+        for episode in range(episodes):
+            if used[task] == len(built):
+                built.append(envs.make_env(task, seed=0))
+            env = built[used[task]]
+            used[task] += 1
+            env.reseed(EVAL_SEED_OFFSET + episode)
+            row.append(env)
+        grid.append(row)
+    return grid
 
 
 @torch.no_grad()
@@ -46,7 +65,7 @@ def rollout_returns(agent, member_tasks: list[str], episodes: int) -> np.ndarray
     Episode e starts from the same state for every member, dataset and algorithm of a task
     (common random numbers make comparisons less noisy).
     """
-    grid = [[evaluation_env(task, e) for e in range(episodes)] for task in member_tasks]
+    grid = evaluation_envs(member_tasks, episodes)
     obs = np.stack([[env.reset() for env in row] for row in grid])
     returns = np.zeros((len(member_tasks), episodes))
     running = np.ones((len(member_tasks), episodes), dtype=bool)
@@ -94,8 +113,7 @@ def random_policy_returns(task: str, episodes: int, seed: int = 0) -> np.ndarray
     same start states as the agents' evaluations."""
     rng = np.random.default_rng(seed)
     returns = np.zeros(episodes)
-    for e in range(episodes):
-        env = evaluation_env(task, e)
+    for e, env in enumerate(evaluation_envs([task], episodes)[0]):
         env.reset()
         over = False
         while not over:
