@@ -148,6 +148,7 @@ def test_collection_seeds_replicate_every_dataset_downstream(repo, config, tmp_p
     assert count("train") == 2 * len(settings["datasets"]) * len(domains_) * len(settings["algorithms"])
     assert count("coverage") == 2 * len(domains_)
     distill_tasks = len(settings["distill"].get("tasks", settings["tasks"]))
-    assert count("distill-baselines") == 2 * len(settings["datasets"]) * distill_tasks
+    distilled = len(settings["distill"].get("datasets", settings["datasets"]))
+    assert count("distill-baselines") == 2 * distilled * distill_tasks
     aggregate = next(c for c in commands if c.startswith("python -m berl aggregate"))
     assert "/seed0/" in aggregate and "/seed1/" in aggregate

@@ -70,6 +70,8 @@ BAD_CONFIGS = {
     "no tasks": (lambda c: smoke_preset(c).update(tasks=[]), "'presets.smoke.tasks'"),
     "unknown distillation task": (lambda c: smoke_preset(c)["distill"].update(tasks=["walker_run"]),
                                   "walker_run"),
+    "unknown distillation dataset": (lambda c: smoke_preset(c)["distill"].update(datasets=["be_a9.0"]),
+                                     "'presets.smoke.distill.datasets': 'be_a9.0' is not one of"),
     "unknown distillation policy": (lambda c: smoke_preset(c)["distill"].update(policy="gaussian"),
                                     "'presets.smoke.distill.policy': 'gaussian' is not one of"),
 }

@@ -119,6 +119,11 @@ def _preset_problems(name: str, preset: dict) -> list[str]:
         if task not in preset["tasks"]:
             problems.append(f"config key 'presets.{name}.distill.tasks': {task!r} is not one of "
                             f"the preset's tasks {preset['tasks']}")
+    names = [d["name"] for d in preset["datasets"]]
+    for dataset in distill.get("datasets", []):
+        if dataset not in names:
+            problems.append(f"config key 'presets.{name}.distill.datasets': {dataset!r} is not one of "
+                            f"the preset's datasets {names}")
     return problems
 
 

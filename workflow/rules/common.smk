@@ -89,6 +89,16 @@ def learns(kind):
     return kind in ("apt", "smm", "rnd")
 
 
+# The run's longest chain starts with the encoder's uniform-random dataset, the encoder and
+# the APT grid that explores with it: those jobs go first, and the shorter collections and
+# the training of datasets already there fill the other cores around them.
+FIRST = 10
+
+
+def collection_priority(kind):
+    return FIRST if kind in ("random", "apt") else 0
+
+
 def names_matching(datasets):
     """A wildcard pattern of these dataset names (one that matches nothing when there are none)."""
     return "|".join(dataset["name"] for dataset in datasets) or "(?!)"
@@ -191,6 +201,7 @@ def embedding_files(wildcards):
 
 DISTILL = SETTINGS["distill"]
 DISTILL_TASKS = DISTILL["tasks"] or TASKS  # none: every task of the preset
+DISTILL_DATASETS = DISTILL["datasets"] or list(DATASETS)  # none: every dataset of the preset
 
 
 def generalisation_flag(wildcards):
@@ -213,7 +224,7 @@ def distill_files(wildcards):
     """Every distilled set of the preset: dataset x collection seed x distilled task x objective."""
     return [
         f"{RESULTS}/distill/{dataset}/seed{seed}/{task}/{objective}_n{DISTILL['synthetic']}.pt"
-        for dataset in DATASETS
+        for dataset in DISTILL_DATASETS
         for seed in COLLECTION_SEEDS
         for task in DISTILL_TASKS
         for objective in DISTILL["objectives"]
@@ -225,7 +236,7 @@ def distill_size_files(wildcards):
     sizes = sorted(set(DISTILL["sizes"]) | {DISTILL["synthetic"]})
     return [
         f"{RESULTS}/distill/{dataset}/seed{seed}/{task}/av_pbc_n{size}.pt"
-        for dataset in DATASETS
+        for dataset in DISTILL_DATASETS
         for seed in COLLECTION_SEEDS
         for task in DISTILL_TASKS
         for size in sizes
@@ -235,7 +246,7 @@ def distill_size_files(wildcards):
 def distill_baseline_files(wildcards):
     return [
         f"{RESULTS}/distill/{dataset}/seed{seed}/{task}/baselines.json"
-        for dataset in DATASETS
+        for dataset in DISTILL_DATASETS
         for seed in COLLECTION_SEEDS
         for task in DISTILL_TASKS
     ]

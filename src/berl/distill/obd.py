@@ -96,6 +96,7 @@ class DistillSettings(DistillConfig):
         doc="offline algorithm whose best seed per task is the teacher", flag=False)
     sizes: list[int] = setting(doc="further N_syn of the Av-PBC size sweep", flag=False)
     tasks: list[str] | None = setting(None, "tasks to distil for (none: every task of the preset)", flag=False)
+    datasets: list[str] | None = setting(None, "datasets to distil (none: every dataset of the preset)", flag=False)
     objectives: list[Objective] = setting(["dbc", "pbc", "av_pbc"], "objectives distilled", flag=False)
     generalisation: list[Objective] = setting(
         [], "objectives whose final sets (at `synthetic` pairs) are also scored with 2/3/5-layer policies, "
