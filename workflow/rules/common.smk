@@ -89,14 +89,10 @@ def learns(kind):
     return kind in ("apt", "smm", "rnd")
 
 
-# The run's longest chain starts with the encoder's uniform-random dataset, the encoder and
-# the APT grid that explores with it: those jobs go first, and the shorter collections and
-# the training of datasets already there fill the other cores around them.
+# Collection and the encoder go first: the run's longest chain is the encoder's random
+# dataset, the encoder and the APT grid that explores with it, and the coverage stage waits
+# for every dataset of a domain. Training and distillation fill the cores around them.
 FIRST = 10
-
-
-def collection_priority(kind):
-    return FIRST if kind in ("random", "apt") else 0
 
 
 def names_matching(datasets):

@@ -46,7 +46,7 @@ for group, (kind, members) in collection_groups().items():
         benchmark:
             benchmark_file(f"collect/{{domain}}/{group}")
         threads: SETTINGS["threads"]["collect"]
-        priority: collection_priority(kind)
+        priority: FIRST
         resources:
             gpu=int(learns(kind)),
             mem_mb=8000,
