@@ -89,10 +89,14 @@ def learns(kind):
     return kind in ("apt", "smm", "rnd")
 
 
-# Collection and the encoder go first: the run's longest chain is the encoder's random
-# dataset, the encoder and the APT grid that explores with it, and the coverage stage waits
-# for every dataset of a domain. Training and distillation fill the cores around them.
-FIRST = 10
+# Scheduling: the run's longest chain (the encoder's random dataset, the encoder, and the APT
+# grid that explores with it) first, then the other collections (the coverage stage waits
+# for every dataset of a domain); training and distillation fill the cores around them.
+LONGEST_CHAIN, COLLECTION = 10, 5
+
+
+def collection_priority(kind):
+    return LONGEST_CHAIN if kind in ("random", "apt") else COLLECTION
 
 
 def names_matching(datasets):

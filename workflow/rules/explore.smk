@@ -14,7 +14,7 @@ rule pretrain_encoder:
     benchmark:
         benchmark_file("pretrain_encoder/{domain}")
     threads: SETTINGS["threads"]["pretrain_encoder"]
-    priority: FIRST
+    priority: LONGEST_CHAIN
     resources:
         gpu=1,
         mem_mb=4000,
@@ -46,7 +46,7 @@ for group, (kind, members) in collection_groups().items():
         benchmark:
             benchmark_file(f"collect/{{domain}}/{group}")
         threads: SETTINGS["threads"]["collect"]
-        priority: FIRST
+        priority: collection_priority(kind)
         resources:
             gpu=int(learns(kind)),
             mem_mb=8000,
