@@ -10,7 +10,7 @@ second, the ratio to raw physics, each part's share, and a projection of the `pa
 preset's whole collection cost on this machine.
 
 Batching: a job of K = 5 APT explorers (five BE alphas) in lockstep against K = 1, side by
-side, each running whole collection steps (physics in every environment, acting, and an
+side, at the `quick` and `paper` sizes, each running whole collection steps (physics in every environment, acting, and an
 update every `update_every` steps): environment steps per second per explorer, and the
 ratio to K = 1. A one-explorer job evaluates its layers as a pair of views of the same
 member so that its arithmetic equals a batched member's (``berl.core.nets``); the plain
@@ -46,6 +46,7 @@ AGENTS = {
     "rnd": {"agent": "rnd"},
 }
 REPEATS = {"quick": 20, "paper": 2}
+BATCHING_STEPS = {"quick": 20, "paper": 4}  # lockstep steps per timed round (a paper-size K = 5 step takes ~1 s)
 
 
 def preset_sizes(preset: str) -> tuple[dict, int]:
@@ -194,10 +195,12 @@ def main() -> None:
     results: dict = {}
     with tempfile.TemporaryDirectory() as scratch:
         for domain in envs.DOMAINS:
-            explore, encoder_hidden = preset_sizes("quick")
-            batched = batching(domain, explore, encoder_hidden, Path(scratch), args.rounds, device)
-            results.setdefault(domain, {})["batching_quick"] = batched
-            print(domain, "batching", batched, flush=True)
+            for preset in ("quick", "paper"):
+                explore, encoder_hidden = preset_sizes(preset)
+                batched = batching(domain, explore, encoder_hidden, Path(scratch), args.rounds, device,
+                                   steps=BATCHING_STEPS[preset])
+                results.setdefault(domain, {})[f"batching_{preset}"] = batched
+                print(domain, preset, "batching", batched, flush=True)
             if args.batching_only:
                 continue
             for preset in ("quick", "paper"):

@@ -124,11 +124,23 @@ def fresh_run(workdir: Path, cores: str) -> dict:
 
 def load_rates(device: str) -> dict:
     rates = {}
-    for name in ("explore", "offline", "distill"):
-        path = RESULTS / f"{name}_{device}.json"
+    files = {"explore": f"explore_{device}", "explore_batching": f"explore_{device}_batching",
+             "offline": f"offline_{device}", "distill": f"distill_{device}"}
+    for name, stem in files.items():
+        path = RESULTS / f"{stem}.json"
         if path.exists():
             rates[name] = json.loads(path.read_text())["results"]
     return rates
+
+
+def batching_gain(rates: dict, domain: str, members: int) -> float:
+    """Per-explorer throughput of a ``members``-explorer APT job over a one-explorer job's, at
+    paper sizes (bench_explore's K = 5 figure for groups of 5 or more: larger groups gain at
+    least as much; 1 where nothing was measured)."""
+    measured = rates.get("explore_batching", {}).get(domain, {}).get("batching_paper")
+    if measured is None or members < measured["explorers"]:
+        return 1.0
+    return measured["per_explorer_throughput_ratio_to_K1"]
 
 
 def explorer_kind(dataset: dict) -> str | None:
@@ -143,12 +155,19 @@ def project_paper(preset: dict, rates: dict) -> dict:
     hours = {}
     if "explore" in rates:
         explore = rates["explore"]
+        group_size = preset["collect"].get("group_size", 16)
+        apt_sets = sum(dataset["agent"] == "apt" for dataset in preset["datasets"])
         seconds = 0.0
         for domain in domains:
             measured = explore.get(domain, explore["walker"])["paper"]
+            # APT's datasets are collected in groups of `collect.group_size` (the last one smaller).
+            groups = [min(group_size, apt_sets - start) for start in range(0, apt_sets, group_size)]
+            for members in groups:
+                rate = measured["apt_be"]["env_steps_per_second"] * batching_gain(rates, domain, members)
+                seconds += members * preset["collect"]["transitions"] / rate
             for dataset in preset["datasets"]:
                 kind = explorer_kind(dataset)
-                if kind:
+                if kind and kind != "apt_be":
                     seconds += preset["collect"]["transitions"] / measured[kind]["env_steps_per_second"]
         hours["collect"] = replicates * seconds / 3600
     if "offline" in rates:
