@@ -22,6 +22,7 @@ from _common import interleaved, preset_benchmark_arguments, write_results
 
 os.environ.setdefault("MUJOCO_GL", "disable")
 
+from berl.datasets import envs  # noqa: E402
 from berl.offline import evaluate  # noqa: E402
 from berl.offline.registry import build_agent  # noqa: E402
 
@@ -43,7 +44,7 @@ def main() -> None:
     quick = presets["quick"]
     seeds, episodes = quick["offline"]["seeds"], quick["evaluate"]["episodes"]
     member_tasks = [task for task in TASKS for _ in range(seeds)]
-    agent = build_agent("td3", 24, 6, list(range(len(member_tasks))),
+    agent = build_agent("td3", *envs.sizes_of(TASKS[0]), list(range(len(member_tasks))),
                         {"hidden_dim": quick["offline"]["hidden_dim"]}).to(device).eval()
 
     def reused():

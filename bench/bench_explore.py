@@ -10,8 +10,8 @@ second, the ratio to raw physics, each part's share, and a projection of the `pa
 preset's whole collection cost on this machine.
 
 Batching: a job of K = 5 APT explorers (five BE alphas) in lockstep against K = 1, side by
-side, at the `quick` and `paper` sizes, each running whole collection steps (physics in every environment, acting, and an
-update every `update_every` steps): environment steps per second per explorer, and the
+side at the `quick` and `paper` sizes, each running whole collection steps (physics in
+every environment, acting, and an update every `update_every` steps): environment steps per second per explorer, and the
 ratio to K = 1. A one-explorer job evaluates its layers as a pair of views of the same
 member so that its arithmetic equals a batched member's (``berl.core.nets``); the plain
 single-member kernel, which would not be bit-identical, is timed too as `K=1 plain`.

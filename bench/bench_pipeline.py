@@ -32,6 +32,8 @@ from pathlib import Path
 import yaml
 from _common import RESULTS, write_results
 
+from berl.config import with_defaults
+
 ROOT = Path(__file__).resolve().parent.parent
 
 STAGES = {
@@ -149,13 +151,14 @@ def explorer_kind(dataset: dict) -> str | None:
 
 def project_paper(preset: dict, rates: dict) -> dict:
     """Device-hours of the `paper` grid's three heavy stages at the measured per-step rates;
-    every replicate dataset (`collect.seeds`) repeats all three."""
+    every replicate dataset (`collect.seeds`) repeats all three. ``preset`` has its stages'
+    defaults filled in (``berl.config.with_defaults``)."""
     domains = sorted({task.split("_")[0] for task in preset["tasks"]})
-    replicates = preset["collect"].get("seeds", 1)
+    replicates = preset["collect"]["seeds"]
     hours = {}
     if "explore" in rates:
         explore = rates["explore"]
-        group_size = preset["collect"].get("group_size", 16)
+        group_size = preset["collect"]["group_size"]
         apt_sets = sum(dataset["agent"] == "apt" for dataset in preset["datasets"])
         seconds = 0.0
         for domain in domains:
@@ -183,8 +186,8 @@ def project_paper(preset: dict, rates: dict) -> dict:
         hours["offline RL"] = replicates * seconds / 3600
     if "distill" in rates:
         distill = preset["distill"]
-        runs = replicates * len(preset["datasets"]) * len(distill.get("tasks", preset["tasks"])) * (
-            len(distill.get("objectives", ["dbc", "pbc", "av_pbc"])) + len(distill["sizes"]))
+        distilled = len(distill["datasets"] or preset["datasets"]) * len(distill["tasks"] or preset["tasks"])
+        runs = replicates * distilled * (len(distill["objectives"]) + len(distill["sizes"]))
         hours["distillation"] = runs * distill["outer_steps"] / rates["distill"]["paper"]["outer_steps_per_second"] / 3600
     hours = {stage: round(value, 1) for stage, value in hours.items()}
     hours["total"] = round(sum(hours.values()), 1)
@@ -222,7 +225,7 @@ def main() -> None:
     presets = yaml.safe_load((ROOT / "config.yaml").read_text())["presets"]
     rates = load_rates(args.device)
     results["paper_projection"] = {"device": args.device, "rates_from": sorted(rates),
-                                   "hours": project_paper(presets["paper"], rates)}
+                                   "hours": project_paper(with_defaults(presets["paper"]), rates)}
     write_results(f"pipeline_{args.preset}_{args.device}", results)
 
 

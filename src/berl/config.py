@@ -115,15 +115,12 @@ def _preset_problems(name: str, preset: dict) -> list[str]:
             d4rl.environment(dataset)
         except ValueError as exc:
             problems.append(f"config key 'presets.{name}.d4rl.datasets': {exc}")
-    for task in distill.get("tasks", []):
-        if task not in preset["tasks"]:
-            problems.append(f"config key 'presets.{name}.distill.tasks': {task!r} is not one of "
-                            f"the preset's tasks {preset['tasks']}")
-    names = [d["name"] for d in preset["datasets"]]
-    for dataset in distill.get("datasets", []):
-        if dataset not in names:
-            problems.append(f"config key 'presets.{name}.distill.datasets': {dataset!r} is not one of "
-                            f"the preset's datasets {names}")
+    choices = {"tasks": preset["tasks"], "datasets": [d["name"] for d in preset["datasets"]]}
+    for key, allowed in choices.items():  # distil only what the preset has
+        for value in distill.get(key, []):
+            if value not in allowed:
+                problems.append(f"config key 'presets.{name}.distill.{key}': {value!r} is not one of "
+                                f"the preset's {key} {allowed}")
     return problems
 
 
