@@ -193,7 +193,7 @@ def test_training_without_episode_ends_names_the_file(tmp_path):
     data.episode_end = None
     path = tmp_path / "no_ends.npz"
     storage.save_transitions(path, data)
-    with pytest.raises(storage.DatasetError, match="no_ends.npz: no episode_end"):
+    with pytest.raises(storage.InputError, match="no_ends.npz: no episode_end"):
         run("calql", {"bandit": path}, tmp_path / "calql.pt", [0], 5, hidden_dim=8, batch_size=16)
     assert not (tmp_path / "calql.pt").exists()
     run("cql", {"bandit": path}, tmp_path / "cql.pt", [0], 5, hidden_dim=8, batch_size=16)

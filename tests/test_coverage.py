@@ -124,7 +124,7 @@ def test_measure_writes_both_spaces_for_every_dataset(fake_domain, tmp_path):
 
 def test_measure_names_a_dataset_too_small(fake_domain, tmp_path):
     manifests, datasets, encoder = fake_domain
-    with pytest.raises(storage.DatasetError, match="random.*fewer than the 5000"):
+    with pytest.raises(storage.InputError, match="random.*fewer than the 5000"):
         measures.measure("walker", manifests, datasets, encoder, CoverageSettings(points=5000),
                          tmp_path / "cov.csv")
     assert not (tmp_path / "cov.csv").exists()

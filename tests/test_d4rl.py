@@ -98,7 +98,7 @@ def test_a_file_with_next_observations_keeps_every_row(tmp_path):
 def _problem(tmp_path, **changes) -> str:
     path = tmp_path / "hopper-medium-v2.hdf5"
     write_d4rl_file(path, "Hopper-v4", steps=80, **changes)
-    with pytest.raises(storage.DatasetError) as error:
+    with pytest.raises(storage.InputError) as error:
         d4rl.read_hdf5(path, "hopper")
     message = str(error.value)
     assert message.startswith(str(path) + ": ") and "\n" not in message
@@ -122,9 +122,9 @@ def test_bad_files_are_named_with_what_is_wrong(tmp_path):
 def test_a_corrupt_or_absent_file_is_named(tmp_path):
     garbage = tmp_path / "hopper-medium-v2.hdf5"
     garbage.write_bytes(b"not an hdf5 file" * 10)
-    with pytest.raises(storage.DatasetError, match=f"^{garbage}: not a readable HDF5 file"):
+    with pytest.raises(storage.InputError, match=f"^{garbage}: not a readable HDF5 file"):
         d4rl.read_hdf5(garbage, "hopper")
-    with pytest.raises(storage.DatasetError, match="walker2d-medium-v2.hdf5: no such file; download D4RL's file"):
+    with pytest.raises(storage.InputError, match="walker2d-medium-v2.hdf5: no such file; download D4RL's file"):
         d4rl.import_d4rl("walker2d-medium-v2", tmp_path, tmp_path / "out.npz", tmp_path / "info.json")
     assert not (tmp_path / "out.npz").exists()
 
@@ -224,7 +224,7 @@ def test_a_minari_dataset_without_reference_returns_takes_d4rls(tmp_path, monkey
 
 def test_an_absent_minari_dataset_is_named_with_how_to_fetch_it(tmp_path, monkeypatch):
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "empty"))
-    with pytest.raises(storage.DatasetError, match="^mujoco/hopper/expert-v0: no such Minari dataset .*berl fetch-d4rl"):
+    with pytest.raises(storage.InputError, match="^mujoco/hopper/expert-v0: no such Minari dataset .*berl fetch-d4rl"):
         d4rl.read_minari("mujoco/hopper/expert-v0", "hopper")
 
 

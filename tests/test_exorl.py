@@ -50,15 +50,15 @@ def test_import_copies_the_first_episodes_and_relabels_like_a_collected_dataset(
 
 def test_import_names_what_is_wrong(exorl_root, tmp_path):
     source = exorl_root / "walker" / "proto"
-    with pytest.raises(storage.DatasetError, match="no such ExORL dataset folder"):
+    with pytest.raises(storage.InputError, match="no such ExORL dataset folder"):
         import_exorl(exorl_root / "walker" / "aps", tmp_path / "aps", "walker", 1000)
-    with pytest.raises(storage.DatasetError, match="4000 transitions in 4 episode files, fewer than the 10000"):
+    with pytest.raises(storage.InputError, match="4000 transitions in 4 episode files, fewer than the 10000"):
         import_exorl(source, tmp_path / "proto", "walker", 10_000)
-    with pytest.raises(storage.DatasetError, match="the quadruped domain has 78 columns"):
+    with pytest.raises(storage.InputError, match="the quadruped domain has 78 columns"):
         import_exorl(source, tmp_path / "proto", "quadruped", 1000)
     first = storage.episode_files(source / "buffer")[0]
     first.write_bytes(first.read_bytes()[:200])
-    with pytest.raises(storage.DatasetError, match=f"{first.name}: truncated or corrupt"):
+    with pytest.raises(storage.InputError, match=f"{first.name}: truncated or corrupt"):
         import_exorl(source, tmp_path / "proto", "walker", 1000)
     assert not (tmp_path / "proto" / storage.MANIFEST).exists()
 

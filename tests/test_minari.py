@@ -63,7 +63,7 @@ def test_rewards_that_do_not_match_the_episodes_are_refused(relabelled_twice, tm
     other = storage.load_transitions(relabelled["walker_run"])
     short = tmp_path / "short.npz"
     storage.save_transitions(short, storage.Transitions(*(getattr(other, key)[:-5] for key in storage.TRANSITION_KEYS)))
-    with pytest.raises(storage.DatasetError, match="relabelled rewards for"):
+    with pytest.raises(storage.InputError, match="relabelled rewards for"):
         export_minari(manifest, {"walker_run": short}, tmp_path / "minari" / "walker" / "random", "random", {})
     assert not (tmp_path / "minari" / "walker" / "random").exists()
     assert not list(tmp_path.rglob(".staging*"))

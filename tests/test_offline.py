@@ -133,7 +133,7 @@ def test_unknown_algorithm_is_named():
 def test_task_files_of_different_datasets_are_refused(tmp_path):
     paths = saved_bandits(tmp_path, a=0.5)
     storage.save_transitions(tmp_path / "other.npz", contextual_bandit(1024, seed=7))
-    with pytest.raises(storage.DatasetError, match="other.npz"):
+    with pytest.raises(storage.InputError, match="other.npz"):
         run("td3", {"a": paths["a"], "b": tmp_path / "other.npz"}, tmp_path / "x.pt", [0], 5)
 
 

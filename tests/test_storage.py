@@ -29,14 +29,14 @@ def test_truncated_file_is_named(tmp_path):
     path = storage.save_episode(tmp_path, 0, make_episode(length=200))
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(storage.DatasetError, match=path.name):
+    with pytest.raises(storage.InputError, match=path.name):
         storage.load_episode(path)
 
 
 def test_corrupt_file_is_named(tmp_path):
     path = storage.save_episode(tmp_path, 0, make_episode())
     path.write_bytes(b"not an npz at all")
-    with pytest.raises(storage.DatasetError, match=f"{path.name}.*corrupt"):
+    with pytest.raises(storage.InputError, match=f"{path.name}.*corrupt"):
         storage.load_episode(path)
 
 
@@ -44,11 +44,11 @@ def test_missing_array_and_wrong_length_are_named(tmp_path):
     episode = make_episode()
     path = tmp_path / "20240101T000000_0_5.npz"
     np.savez_compressed(path, **{k: v for k, v in episode.items() if k != "physics"})
-    with pytest.raises(storage.DatasetError, match="physics"):
+    with pytest.raises(storage.InputError, match="physics"):
         storage.load_episode(path)
     lying = tmp_path / "20240101T000000_1_9.npz"
     np.savez_compressed(lying, **episode)
-    with pytest.raises(storage.DatasetError, match="promises 10"):
+    with pytest.raises(storage.InputError, match="promises 10"):
         storage.load_episode(lying)
 
 
@@ -59,7 +59,7 @@ def test_manifest_lists_episodes_and_detects_missing_files(tmp_path):
     manifest, listed = storage.read_manifest(manifest_path)
     assert listed == paths and manifest["transitions"] == 15
     paths[1].unlink()
-    with pytest.raises(storage.DatasetError, match="missing"):
+    with pytest.raises(storage.InputError, match="missing"):
         storage.read_manifest(manifest_path)
 
 

@@ -4,7 +4,7 @@ test_bad_inputs): what the check accepts and refuses, and damaged checkpoints.""
 import numpy as np
 import pytest
 
-from berl.core.validate import ANY_WIDTH, Array, DatasetError, check_arrays
+from berl.core.validate import ANY_WIDTH, Array, InputError, check_arrays
 from berl.datasets import storage
 
 ROWS = 50
@@ -34,20 +34,20 @@ def test_an_episode_must_hold_the_rows_its_name_promises(tmp_path):
     assert storage.load_episode(path, (24, 6))["physics"].shape == (11, 18)
     wrong = path.with_name(path.name.replace("_10.npz", "_12.npz"))
     path.rename(wrong)
-    with pytest.raises(DatasetError, match=f"^{wrong}: observation has 11 rows, the name promises 13$"):
+    with pytest.raises(InputError, match=f"^{wrong}: observation has 11 rows, the name promises 13$"):
         storage.load_episode(wrong)
-    with pytest.raises(DatasetError, match="observation has shape \\(11, 24\\), the quadruped domain has 78 columns"):
+    with pytest.raises(InputError, match="observation has shape \\(11, 24\\), the quadruped domain has 78 columns"):
         storage.load_episode(storage.save_episode(tmp_path, 1, episode), (78, 12), what="the quadruped domain")
 
 
 def test_check_arrays_reports_the_first_problem_it_meets():
     expected = [Array("x", ANY_WIDTH), Array("y"), Array("z", 2, optional=True)]
     check_arrays("f", {"x": np.zeros((3, 5)), "y": np.zeros(3)}, expected)  # z may be absent
-    with pytest.raises(DatasetError, match="^f: x has shape \\(3,\\), \\(rows, columns\\) expected$"):
+    with pytest.raises(InputError, match="^f: x has shape \\(3,\\), \\(rows, columns\\) expected$"):
         check_arrays("f", {"x": np.zeros(3), "y": np.zeros(3)}, expected)
-    with pytest.raises(DatasetError, match="^f: y is a single value, one row per step expected$"):
+    with pytest.raises(InputError, match="^f: y is a single value, one row per step expected$"):
         check_arrays("f", {"x": np.zeros((3, 5)), "y": np.float64(1.0)}, expected)
-    with pytest.raises(DatasetError, match="^f: z has shape \\(3, 3\\), 2 columns expected$"):
+    with pytest.raises(InputError, match="^f: z has shape \\(3, 3\\), 2 columns expected$"):
         check_arrays("f", {"x": np.zeros((3, 5)), "y": np.zeros(3), "z": np.zeros((3, 3))}, expected)
 
 

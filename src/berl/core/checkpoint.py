@@ -17,7 +17,7 @@ import torch
 
 from berl.core.io import atomic_path
 from berl.core.log import get_logger
-from berl.core.validate import DatasetError, missing_keys, one_line
+from berl.core.validate import InputError, missing_keys, one_line
 
 log = get_logger(__name__)
 
@@ -34,17 +34,17 @@ def save_torch(path: Path, payload: dict) -> None:
 
 def load_torch(path: Path, device: torch.device, required: tuple[str, ...], what: str) -> dict:
     """A dictionary written by :func:`save_torch` holding the keys ``required``; a missing,
-    truncated, corrupt or foreign file raises DatasetError naming it (``what`` names its kind)."""
+    truncated, corrupt or foreign file raises InputError naming it (``what`` names its kind)."""
     path = Path(path)
     if not path.is_file():
-        raise DatasetError(f"{path}: {what} file not found")
+        raise InputError(f"{path}: {what} file not found")
     try:
         saved = torch.load(path, map_location=device, weights_only=False)
     except Exception as exc:  # noqa: BLE001 - the zip and pickle readers raise many kinds
-        raise DatasetError(f"{path}: truncated or corrupt {what} file ({one_line(exc)})") from exc
+        raise InputError(f"{path}: truncated or corrupt {what} file ({one_line(exc)})") from exc
     missing = missing_keys(saved, required)
     if missing:
-        raise DatasetError(f"{path}: no {', '.join(missing)} in this {what} file")
+        raise InputError(f"{path}: no {', '.join(missing)} in this {what} file")
     return saved
 
 
@@ -52,7 +52,7 @@ def check_finite(path: Path, tensors: dict[str, torch.Tensor]) -> None:
     """Every floating-point tensor of ``tensors`` (e.g. a state dict) is finite."""
     for name, tensor in tensors.items():
         if torch.is_tensor(tensor) and tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            raise DatasetError(f"{path}: {name} holds values that are not finite")
+            raise InputError(f"{path}: {name} holds values that are not finite")
 
 
 @functools.cache
@@ -76,7 +76,7 @@ def load_checkpoint(path: Path, run: dict, device: torch.device) -> dict | None:
         return None
     try:
         state = load_torch(path, device, ("run",), "checkpoint")
-    except DatasetError as error:
+    except InputError as error:
         log.warning("ignoring unreadable checkpoint, starting from the beginning: %s", error)
         return None
     written_by, code = state["run"], state.get("code")

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from berl.core.validate import DatasetError, missing_keys, one_line
+from berl.core.validate import InputError, missing_keys, one_line
 
 
 @contextlib.contextmanager
@@ -53,8 +53,8 @@ def read_json(path: str | os.PathLike, required: tuple[str, ...] = ()) -> Any:
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot read JSON ({one_line(exc)})") from exc
+        raise InputError(f"{path}: cannot read JSON ({one_line(exc)})") from exc
     missing = missing_keys(data, required)
     if missing:
-        raise DatasetError(f"{path}: missing {', '.join(missing)}")
+        raise InputError(f"{path}: missing {', '.join(missing)}")
     return data

@@ -4,7 +4,7 @@ A data file (episodes, relabelled transitions, imported ExORL, D4RL or Minari da
 set of named arrays with one row per step. Before a stage uses one, :func:`check_arrays`
 makes sure that the arrays it needs are there, hold numbers, agree in their number of rows
 and in their widths with each other and with the environment, hold at least one row, and
-are finite. A failure raises :class:`DatasetError` with one line naming the file, the array
+are finite. A failure raises :class:`InputError` with one line naming the file, the array
 and, for a value, the first bad row; the command line prints it as
 ``berl <stage>: error: <path>: ...`` and exits with status 1.
 """
@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 
-class DatasetError(ValueError):
-    """A dataset file is missing, truncated, corrupt or inconsistent."""
+class InputError(ValueError):
+    """A file or argument given to a stage (dataset, agents, encoder, record, table) is
+    missing, truncated, corrupt or inconsistent."""
 
 
 ANY_WIDTH = -1
@@ -64,30 +65,30 @@ def check_arrays(where, arrays: dict[str, np.ndarray], expected: list[Array], *,
     (``rows_from`` says why, e.g. "the name promises")."""
     missing = [spec.name for spec in expected if not spec.optional and spec.name not in arrays]
     if missing:
-        raise DatasetError(f"{where}: missing arrays {missing}")
+        raise InputError(f"{where}: missing arrays {missing}")
     present = [spec for spec in expected if spec.name in arrays]
     for spec in present:
         array = np.asarray(arrays[spec.name])
         if array.ndim == 0:
-            raise DatasetError(f"{where}: {spec.name} is a single value, one row per step expected")
+            raise InputError(f"{where}: {spec.name} is a single value, one row per step expected")
         if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-            raise DatasetError(f"{where}: {spec.name} holds {array.dtype}, not numbers")
+            raise InputError(f"{where}: {spec.name} holds {array.dtype}, not numbers")
         if spec.columns is None and array.shape[1:] not in ((), (1,)):
-            raise DatasetError(f"{where}: {spec.name} has shape {array.shape}, one value per row expected")
+            raise InputError(f"{where}: {spec.name} has shape {array.shape}, one value per row expected")
         if spec.columns == ANY_WIDTH and array.ndim != 2:
-            raise DatasetError(f"{where}: {spec.name} has shape {array.shape}, (rows, columns) expected")
+            raise InputError(f"{where}: {spec.name} has shape {array.shape}, (rows, columns) expected")
         if spec.columns not in (None, ANY_WIDTH) and (array.ndim != 2 or array.shape[1] != spec.columns):
             source = f", {what} has {spec.columns} columns" if what else f", {spec.columns} columns expected"
-            raise DatasetError(f"{where}: {spec.name} has shape {array.shape}{source}")
+            raise InputError(f"{where}: {spec.name} has shape {array.shape}{source}")
     counts = {spec.name: len(arrays[spec.name]) for spec in present}
     reference_name, reference = (None, rows) if rows is not None else next(iter(counts.items()))
     for name, count in counts.items():
         if count != reference:
             against = f"{reference_name} {reference}" if reference_name else f"{rows_from} {reference}"
-            raise DatasetError(f"{where}: {name} has {count} rows, {against}")
+            raise InputError(f"{where}: {name} has {count} rows, {against}")
     if reference == 0:
-        raise DatasetError(f"{where}: no transitions ({next(iter(counts))} has 0 rows)")
+        raise InputError(f"{where}: no transitions ({next(iter(counts))} has 0 rows)")
     for spec in present:
         bad = first_bad_row(np.asarray(arrays[spec.name], dtype=np.float64))
         if bad is not None:
-            raise DatasetError(f"{where}: {spec.name} row {bad} is not finite")
+            raise InputError(f"{where}: {spec.name} row {bad} is not finite")

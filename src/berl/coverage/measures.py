@@ -78,7 +78,7 @@ def dataset_states(manifest: Path, points: int, rng: np.random.Generator) -> np.
     _, episodes = storage.load_dataset(Path(manifest))
     states = np.concatenate([episode["observation"] for episode in episodes])
     if len(states) < points:
-        raise storage.DatasetError(f"{manifest}: {len(states)} states, fewer than the {points} asked for")
+        raise storage.InputError(f"{manifest}: {len(states)} states, fewer than the {points} asked for")
     return states[rng.choice(len(states), size=points, replace=False)].astype(np.float32)
 
 

@@ -127,7 +127,7 @@ def normalised_score(returns, reference: tuple[float, float]):
 
 
 def _fail(path, message: str):
-    raise storage.DatasetError(f"{path}: {message}")
+    raise storage.InputError(f"{path}: {message}")
 
 
 def check_steps(path, arrays: dict[str, np.ndarray], env: str) -> None:
@@ -167,7 +167,7 @@ def read_hdf5(path: Path, env: str) -> storage.Transitions:
                 _fail(path, f"missing arrays {missing} (a D4RL file has {', '.join(HDF5_KEYS)})")
             keys = HDF5_KEYS + (("next_observations",) if "next_observations" in file else ())
             arrays = {key: file[key][()] for key in keys}
-    except storage.DatasetError:
+    except storage.InputError:
         raise
     except (OSError, KeyError, ValueError, TypeError) as exc:
         _fail(path, f"not a readable HDF5 file ({exc})")
@@ -197,7 +197,7 @@ def read_minari(dataset_id: str, env: str) -> tuple[storage.Transitions, tuple[f
     try:
         dataset = minari.load_dataset(dataset_id)
     except (FileNotFoundError, ValueError) as exc:
-        raise storage.DatasetError(f"{dataset_id}: no such Minari dataset under {root} ({exc}); "
+        raise storage.InputError(f"{dataset_id}: no such Minari dataset under {root} ({exc}); "
                                    "run `berl fetch-d4rl` where there is internet") from exc
     parts = []
     for episode in dataset.iterate_episodes():
@@ -255,5 +255,5 @@ def fetch(dataset_ids: list[str]) -> None:
         try:
             minari.download_dataset(dataset_id)
         except Exception as exc:  # minari raises several network errors of its own
-            raise storage.DatasetError(f"{dataset_id}: download failed ({exc})") from exc
+            raise storage.InputError(f"{dataset_id}: download failed ({exc})") from exc
         log.info("fetched %s", dataset_id)

@@ -35,11 +35,11 @@ def import_exorl(source: Path, dataset_dir: Path, domain: str, transitions: int)
         raise ValueError(f"unknown domain {domain!r}; known: {', '.join(DOMAIN_SIZES)}")
     folder = buffer_folder(source)
     if not folder.is_dir():
-        raise storage.DatasetError(f"{source}: no such ExORL dataset folder")
+        raise storage.InputError(f"{source}: no such ExORL dataset folder")
     files = storage.episode_files(folder)
     available = sum(storage.parse_episode_name(path)[1] for path in files)
     if available < transitions:
-        raise storage.DatasetError(
+        raise storage.InputError(
             f"{folder}: {available} transitions in {len(files)} episode files, fewer than the {transitions} asked for")
 
     episodes = Path(dataset_dir) / storage.EPISODE_DIR

@@ -33,7 +33,7 @@ def episode_buffers(episodes: list[dict], rewards: np.ndarray) -> list:
 
     lengths = [len(episode["observation"]) - 1 for episode in episodes]
     if len(rewards) != sum(lengths):
-        raise storage.DatasetError(f"{len(rewards)} relabelled rewards for {sum(lengths)} stored transitions")
+        raise storage.InputError(f"{len(rewards)} relabelled rewards for {sum(lengths)} stored transitions")
     buffers, start = [], 0
     for index, (episode, length) in enumerate(zip(episodes, lengths)):
         terminated = episode["discount"][1:, 0] == 0

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from berl.core.io import atomic_path, read_json, write_json
-from berl.core.validate import ANY_WIDTH, Array, DatasetError, check_arrays, width
+from berl.core.validate import ANY_WIDTH, Array, InputError, check_arrays, width
 from berl.datasets.envs import DOMAIN_SIZES
 
 EPISODE_KEYS = ("observation", "action", "reward", "discount", "physics")
@@ -39,9 +39,9 @@ def _read_npz(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as data:
             return {name: data[name] for name in names if name in data.files}
     except FileNotFoundError as exc:
-        raise DatasetError(f"{path}: file not found") from exc
+        raise InputError(f"{path}: file not found") from exc
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
-        raise DatasetError(f"{path}: truncated or corrupt file ({exc})") from exc
+        raise InputError(f"{path}: truncated or corrupt file ({exc})") from exc
 
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -62,7 +62,7 @@ def parse_episode_name(path: Path) -> tuple[int, int]:
         _, index, length = Path(path).stem.rsplit("_", 2)
         return int(index), int(length)
     except ValueError as exc:
-        raise DatasetError(f"{path}: not an episode file name <timestamp>_<index>_<length>.npz") from exc
+        raise InputError(f"{path}: not an episode file name <timestamp>_<index>_<length>.npz") from exc
 
 
 def save_episode(directory: Path, index: int, episode: dict[str, np.ndarray]) -> Path:
@@ -120,11 +120,11 @@ def read_manifest(manifest_path: Path) -> tuple[dict, list[Path]]:
         manifest = read_json(manifest_path)
         listed = [e["file"] for e in manifest["episodes"]]
     except (ValueError, KeyError, TypeError) as exc:
-        raise DatasetError(f"{manifest_path}: not a dataset manifest ({exc})") from exc
+        raise InputError(f"{manifest_path}: not a dataset manifest ({exc})") from exc
     paths = [manifest_path.parent / EPISODE_DIR / name for name in listed]
     absent = [str(p) for p in paths if not p.exists()]
     if absent:
-        raise DatasetError(f"{manifest_path}: listed episode files are missing: {absent[:3]}")
+        raise InputError(f"{manifest_path}: listed episode files are missing: {absent[:3]}")
     return manifest, paths
 
 
@@ -209,7 +209,7 @@ def returns_to_go(transitions: Transitions, discount: float, path: Path | str = 
     stopping at a termination (a zero discount). A dataset that ends mid-episode counts its
     last row as an episode end."""
     if transitions.episode_end is None:
-        raise DatasetError(f"{path or 'the dataset'}: no episode_end array, which Monte-Carlo returns need "
+        raise InputError(f"{path or 'the dataset'}: no episode_end array, which Monte-Carlo returns need "
                            "(written by relabelling and by the D4RL import; rerun the stage that made it)")
     reward = transitions.reward[:, 0].astype(np.float64)
     continues = (transitions.discount[:, 0] > 0) & ~transitions.episode_end.astype(bool)

@@ -21,7 +21,7 @@ from berl.core.checkpoint import check_finite, load_torch, save_torch
 from berl.core.log import checked_metrics, get_logger
 from berl.core.nets import EnsembleLayerNorm, EnsembleLinear, member_generators, orthogonal_
 from berl.core.settings import setting
-from berl.core.validate import DatasetError, one_line
+from berl.core.validate import InputError, one_line
 from berl.datasets import storage
 
 log = get_logger(__name__)
@@ -100,7 +100,7 @@ def load_encoder(path: Path, device: torch.device, *, observation_dim: int | Non
     saved = load_torch(path, device, ("config", "observation_dim", "action_dim", "state"), "encoder")
     for key, expected in (("observation_dim", observation_dim), ("action_dim", action_dim)):
         if expected is not None and saved[key] != expected:
-            raise DatasetError(f"{path}: encoder with {key} {saved[key]}, the data has {expected}")
+            raise InputError(f"{path}: encoder with {key} {saved[key]}, the data has {expected}")
     sizes = (saved["observation_dim"], saved["action_dim"])
     check_finite(path, saved["state"])
     try:
@@ -108,7 +108,7 @@ def load_encoder(path: Path, device: torch.device, *, observation_dim: int | Non
         encoder.load_state_dict({name: tensor.repeat(members, *[1] * (tensor.dim() - 1))
                                  for name, tensor in saved["state"].items()})
     except (RuntimeError, TypeError) as exc:
-        raise DatasetError(f"{path}: encoder weights do not match its settings ({one_line(exc)})") from exc
+        raise InputError(f"{path}: encoder weights do not match its settings ({one_line(exc)})") from exc
     return encoder.to(device)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from berl.core.checkpoint import check_finite, load_torch
-from berl.core.validate import DatasetError, one_line
+from berl.core.validate import InputError, one_line
 from berl.datasets.envs import known_sizes
 from berl.offline.calql import CalQL, CalQLConfig
 from berl.offline.cql import CQL, CQLConfig
@@ -39,7 +39,7 @@ def load_agent(path: Path, device: torch.device):
     sizes = (saved["observation_dim"], saved["action_dim"])
     for member in saved["members"]:
         if known_sizes(member["task"]) not in (None, sizes):
-            raise DatasetError(f"{path}: agents of (observation, action) sizes {sizes}, "
+            raise InputError(f"{path}: agents of (observation, action) sizes {sizes}, "
                                f"{member['task']} has {known_sizes(member['task'])}")
     weights = saved.pop("agent")
     check_finite(path, weights)
@@ -47,5 +47,5 @@ def load_agent(path: Path, device: torch.device):
         agent = build_agent(saved["algorithm"], *sizes, [m["seed"] for m in saved["members"]], saved["config"])
         agent.load_state_dict(weights)
     except (RuntimeError, TypeError, KeyError, ValueError) as exc:
-        raise DatasetError(f"{path}: agent weights do not match their settings ({one_line(exc)})") from exc
+        raise InputError(f"{path}: agent weights do not match their settings ({one_line(exc)})") from exc
     return agent.to(device).eval(), saved

@@ -77,7 +77,7 @@ def load_task_parts(data_paths: dict[str, Path]) -> dict[str, storage.Transition
     (first_task, first), *others = parts.items()
     for task, part in others:
         if len(part) != len(first) or not np.array_equal(part.observation, first.observation):
-            raise storage.DatasetError(
+            raise storage.InputError(
                 f"{data_paths[task]}: not relabelled from the same dataset as {data_paths[first_task]}"
             )
     return parts

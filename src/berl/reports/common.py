@@ -23,7 +23,7 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
 from berl.core.io import atomic_path  # noqa: E402
 from berl.core.stats import MIN_BOOTSTRAP_RUNS  # noqa: E402
-from berl.core.validate import DatasetError, one_line  # noqa: E402
+from berl.core.validate import InputError, one_line  # noqa: E402
 
 PROVENANCE_PACKAGES = ("berl", "torch", "numpy", "dm-control", "mujoco", "gymnasium", "snakemake")
 RUN_KEYS = ["collection_seed", "seed"]  # one run: a replicate dataset and a training seed
@@ -66,16 +66,16 @@ RETURN_COLUMNS = ("dataset", "family", "alpha", "q", "algorithm", "task", "colle
 
 def read_table(path: Path, columns: tuple[str, ...], **read_options) -> pd.DataFrame:
     """A stage's CSV (``#`` lines are provenance) holding ``columns`` and at least one row;
-    anything else raises DatasetError naming the file."""
+    anything else raises InputError naming the file."""
     try:
         frame = pd.read_csv(path, comment="#", **read_options)
     except (OSError, ValueError, UnicodeDecodeError) as exc:  # pandas' parser errors are ValueErrors
-        raise DatasetError(f"{path}: cannot read CSV ({one_line(exc)})") from exc
+        raise InputError(f"{path}: cannot read CSV ({one_line(exc)})") from exc
     missing = [column for column in columns if column not in frame.columns]
     if missing:
-        raise DatasetError(f"{path}: missing columns {', '.join(missing)}")
+        raise InputError(f"{path}: missing columns {', '.join(missing)}")
     if frame.empty:
-        raise DatasetError(f"{path}: no rows")
+        raise InputError(f"{path}: no rows")
     return frame
 
 
