@@ -1,14 +1,87 @@
+"""Shared fixtures and helpers: one way to start Snakemake, one snapshot of a folder, one
+builder of fake episodes, and the runs that many tests read (the smoke DAG, run once per
+session; a dry run per preset; a small random walker dataset and teacher)."""
+
+import functools
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 
 os.environ.setdefault("MUJOCO_GL", "disable")
 
 REPO = Path(__file__).resolve().parents[1]
+WORKFLOW_FILES = ("Snakefile", "config.yaml", "workflow", "envs", "profiles")
+SMOKE = ("--config", "preset=smoke")
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def snakemake_argv(*args) -> list[str]:
+    return [sys.executable, "-m", "snakemake", *map(str, args)]
+
+
+def snakemake(workdir: Path, *args) -> subprocess.CompletedProcess:
+    """Snakemake run in ``workdir`` with ``args``, its output captured."""
+    return subprocess.run(snakemake_argv(*args), cwd=workdir, capture_output=True, text=True)
+
+
+def snapshot(root: Path, *folders: str) -> dict[str, bytes]:
+    """Every file under ``folders`` of ``root`` (all of ``root`` without them), by its path
+    relative to ``root``, with its bytes."""
+    tops = [root / folder for folder in folders] or [root]
+    return {str(path.relative_to(root)): path.read_bytes() for top in tops for path in sorted(top.rglob("*"))
+            if path.is_file()}
+
+
+def copy_workflow(target: Path) -> Path:
+    """A scratch copy of the workflow (no results), to run Snakemake in."""
+    target.mkdir(parents=True, exist_ok=True)
+    for item in WORKFLOW_FILES:
+        source = REPO / item
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, target / item)
+    return target
+
+
+def edit_config(workdir: Path, change) -> None:
+    """Apply ``change`` to the parsed config.yaml of a workflow copy and write it back."""
+    path = workdir / "config.yaml"
+    config = yaml.safe_load(path.read_text())
+    change(config)
+    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+
+
+def fake_episode(domain: str, steps: int, seed: int) -> dict[str, np.ndarray]:
+    """An episode of ``steps`` transitions (``steps + 1`` rows, as stored) of random numbers
+    with the domain's widths."""
+    from berl.datasets import envs
+
+    observation, action = envs.DOMAIN_SIZES[domain]
+    rng, rows = np.random.default_rng(seed), steps + 1
+    return {"observation": rng.normal(size=(rows, observation)).astype(np.float32),
+            "action": rng.uniform(-1, 1, (rows, action)).astype(np.float32),
+            "reward": rng.uniform(0, 1, (rows, 1)).astype(np.float32),
+            "discount": np.ones((rows, 1), np.float32),
+            "physics": rng.normal(size=(rows, envs.PHYSICS_SIZES[domain])).astype(np.float64)}
+
+
+def write_dataset(folder: Path, episodes: list[dict], domain: str = "walker") -> Path:
+    """A dataset folder holding ``episodes``; its manifest's path."""
+    from berl.datasets import storage
+
+    for index, episode in enumerate(episodes):
+        storage.save_episode(folder / storage.EPISODE_DIR, index, episode)
+    return storage.write_manifest(folder, {"domain": domain, "agent": "random"})
+
+
+# ----------------------------------------------------------------------------- fixtures
 
 
 @pytest.fixture
@@ -18,24 +91,67 @@ def repo() -> Path:
 
 @pytest.fixture
 def workflow_copy(tmp_path) -> Path:
-    """A scratch copy of the workflow (no results), to run Snakemake in."""
-    for item in ("Snakefile", "config.yaml", "workflow", "envs", "profiles"):
-        source = REPO / item
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / item)
-    return tmp_path
+    return copy_workflow(tmp_path)
 
 
 @pytest.fixture(scope="session")
-def walker_teacher(tmp_path_factory):
-    """A random walker dataset relabelled for walker_walk and a small TD3 agents file."""
-    from berl.datasets.relabel import relabel
+def smoke_run(tmp_path_factory) -> Path:
+    """The whole smoke-preset DAG, run once per session in a scratch copy; tests read it and
+    never write into it."""
+    root = copy_workflow(tmp_path_factory.mktemp("smoke_run"))
+    run = snakemake(root, "--cores", "2", *SMOKE)
+    assert run.returncode == 0, run.stderr[-4000:]
+    (root / "snakemake.log").write_text(run.stdout + run.stderr)
+    return root
+
+
+@pytest.fixture(scope="session")
+def dry_run(tmp_path_factory):
+    """``dry_run(preset)``: the printed dry run (``-n --forceall -p``) of a preset's whole DAG
+    with at least two collection replicates (paper's own three), and with the D4RL branch on
+    (its files need only exist) except at quick, which shows it off. One run per preset and
+    session."""
+    from berl.datasets.d4rl import OBD_DATASETS
+
+    @functools.cache
+    def run(preset: str) -> subprocess.CompletedProcess:
+        root = copy_workflow(tmp_path_factory.mktemp(f"dry_{preset}"))
+        if preset != "quick":
+            (root / "data/d4rl").mkdir(parents=True)
+            for name in OBD_DATASETS:
+                (root / f"data/d4rl/{name}.hdf5").touch()
+
+        def replicated(config):
+            config["preset"] = preset
+            collect = config["presets"][preset]["collect"]
+            collect["seeds"] = max(collect["seeds"], 2)
+
+        edit_config(root, replicated)
+        done = snakemake(root, "-n", "--forceall", "-p")
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def walker_random(tmp_path_factory) -> Path:
+    """The manifest of 2000 transitions of uniform-random walker data (two episodes)."""
     from berl.explore.collect import collect
+
+    folder = tmp_path_factory.mktemp("walker") / "random"
+    return collect("walker", {"agent": "random"}, 2000, seed=0, dataset_dir=folder)
+
+
+@pytest.fixture(scope="session")
+def walker_teacher(walker_random, tmp_path_factory):
+    """The random walker dataset relabelled for walker_walk and a small TD3 agents file."""
+    from berl.datasets.relabel import relabel
     from berl.offline.train import train
 
-    root = tmp_path_factory.mktemp("walker")
-    manifest = collect("walker", {"agent": "random"}, 2000, seed=0, dataset_dir=root / "random")
+    root = tmp_path_factory.mktemp("teacher")
     data = root / "walker_walk.npz"
-    relabel(manifest, "walker_walk", data)
+    relabel(walker_random, "walker_walk", data)
     train("td3", {"walker_walk": data}, root / "agents.pt", [0, 1], 30,
           {"hidden_dim": 32, "batch_size": 32}, torch.device("cpu"), log_every=30,
           checkpoint_every=30, eval_every=30, eval_episodes=1)

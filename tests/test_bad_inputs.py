@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import fake_episode, snapshot, write_dataset
 
 from berl.cli import main
 from berl.core.io import write_json
@@ -46,38 +46,23 @@ class Case:
 @dataclass
 class Good:
     """Well-formed inputs to break: a walker dataset, its relabelled transitions, a
-    teacher's agents file and an encoder."""
+    teacher's agents file and an encoder; and a real dm_control dataset."""
 
     manifest: Path
     transitions: Path
     agents: Path
     encoder: Path
-
-
-def walker_episode(seed: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    rows = EPISODE + 1
-    return {"observation": rng.normal(size=(rows, 24)).astype(np.float32),
-            "action": rng.uniform(-1, 1, (rows, 6)).astype(np.float32),
-            "reward": rng.uniform(0, 1, (rows, 1)).astype(np.float32),
-            "discount": np.ones((rows, 1), np.float32),
-            "physics": rng.normal(size=(rows, 18)).astype(np.float64)}
-
-
-def write_dataset(folder: Path, episodes: list[dict], domain: str = "walker") -> Path:
-    for index, episode in enumerate(episodes):
-        storage.save_episode(folder / storage.EPISODE_DIR, index, episode)
-    return storage.write_manifest(folder, {"domain": domain, "agent": "random"})
+    collected: Path
 
 
 @pytest.fixture(scope="module")
-def good(tmp_path_factory, walker_teacher) -> Good:
+def good(tmp_path_factory, walker_random, walker_teacher) -> Good:
     root = tmp_path_factory.mktemp("good")
-    manifest = write_dataset(root / "walker", [walker_episode(0), walker_episode(1)])
+    manifest = write_dataset(root / "walker", [fake_episode("walker", EPISODE, 0), fake_episode("walker", EPISODE, 1)])
     encoder = root / "encoder.pt"
     save_encoder(encoder, ICMEncoder(24, 6, EncoderConfig(hidden_dim=16), [0]), 24, 6)
     data, agents = walker_teacher
-    return Good(manifest, data, agents, encoder)
+    return Good(manifest, data, agents, encoder, walker_random)
 
 
 def copy_dataset(good: Good, folder: Path) -> tuple[Path, list[Path]]:
@@ -456,7 +441,7 @@ def import_exorl_absent_folder(tmp, good):
 def import_exorl_episode_of_another_domain(tmp, good):
     out = tmp / "out" / "dataset"
     source = tmp / "exorl" / "quadruped" / "proto" / "buffer"
-    storage.save_episode(source, 0, walker_episode(0))
+    storage.save_episode(source, 0, fake_episode("walker", EPISODE, 0))
     return Case(["import-exorl", "--source", str(source.parent), "--domain", "quadruped", "--transitions", "10",
                  "--out", str(out)], [out], "observation has shape (11, 24), the quadruped domain has 78 columns")
 
@@ -601,10 +586,6 @@ def fill(outputs: list[Path]) -> None:
         target.write_bytes(PREVIOUS)
 
 
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 def test_the_corpus_is_large():
     assert len(CASES) >= 40
 
@@ -630,34 +611,6 @@ def test_a_bad_input_gets_one_line_status_1_and_loses_nothing(name, tmp_path, go
     assert built.message in errors[0]
     assert snapshot(out) == before  # the previous outputs, and no temporary file beside them
     assert {p.name for p in out.iterdir()} == {p.relative_to(out).parts[0] for p in built.outputs}
-
-
-# ------------------------------------------------------------------------- configuration
-
-BAD_CONFIG_FILES = {
-    "an unknown key": ("colour: red\n", "'colour': unknown key"),
-    "a wrong type": ("preset: smoke\npresets:\n  smoke:\n    offline:\n      steps: many\n",
-                     "'presets.smoke.offline.steps': 'many' is not of type 'integer'"),
-    "a value out of range": ("preset: smoke\npresets:\n  smoke:\n    offline:\n      seeds: 0\n",
-                             "'presets.smoke.offline.seeds': 0 is less than the minimum"),
-    "an unknown preset": ("preset: huge\n", "'preset': 'huge' is not a preset"),
-    "not YAML": ("preset: [smoke\n", "Config file is not valid JSON or YAML"),  # Snakemake's own message
-}
-
-
-@pytest.mark.parametrize("case_name", BAD_CONFIG_FILES)
-def test_a_bad_configuration_file_stops_snakemake_before_any_job(case_name, workflow_copy):
-    """The configuration (an extra --configfile over config.yaml) is checked before any job:
-    the message names the key once, snakemake exits with 1 and nothing is written."""
-    text, message = BAD_CONFIG_FILES[case_name]
-    (workflow_copy / "bad.yaml").write_text(text)
-    run = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", "config.yaml",
-                          "bad.yaml"], cwd=workflow_copy, capture_output=True, text=True)
-    output = run.stdout + run.stderr
-    assert run.returncode == 1, output
-    assert "Traceback" not in output
-    assert sum(message in line for line in output.splitlines()) == 1, output
-    assert not (workflow_copy / "results").exists() and not (workflow_copy / "reports").exists()
 
 
 # ------------------------------------------------------------------------- disk faults
@@ -687,9 +640,8 @@ def fill_up(disk: Path) -> None:
 
 def writing_stages(good: Good, disk: Path) -> dict[str, tuple[list[str], Path]]:
     """A stage of every output format (npz, torch, JSON, CSV) and the file it writes on ``disk``."""
-    walker = good.transitions.parent / "random" / "manifest.json"  # the teacher's real dm_control dataset
     return {
-        "relabel": (["relabel", "--manifest", str(walker), "--task", "walker_walk"], disk / "walker_walk.npz"),
+        "relabel": (["relabel", "--manifest", str(good.collected), "--task", "walker_walk"], disk / "walker_walk.npz"),
         "train": (train_case(disk, good.transitions).argv[:-2], disk / "agents.pt"),
         "pretrain-encoder": (pretrain_case(disk, good.manifest).argv[:-2], disk / "encoder.pt"),
         "evaluate": (["evaluate", "--agent", str(good.agents), "--episodes", "1"], disk / "eval.json"),

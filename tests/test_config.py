@@ -1,10 +1,9 @@
 import copy
 import re
-import subprocess
-import sys
 
 import pytest
 import yaml
+from conftest import edit_config, snakemake, snapshot
 
 from berl.config import ConfigError, check_config, config_hash, domains
 
@@ -62,6 +61,18 @@ BAD_CONFIGS = [
      "'presets.smoke.encoder.dataset': 'shannon' is not a uniform-random dataset"),
     (lambda c: c["presets"]["smoke"]["offline"].update(batch_size=10**6),
      "'presets.smoke.offline.batch_size'"),
+    (lambda c: c["presets"]["smoke"]["collect"].update(transitions="lots"),
+     "'presets.smoke.collect.transitions': 'lots' is not of type 'integer'"),
+    (lambda c: c["presets"]["smoke"]["datasets"][1].update(alpha=-0.5),
+     "'presets.smoke.datasets.1.alpha': -0.5 is less than or equal to the minimum"),
+    (lambda c: c["presets"]["smoke"].update(tasks=["walker_walk", "walker_fly"]), "'presets.smoke.tasks.1'"),
+    (lambda c: c["presets"]["smoke"].update(datasets=[]), "'presets.smoke.datasets'"),
+    (lambda c: c["presets"]["smoke"].update(algorithms=[]), "'presets.smoke.algorithms'"),
+    (lambda c: c["presets"]["smoke"]["distill"].update(tasks=["walker_run"]), "walker_run"),
+    (lambda c: c["presets"]["smoke"]["distill"].update(datasets=["be_a9.0"]),
+     "'presets.smoke.distill.datasets': 'be_a9.0' is not one of"),
+    (lambda c: c["presets"]["smoke"]["distill"].update(policy="gaussian"),
+     "'presets.smoke.distill.policy': 'gaussian' is not one of"),
 ]
 
 
@@ -82,45 +93,33 @@ def test_config_hash_tracks_settings(config):
     assert config_hash(smoke) == config_hash(copy.deepcopy(smoke)) != config_hash(changed)
 
 
-def snakemake(repo, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", *args], cwd=repo, capture_output=True, text=True
-    )
+# --------------------------------------------------------------- the workflow, dry runs
 
 
 @pytest.mark.parametrize("preset", ["smoke", "quick", "paper"])
-def test_dry_run_lists_every_stage(repo, preset):
-    run = snakemake(repo, "-n", "--forceall", "--config", f"preset={preset}")
-    assert run.returncode == 0, run.stderr
+def test_dry_run_lists_every_stage(dry_run, preset):
+    printed = dry_run(preset).stdout
     for rule in ("pretrain_encoder", "collect_random", "collect_apt", "relabel", "train_offline", "aggregate",
                  "table1"):
-        assert re.search(rf"^{rule}\d* ", run.stdout, re.MULTILINE), rule  # collect_apt1, ... where several
+        assert re.search(rf"^{rule}\d* ", printed, re.MULTILINE), rule  # collect_apt1, ... where several
 
 
-def test_bad_value_on_the_command_line_fails_before_any_job(repo):
-    run = snakemake(repo, "-n", "--config", "preset=enormous")
-    assert run.returncode != 0
-    assert "'preset': 'enormous' is not a preset" in run.stdout + run.stderr
-
-
-def test_workflow_lints_clean(repo):
-    run = snakemake(repo, "--lint")
+def test_workflow_lints_clean(workflow_copy):
+    run = snakemake(workflow_copy, "--lint")
     assert run.returncode == 0 and "good condition" in run.stdout + run.stderr, run.stdout
 
 
 @pytest.mark.parametrize("preset", ["smoke", "quick", "paper"])
-def test_collection_seeds_replicate_every_dataset_downstream(repo, config, tmp_path, preset):
-    """With collect.seeds 2, every dataset is collected twice, at its seed and the next, into
-    seed0/ and seed1/, and each replicate is relabelled, trained on and distilled."""
-    config["preset"] = preset
-    config["presets"][preset]["collect"]["seeds"] = 2
-    (tmp_path / "two.yaml").write_text(yaml.safe_dump(config))
-    run = snakemake(repo, "-n", "--forceall", "--printshellcmds", "--configfile", str(tmp_path / "two.yaml"))
-    assert run.returncode == 0, run.stderr
+def test_collection_seeds_replicate_every_dataset_downstream(config, dry_run, preset):
+    """With collect.seeds n >= 2 (2 at smoke and quick, paper's 3), every dataset is collected
+    n times, at its seed and the next ones, into seed0/, seed1/, ..., and each replicate is
+    relabelled, trained on and distilled."""
     settings = config["presets"][preset]
+    replicates = max(settings["collect"]["seeds"], 2)
     collected = [d for d in settings["datasets"] if d["agent"] != "exorl"]
-    commands = [line.split("Shell command: ", 1)[-1].strip() for line in run.stdout.splitlines()]
-    commands = [c for c in commands if c.startswith("python -m berl")]
+    commands = [line.split("Shell command: ", 1)[-1].strip() for line in dry_run(preset).stdout.splitlines()]
+    # The D4RL branch's jobs (on at smoke and paper) are not those of the collected datasets.
+    commands = [c for c in commands if c.startswith("python -m berl") and f"results/{preset}/d4rl/" not in c]
     domains_ = domains(settings)
     # Each collection job lists its datasets' seeds and folders in the same order.
     def values(words, flag):
@@ -137,7 +136,7 @@ def test_collection_seeds_replicate_every_dataset_downstream(repo, config, tmp_p
             seed_of[folder] = int(seed)
     for dataset in collected:
         for domain in domains_:
-            for replicate in (0, 1):
+            for replicate in range(replicates):
                 folder = f"results/{preset}/datasets/{domain}/{dataset['name']}/seed{replicate}"
                 assert seed_of.pop(folder) == dataset.get("seed", 0) + replicate, folder
     assert not seed_of
@@ -145,10 +144,63 @@ def test_collection_seeds_replicate_every_dataset_downstream(repo, config, tmp_p
     def count(stage):
         return sum(c.startswith(f"python -m berl {stage} ") for c in commands)
 
-    assert count("train") == 2 * len(settings["datasets"]) * len(domains_) * len(settings["algorithms"])
-    assert count("coverage") == 2 * len(domains_)
+    assert count("train") == replicates * len(settings["datasets"]) * len(domains_) * len(settings["algorithms"])
+    assert count("coverage") == replicates * len(domains_)
     distill_tasks = len(settings["distill"].get("tasks", settings["tasks"]))
     distilled = len(settings["distill"].get("datasets", settings["datasets"]))
-    assert count("distill-baselines") == 2 * distilled * distill_tasks
+    assert count("distill-baselines") == replicates * distilled * distill_tasks
     aggregate = next(c for c in commands if c.startswith("python -m berl aggregate"))
     assert "/seed0/" in aggregate and "/seed1/" in aggregate
+
+
+# ------------------------------------------- a bad configuration stops Snakemake before any job
+# One Snakemake process per way a configuration reaches it; the messages of every kind of
+# bad value are held in-process above (test_bad_config_names_the_key).
+
+EARLIER_RESULTS = {"results/smoke/returns.csv": "dataset,return\nrandom,1.0\n",
+                   "results/smoke/datasets/walker/random/manifest.json": "{}",
+                   "reports/table1.pdf": "%PDF-1.4 earlier table"}
+
+
+def smoke_preset(config):
+    return config["presets"]["smoke"]
+
+
+REFUSED = {
+    "a schema violation in config.yaml": (
+        lambda c: smoke_preset(c)["offline"].update(stepz=3), [], "'presets.smoke.offline.stepz'"),
+    "a cross-check in config.yaml": (
+        lambda c: smoke_preset(c)["distill"].update(datasets=["be_a9.0"]), [],
+        "'presets.smoke.distill.datasets': 'be_a9.0' is not one of"),
+    "a wrong type in an extra --configfile": (
+        None, ["--configfile", "config.yaml", "bad.yaml"],
+        "'presets.smoke.offline.steps': 'many' is not of type 'integer'"),
+    "a --configfile that is not YAML": (
+        None, ["--configfile", "config.yaml", "not_yaml.yaml"], "Config file is not valid JSON or YAML"),
+    "a bad value on the command line": (None, ["--config", "preset=enormous"], "'preset': 'enormous' is not a preset"),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED)
+def test_a_bad_configuration_stops_snakemake_before_any_job_and_keeps_results(workflow_copy, case):
+    """The message names the key once, Snakemake exits with 1 without a traceback, and the
+    results and reports of an earlier run are left exactly as they were, with no logs."""
+    change, args, message = REFUSED[case]
+    for name, text in EARLIER_RESULTS.items():
+        (workflow_copy / name).parent.mkdir(parents=True, exist_ok=True)
+        (workflow_copy / name).write_text(text)
+    (workflow_copy / "bad.yaml").write_text("preset: smoke\npresets:\n  smoke:\n    offline:\n      steps: many\n")
+    (workflow_copy / "not_yaml.yaml").write_text("preset: [smoke\n")
+    if change is not None:
+        edit_config(workflow_copy, change)
+    before = snapshot(workflow_copy, "results", "reports")
+
+    run = snakemake(workflow_copy, "--cores", "1", *(args or ["--config", "preset=smoke"]))
+    output = run.stdout + run.stderr
+    assert run.returncode == 1, output[-2000:]
+    assert "Traceback" not in output
+    assert sum(message in line for line in output.splitlines()) == 1, output[-2000:]
+    if "not YAML" not in case:  # Snakemake's own message, before the project's check
+        assert output.count("invalid configuration") == 1
+    assert snapshot(workflow_copy, "results", "reports") == before
+    assert not (workflow_copy / "logs").exists()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import gym_rollouts, write_d4rl_file
+from conftest import SMOKE, edit_config, gym_rollouts, snakemake, write_d4rl_file
 
 from berl.datasets import d4rl, storage
 from berl.datasets.envs import GYM_TASKS, GymEnv, make_env
@@ -276,20 +276,16 @@ def test_paper_preset_distils_with_obds_outer_steps(repo):
 # --------------------------------------------------------------------------- workflow
 
 
-def _snakemake(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "snakemake", *args, "--config", "preset=smoke"], cwd=folder,
-                          capture_output=True, text=True)
-
-
-def test_without_d4rl_files_the_branch_is_off_and_required_files_are_named(workflow_copy):
-    dry = _snakemake(workflow_copy, "-n")
-    assert dry.returncode == 0, dry.stderr[-3000:]
+def test_without_d4rl_files_the_branch_is_off(dry_run):
+    dry = dry_run("quick")  # the only shared dry run without D4RL files
     assert "D4RL branch off: none of the 9 d4rl.datasets is in data/d4rl/" in dry.stderr
     assert "import_d4rl" not in dry.stdout and "table_obd_d4rl" not in dry.stdout
-    config = yaml.safe_load((workflow_copy / "config.yaml").read_text())
-    config["presets"]["smoke"]["d4rl"] = {"require": True, "datasets": ["hopper-medium-v2", "walker2d-medium-v2"]}
-    (workflow_copy / "config.yaml").write_text(yaml.safe_dump(config))
-    refused = _snakemake(workflow_copy, "-n")
+
+
+def test_required_d4rl_files_that_are_absent_are_named(workflow_copy):
+    edit_config(workflow_copy, lambda config: config["presets"]["smoke"].update(
+        d4rl={"require": True, "datasets": ["hopper-medium-v2", "walker2d-medium-v2"]}))
+    refused = snakemake(workflow_copy, "-n", *SMOKE)
     assert refused.returncode != 0
     assert ("d4rl: data/d4rl/hopper-medium-v2.hdf5: no such file (and 1 more); download D4RL's file"
             in refused.stdout + refused.stderr)
@@ -300,9 +296,9 @@ def test_the_d4rl_branch_runs_through_snakemake_to_obds_table(workflow_copy):
     write_d4rl_file(workflow_copy / "data/d4rl/hopper-medium-v2.hdf5", "Hopper-v4", steps=400)
     write_d4rl_file(workflow_copy / "data/d4rl/halfcheetah-medium-replay-v2.hdf5", "HalfCheetah-v4", steps=400,
                     next_observations=True)
-    dry = _snakemake(workflow_copy, "-n")  # the default target now includes the table
+    dry = snakemake(workflow_copy, "-n", *SMOKE)  # the default target now includes the table
     assert "table_obd_d4rl" in dry.stdout and "2 of 9 datasets present" in dry.stderr
-    run = _snakemake(workflow_copy, "--cores", "2", "reports/table_obd_d4rl.pdf")
+    run = snakemake(workflow_copy, "--cores", "2", "reports/table_obd_d4rl.pdf", *SMOKE)
     assert run.returncode == 0, run.stderr[-4000:]
 
     for suffix in (".pdf", ".tex", ".csv", "_scores.csv"):

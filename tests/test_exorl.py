@@ -1,13 +1,11 @@
 """ExORL's episode files in: imported, checked, relabelled and trained on like our own datasets."""
 
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
+from conftest import SMOKE, edit_config, snakemake
 
 from berl.datasets import storage
 from berl.datasets.exorl import import_exorl
@@ -15,14 +13,13 @@ from berl.datasets.relabel import relabel
 
 
 @pytest.fixture
-def exorl_root(walker_teacher, tmp_path):
+def exorl_root(walker_random, tmp_path):
     """An ExORL-style tree <root>/walker/proto/buffer/*.npz, from a collected random dataset."""
-    data, _ = walker_teacher
     buffer = tmp_path / "exorl" / "walker" / "proto" / "buffer"
     buffer.mkdir(parents=True)
     # Two copies of the two collected episodes, as episodes 0..3: 4000 transitions.
     for copy in range(2):
-        for path in storage.episode_files(data.parent / "random" / storage.EPISODE_DIR):
+        for path in storage.episode_files(walker_random.parent / storage.EPISODE_DIR):
             stamp, index, length = path.stem.rsplit("_", 2)
             shutil.copyfile(path, buffer / f"{stamp}_{int(index) + 2 * copy}_{length}.npz")
     return tmp_path / "exorl"
@@ -63,19 +60,22 @@ def test_import_names_what_is_wrong(exorl_root, tmp_path):
     assert not (tmp_path / "proto" / storage.MANIFEST).exists()
 
 
+EXORL_REPORTS = ("table1.pdf", "table_coverage.pdf", "table2_obd.pdf", "fig_coverage_tsne.pdf", "fig_obd_size.pdf",
+                 "fig_coverage_vs_return.pdf")
+
+
 @pytest.mark.slow
 def test_an_exorl_folder_shows_up_in_every_table_after_one_config_change(exorl_root, workflow_copy):
-    config_path = workflow_copy / "config.yaml"
-    config = yaml.safe_load(config_path.read_text())
-    smoke = config["presets"]["smoke"]
-    smoke.update(tasks=["walker_walk"], algorithms=["cql"])  # CQL: the distillation teacher
-    smoke["datasets"] = [smoke["datasets"][0]]  # random, which the encoder needs
-    # The one change a user makes: a dataset entry pointing at ExORL's folder.
-    smoke["datasets"].append({"name": "exorl_proto", "agent": "exorl", "source": f"{exorl_root}/{{domain}}/proto"})
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    def exorl_dataset(config):
+        smoke = config["presets"]["smoke"]
+        smoke.update(tasks=["walker_walk"], algorithms=["cql"])  # CQL: the distillation teacher
+        smoke["datasets"] = [smoke["datasets"][0]]  # random, which the encoder needs
+        smoke["offline"].update(steps=100, eval_every=100, log_every=50)  # plumbing, not learning
+        # The one change a user makes: a dataset entry pointing at ExORL's folder.
+        smoke["datasets"].append({"name": "exorl_proto", "agent": "exorl", "source": f"{exorl_root}/{{domain}}/proto"})
 
-    run = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--config", "preset=smoke"],
-                         cwd=workflow_copy, capture_output=True, text=True)
+    edit_config(workflow_copy, exorl_dataset)
+    run = snakemake(workflow_copy, "--cores", "2", *SMOKE, *(f"reports/{name}" for name in EXORL_REPORTS))
     assert run.returncode == 0, run.stderr[-4000:]
     assert (workflow_copy / "logs/smoke/import_exorl/walker/exorl_proto/seed0.log").exists()
     reports = workflow_copy / "reports"
@@ -89,5 +89,5 @@ def test_an_exorl_folder_shows_up_in_every_table_after_one_config_change(exorl_r
     distilled = pd.read_csv(reports / "table2_obd.csv", comment="#")
     assert set(distilled[distilled.dataset == "exorl_proto"].method) == {
         "random", "dbc", "pbc", "av_pbc", "whole_data_bc", "teacher"}
-    for figure in ("fig_coverage_tsne.pdf", "fig_obd_size.pdf", "fig_coverage_vs_return.pdf"):
+    for figure in EXORL_REPORTS:
         assert (reports / figure).stat().st_size > 0

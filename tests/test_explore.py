@@ -30,12 +30,6 @@ def test_replay_samples_only_nstep_windows_inside_one_episode_of_each_member():
     np.testing.assert_array_equal(batch["next_observation"][..., 0], start + 1 + torch.from_numpy(offset))
 
 
-@pytest.fixture(scope="module")
-def walker_random(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("walker_random")
-    return collect("walker", {"agent": "random"}, 2000, seed=0, dataset_dir=folder)
-
-
 def test_encoder_pretraining_reduces_its_dynamics_losses(walker_random, tmp_path):
     _, paths = storage.read_manifest(walker_random)
     episode = storage.load_episode(paths[0])

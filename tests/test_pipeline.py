@@ -1,60 +1,53 @@
-"""The whole smoke-preset DAG, run through Snakemake in a scratch copy of the workflow."""
+"""The whole smoke-preset DAG (the session's shared run, see conftest.smoke_run)."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SMOKE, snakemake, snapshot
+
+pytestmark = pytest.mark.slow
 
 
-@pytest.mark.slow
-def test_smoke_pipeline_produces_table1_from_real_evaluations(workflow_copy):
-    tmp_path = workflow_copy
-
-    run = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "2", "--config", "preset=smoke"],
-        cwd=tmp_path, capture_output=True, text=True,
-    )
-    assert run.returncode == 0, run.stderr[-4000:]
-
+def test_smoke_pipeline_produces_table1_from_real_evaluations(smoke_run):
+    root = smoke_run
     for suffix in ("pdf", "csv", "tex"):
-        assert (tmp_path / f"reports/table1.{suffix}").stat().st_size > 0
-    table = pd.read_csv(tmp_path / "reports/table1_full.csv", comment="#")
-    best = pd.read_csv(tmp_path / "reports/table1.csv", comment="#")
+        assert (root / f"reports/table1.{suffix}").stat().st_size > 0
+    table = pd.read_csv(root / "reports/table1_full.csv", comment="#")
+    best = pd.read_csv(root / "reports/table1.csv", comment="#")
     for task in ("walker_walk", "quadruped_walk"):
         assert set(best[best.task == task].family) == {"BE", "Rényi", "Shannon", "SMM", "RND", "random"}
     for report in ("fig4_alpha_q_sweep.pdf", "fig_learning_curves.pdf", "iqm.pdf", "iqm.csv",
                    "table_coverage.pdf", "table_coverage.tex", "fig_coverage_tsne.pdf",
                    "fig_coverage_phate.pdf", "fig_coverage_vs_return.pdf", "fig_estimator_accuracy.pdf",
                    "table2_obd.pdf", "table2_obd.tex", "fig_obd_size.pdf", "fig_obd_convergence.pdf"):
-        assert (tmp_path / "reports" / report).stat().st_size > 0, report
-    coverage = pd.read_csv(tmp_path / "reports/table_coverage.csv", comment="#")
+        assert (root / "reports" / report).stat().st_size > 0, report
+    coverage = pd.read_csv(root / "reports/table_coverage.csv", comment="#")
     # Every dataset of both domains in both spaces, every measure finite.
     assert len(coverage) == 6 * 2 * 2
     measures = coverage.columns[coverage.columns.get_loc("points") + 1:]
     assert np.isfinite(coverage[measures].to_numpy(dtype=float)).all()
-    obd = pd.read_csv(tmp_path / "reports/table2_obd.csv", comment="#")
+    obd = pd.read_csv(root / "reports/table2_obd.csv", comment="#")
     # Every dataset distilled for the preset's distillation task, with every objective and both references.
     assert len(obd.groupby(["dataset", "task"])) == 6 and set(obd.task) == {"walker_walk"}
     assert set(obd.method) == {"random", "dbc", "pbc", "av_pbc", "whole_data_bc", "teacher"}
     assert (obd.groupby(["dataset", "task"]).size() == 6).all()
-    general = pd.read_csv(tmp_path / "reports/table2_obd_generalisation.csv", comment="#")
+    general = pd.read_csv(root / "reports/table2_obd_generalisation.csv", comment="#")
     assert set(general.learner) == {"default", "mlp2", "mlp3", "mlp5", "adam", "ensemble10"}
     assert len(general) == 6 * 3 * 6  # datasets x objectives x learners
-    scorecard = (tmp_path / "reports/reproduction.md").read_text()
+    scorecard = (root / "reports/reproduction.md").read_text()
     assert scorecard.startswith("# Reproduction scorecard, preset smoke")
     verdicts = [line.rsplit("|", 2)[1].strip() for line in scorecard.splitlines() if line.startswith("| BE |")
                 or line.startswith("| OBD |")]
     assert len(verdicts) == 12 and set(verdicts) <= {"**holds**", "**fails**", "**inconclusive**", "**not tested**"}
-    correlations = pd.read_csv(tmp_path / "reports/fig_coverage_vs_return.csv", comment="#")
+    correlations = pd.read_csv(root / "reports/fig_coverage_vs_return.csv", comment="#")
     assert set(correlations.task) == {"walker_walk", "quadruped_walk"}
     assert correlations.spearman_rho.between(-1, 1).all()
-    evaluations = sorted(path for path in (tmp_path / "results/smoke/eval").rglob("*.json")
+    evaluations = sorted(path for path in (root / "results/smoke/eval").rglob("*.json")
                          if path.parent.name != "random_policy")
     # The random policy's reference beside the best family, for each task.
-    random_reference = pd.read_csv(tmp_path / "reports/table1_random.csv", comment="#")
+    random_reference = pd.read_csv(root / "reports/table1_random.csv", comment="#")
     assert set(random_reference.task) == {"walker_walk", "quadruped_walk"}
     assert random_reference.learning.isin(["above", "overlap", "below", "no interval"]).all()
     assert (random_reference.random_ci_low <= random_reference.random_mean).all()
@@ -66,7 +59,7 @@ def test_smoke_pipeline_produces_table1_from_real_evaluations(workflow_copy):
     assert set(table.algorithm) == {"td3", "cql", "crr"} and len(table) == 36
     for domain in ("walker", "quadruped"):
         agents = {json.loads(p.read_text())["agent"]
-                  for p in (tmp_path / "results/smoke/datasets" / domain).glob("*/seed0/manifest.json")}
+                  for p in (root / "results/smoke/datasets" / domain).glob("*/seed0/manifest.json")}
         assert agents == {"random", "apt", "smm", "rnd"}
     for path in evaluations:
         result = json.loads(path.read_text())
@@ -81,19 +74,27 @@ def test_smoke_pipeline_produces_table1_from_real_evaluations(workflow_copy):
     # Every stage leaves its log and benchmark record.
     for stage in ("pretrain_encoder", "collect", "relabel", "train", "coverage", "embedding",
                   "distill", "distill_baselines"):
-        assert list((tmp_path / "logs/smoke" / stage).rglob("*.log")), stage
-        assert list((tmp_path / "benchmarks/smoke" / stage).rglob("*.tsv")), stage
-    assert "smoke" in (tmp_path / "reports/table1.csv").read_text().splitlines()[0]
+        assert list((root / "logs/smoke" / stage).rglob("*.log")), stage
+        assert list((root / "benchmarks/smoke" / stage).rglob("*.tsv")), stage
+    assert "smoke" in (root / "reports/table1.csv").read_text().splitlines()[0]
 
-    # The HTML report gathers every table and figure with its caption and the preset.
-    report = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--report", "reports/report.html", "--config", "preset=smoke"],
-        cwd=tmp_path, capture_output=True, text=True,
-    )
+
+def test_the_html_report_gathers_every_figure_with_its_caption(smoke_run, tmp_path):
+    # Written outside the run's folders: the report is no job's output.
+    report = snakemake(smoke_run, "--report", tmp_path / "report.html", *SMOKE)
     assert report.returncode == 0, report.stderr[-4000:]
-    html = (tmp_path / "reports/report.html").read_text()
-    for figure in sorted((tmp_path / "reports").glob("*.pdf")):
+    html = (tmp_path / "report.html").read_text()
+    figures = sorted((smoke_run / "reports").glob("*.pdf"))
+    for figure in figures:
         assert figure.name in html, figure.name
     # Every caption names the preset (its template rendered), and so does the front page.
-    assert html.count("Computed at the <strong>smoke</strong> preset") == len(list((tmp_path / "reports").glob("*.pdf")))
+    assert html.count("Computed at the <strong>smoke</strong> preset") == len(figures)
     assert "regenerated from scratch at the\\n<strong>smoke</strong> preset" in html
+
+
+def test_every_file_the_run_leaves_is_a_declared_output(smoke_run):
+    """A file a stage writes without declaring it is neither rebuilt nor cleaned by Snakemake."""
+    summary = snakemake(smoke_run, "--summary", *SMOKE)
+    assert summary.returncode == 0, summary.stderr[-3000:]
+    declared = {line.split("\t")[0] for line in summary.stdout.splitlines()[1:] if line.strip()}
+    assert set(snapshot(smoke_run, "results", "reports")) - declared == set()

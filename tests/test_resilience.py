@@ -1,4 +1,5 @@
 """Bad input fails early and names the culprit without touching results; killed jobs resume.
+(A bad configuration is refused before any job: tests/test_config.py.)
 
 The runs here go through the same entry points as the Snakemake rules (`python -m berl ...`)
 in separate processes, so a SIGKILL is a real one: no cleanup code runs.
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import SMOKE, snakemake, snakemake_argv, snapshot
 
 from berl.core.log import DivergenceError, checked_metrics
 from berl.datasets import storage
@@ -36,66 +38,6 @@ def error_of(run) -> str:
     return errors[0]
 
 
-def snapshot(root):
-    """Every file under results/ and reports/, with its bytes."""
-    return {path: path.read_bytes() for folder in ("results", "reports") for path in (root / folder).rglob("*")
-            if path.is_file()}
-
-
-@pytest.fixture
-def workflow_with_results(workflow_copy):
-    """A workflow copy that already holds results a bad rerun must not touch."""
-    for name, text in {"results/smoke/returns.csv": "dataset,return\nrandom,1.0\n",
-                       "results/smoke/datasets/walker/random/manifest.json": "{}",
-                       "reports/table1.pdf": "%PDF-1.4 earlier table"}.items():
-        (workflow_copy / name).parent.mkdir(parents=True, exist_ok=True)
-        (workflow_copy / name).write_text(text)
-    return workflow_copy
-
-
-def smoke_preset(config):
-    return config["presets"]["smoke"]
-
-
-BAD_CONFIGS = {
-    "unknown key": (lambda c: smoke_preset(c)["offline"].update(stepz=3), "'presets.smoke.offline.stepz'"),
-    "wrong type": (lambda c: smoke_preset(c)["collect"].update(transitions="lots"),
-                   "'presets.smoke.collect.transitions': 'lots' is not of type 'integer'"),
-    "alpha <= 0": (lambda c: smoke_preset(c)["datasets"][1].update(alpha=-0.5),
-                   "'presets.smoke.datasets.1.alpha': -0.5 is less than or equal to the minimum"),
-    "unknown task": (lambda c: smoke_preset(c).update(tasks=["walker_walk", "walker_fly"]),
-                     "'presets.smoke.tasks.1'"),
-    "no datasets": (lambda c: smoke_preset(c).update(datasets=[]), "'presets.smoke.datasets'"),
-    "no algorithms": (lambda c: smoke_preset(c).update(algorithms=[]), "'presets.smoke.algorithms'"),
-    "no tasks": (lambda c: smoke_preset(c).update(tasks=[]), "'presets.smoke.tasks'"),
-    "unknown distillation task": (lambda c: smoke_preset(c)["distill"].update(tasks=["walker_run"]),
-                                  "walker_run"),
-    "unknown distillation dataset": (lambda c: smoke_preset(c)["distill"].update(datasets=["be_a9.0"]),
-                                     "'presets.smoke.distill.datasets': 'be_a9.0' is not one of"),
-    "unknown distillation policy": (lambda c: smoke_preset(c)["distill"].update(policy="gaussian"),
-                                    "'presets.smoke.distill.policy': 'gaussian' is not one of"),
-}
-
-
-@pytest.mark.parametrize("case", BAD_CONFIGS)
-def test_a_bad_config_stops_the_run_before_any_job_and_keeps_results(workflow_with_results, case):
-    mutate, message = BAD_CONFIGS[case]
-    config_path = workflow_with_results / "config.yaml"
-    config = yaml.safe_load(config_path.read_text())
-    mutate(config)
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    before = snapshot(workflow_with_results)
-
-    run = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--config", "preset=smoke"],
-                         cwd=workflow_with_results, capture_output=True, text=True)
-    output = run.stdout + run.stderr
-    assert run.returncode != 0
-    assert message in output, output[-2000:]
-    assert output.count("invalid configuration") == 1
-    assert snapshot(workflow_with_results) == before
-    assert not (workflow_with_results / "logs").exists()
-
-
 def test_a_truncated_dataset_is_named_and_the_previous_agents_are_kept(walker_teacher, tmp_path):
     data, _ = walker_teacher
     truncated = tmp_path / "walker_walk.npz"
@@ -108,10 +50,9 @@ def test_a_truncated_dataset_is_named_and_the_previous_agents_are_kept(walker_te
     assert previous.read_bytes() == b"agents of an earlier run"
 
 
-def test_a_corrupt_episode_is_named_and_the_previous_relabelling_is_kept(walker_teacher, tmp_path):
-    data, _ = walker_teacher
+def test_a_corrupt_episode_is_named_and_the_previous_relabelling_is_kept(walker_random, tmp_path):
     dataset = tmp_path / "random"
-    shutil.copytree(data.parent / "random", dataset)
+    shutil.copytree(walker_random.parent, dataset)
     episode = sorted((dataset / "episodes").glob("*.npz"))[1]
     episode.write_bytes(b"\x00garbage" * 100)
     previous = tmp_path / "walker_walk.npz"
@@ -223,8 +164,8 @@ def test_a_diverging_distillation_stops_without_an_output(walker_teacher, tmp_pa
 KILL_TARGET = "results/smoke/coverage/walker/seed0/coverage.csv"  # 8 jobs: walker's collections, encoder, coverage
 
 
-def smoke_run(*args: str) -> list[str]:
-    return [sys.executable, "-m", "snakemake", "--cores", "2", *args, "--config", "preset=smoke"]
+def smoke(*args) -> list[str]:
+    return snakemake_argv("--cores", "2", *args, *SMOKE)
 
 
 def kill_part_way(workdir, command: list[str], fraction: float) -> str:
@@ -248,45 +189,54 @@ def comparable(root) -> dict[str, bytes]:
     """Every output under results/ and reports/; an episode by its dataset and index (its name
     carries the time it was written), a manifest without those names."""
     files = {}
-    for path in sorted((root / "results").rglob("*")) + sorted((root / "reports").rglob("*")):
-        if not path.is_file():
-            continue
-        key = str(path.relative_to(root))
+    for key, data in snapshot(root, "results", "reports").items():
+        path = root / key
         if path.parent.name == storage.EPISODE_DIR:
             index, _ = storage.parse_episode_name(path)
             files[f"{path.parent.relative_to(root)}/{index}"] = b"".join(
                 array.tobytes() for array in storage.load_episode(path).values())
         elif path.name == storage.MANIFEST:
-            manifest = yaml.safe_load(path.read_text())
+            manifest = yaml.safe_load(data)
             manifest.pop("episodes")
             files[key] = repr(sorted(manifest.items())).encode()
         else:
-            files[key] = path.read_bytes()
+            files[key] = data
     return files
 
 
-@pytest.mark.slow
-def test_a_run_killed_part_way_recovers_with_unlock_and_ends_identical(workflow_copy, tmp_path_factory):
-    """The README's recovery: after a SIGKILL of the whole run the next run stops (lock or incomplete files);
-    `--unlock`, then `--rerun-incomplete`, finishes with the outputs of an uninterrupted run."""
-    reference = tmp_path_factory.mktemp("uninterrupted")
-    shutil.copytree(workflow_copy, reference, dirs_exist_ok=True)
-    whole = subprocess.run(smoke_run(KILL_TARGET), cwd=reference, capture_output=True, text=True)
-    assert whole.returncode == 0, whole.stderr[-3000:]
+def outputs_of(workdir, target: str) -> list[str]:
+    """The files the jobs of ``target``'s DAG declare, from a dry run."""
+    dry = snakemake(workdir, "-n", "--forceall", target, *SMOKE)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    return [path for line in dry.stdout.splitlines() if line.strip().startswith("output: ")
+            for path in line.split(": ", 1)[1].split(", ")]
 
-    printed = kill_part_way(workflow_copy, smoke_run(KILL_TARGET), fraction=0.28)
+
+@pytest.mark.slow
+def test_a_run_killed_part_way_recovers_with_unlock_and_ends_identical(workflow_copy, smoke_run):
+    """The README's recovery: after a SIGKILL of the whole run the next run stops (lock or incomplete files);
+    `--unlock`, then `--rerun-incomplete`, finishes with the outputs of an uninterrupted run (the
+    session's smoke run, whose jobs for this target are the same)."""
+    printed = kill_part_way(workflow_copy, smoke(KILL_TARGET), fraction=0.28)
     assert "steps (100%) done" not in printed
-    locked = subprocess.run(smoke_run(KILL_TARGET), cwd=workflow_copy, capture_output=True, text=True)
+    locked = snakemake(workflow_copy, "--cores", "2", KILL_TARGET, *SMOKE)
     # Snakemake stops on the stale lock, or first on the killed jobs' incomplete outputs.
     stopped = locked.stdout + locked.stderr
     assert locked.returncode != 0 and ("Directory cannot be locked" in stopped or "Incomplete files" in stopped)
-    unlock = subprocess.run(smoke_run("--unlock"), cwd=workflow_copy, capture_output=True, text=True)
+    unlock = snakemake(workflow_copy, "--unlock", *SMOKE)
     assert unlock.returncode == 0, unlock.stderr[-3000:]
-    rerun = subprocess.run(smoke_run("--rerun-incomplete", KILL_TARGET), cwd=workflow_copy, capture_output=True,
-                           text=True)
+    rerun = snakemake(workflow_copy, "--cores", "2", "--rerun-incomplete", KILL_TARGET, *SMOKE)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
 
-    resumed, uninterrupted = comparable(workflow_copy), comparable(reference)
+    declared = outputs_of(workflow_copy, KILL_TARGET)
+    datasets = [path.removesuffix(storage.MANIFEST) for path in declared if path.endswith(storage.MANIFEST)]
+
+    def of_target(key: str) -> bool:
+        return key in declared or key.startswith(tuple(f"{folder}{storage.EPISODE_DIR}/" for folder in datasets))
+
+    resumed, whole_run = comparable(workflow_copy), comparable(smoke_run)
+    uninterrupted = {key: value for key, value in whole_run.items() if of_target(key)}
+    assert len(datasets) == 6 and KILL_TARGET in declared  # walker's six datasets
     assert resumed.keys() == uninterrupted.keys()
     assert [key for key in resumed if resumed[key] != uninterrupted[key]] == []
     assert KILL_TARGET in resumed

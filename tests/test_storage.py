@@ -1,22 +1,12 @@
 import numpy as np
 import pytest
+from conftest import fake_episode
 
 from berl.datasets import storage
 
 
-def make_episode(length=5, obs_dim=3, act_dim=2, seed=0):
-    rng = np.random.default_rng(seed)
-    return {
-        "observation": rng.normal(size=(length + 1, obs_dim)).astype(np.float32),
-        "action": rng.uniform(-1, 1, (length + 1, act_dim)).astype(np.float32),
-        "reward": rng.uniform(size=(length + 1, 1)).astype(np.float32),
-        "discount": np.ones((length + 1, 1), np.float32),
-        "physics": rng.normal(size=(length + 1, 7)),
-    }
-
-
 def test_episode_roundtrip_and_exorl_name(tmp_path):
-    episode = make_episode()
+    episode = fake_episode("walker", 5, 0)
     path = storage.save_episode(tmp_path, 4, episode)
     assert storage.parse_episode_name(path) == (4, 5)
     loaded = storage.load_episode(path)
@@ -26,7 +16,7 @@ def test_episode_roundtrip_and_exorl_name(tmp_path):
 
 
 def test_truncated_file_is_named(tmp_path):
-    path = storage.save_episode(tmp_path, 0, make_episode(length=200))
+    path = storage.save_episode(tmp_path, 0, fake_episode("walker", 200, 0))
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(storage.InputError, match=path.name):
@@ -34,14 +24,14 @@ def test_truncated_file_is_named(tmp_path):
 
 
 def test_corrupt_file_is_named(tmp_path):
-    path = storage.save_episode(tmp_path, 0, make_episode())
+    path = storage.save_episode(tmp_path, 0, fake_episode("walker", 5, 0))
     path.write_bytes(b"not an npz at all")
     with pytest.raises(storage.InputError, match=f"{path.name}.*corrupt"):
         storage.load_episode(path)
 
 
 def test_missing_array_and_wrong_length_are_named(tmp_path):
-    episode = make_episode()
+    episode = fake_episode("walker", 5, 0)
     path = tmp_path / "20240101T000000_0_5.npz"
     np.savez_compressed(path, **{k: v for k, v in episode.items() if k != "physics"})
     with pytest.raises(storage.InputError, match="physics"):
@@ -54,7 +44,7 @@ def test_missing_array_and_wrong_length_are_named(tmp_path):
 
 def test_manifest_lists_episodes_and_detects_missing_files(tmp_path):
     episode_dir = tmp_path / storage.EPISODE_DIR
-    paths = [storage.save_episode(episode_dir, i, make_episode(seed=i)) for i in range(3)]
+    paths = [storage.save_episode(episode_dir, i, fake_episode("walker", 5, i)) for i in range(3)]
     manifest_path = storage.write_manifest(tmp_path, {"domain": "walker"})
     manifest, listed = storage.read_manifest(manifest_path)
     assert listed == paths and manifest["transitions"] == 15
@@ -64,7 +54,7 @@ def test_manifest_lists_episodes_and_detects_missing_files(tmp_path):
 
 
 def test_transitions_follow_exorl_layout_and_are_contiguous(tmp_path):
-    episode = make_episode()
+    episode = fake_episode("walker", 5, 0)
     reward = np.arange(5, dtype=np.float32)
     transitions = storage.episode_transitions(episode, reward)
     np.testing.assert_array_equal(transitions.observation, episode["observation"][:-1])

@@ -3,6 +3,7 @@ test_bad_inputs): what the check accepts and refuses, and damaged checkpoints.""
 
 import numpy as np
 import pytest
+from conftest import fake_episode
 
 from berl.core.validate import ANY_WIDTH, Array, InputError, check_arrays
 from berl.datasets import storage
@@ -28,8 +29,7 @@ def test_a_good_file_loads_with_its_episode_ends(tmp_path):
 
 
 def test_an_episode_must_hold_the_rows_its_name_promises(tmp_path):
-    episode = {"observation": np.zeros((11, 24)), "action": np.zeros((11, 6)), "reward": np.zeros((11, 1)),
-               "discount": np.ones((11, 1)), "physics": np.zeros((11, 18))}
+    episode = fake_episode("walker", 10, 0)
     path = storage.save_episode(tmp_path, 0, episode)
     assert storage.load_episode(path, (24, 6))["physics"].shape == (11, 18)
     wrong = path.with_name(path.name.replace("_10.npz", "_12.npz"))

@@ -51,6 +51,7 @@ rule table1:
         csv="reports/table1.csv",
         full_csv="reports/table1_full.csv",
         fair_csv="reports/table1_fair.csv",
+        random_csv="reports/table1_random.csv",
         tex="reports/table1.tex",
     params:
         tasks=" ".join(TASKS),
