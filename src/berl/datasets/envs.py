@@ -26,6 +26,9 @@ DOMAINS: tuple[str, ...] = tuple(COLLECTION_TASK)
 
 # (observation size, action size) of each domain's flat observations and actions.
 DOMAIN_SIZES: dict[str, tuple[int, int]] = {"walker": (24, 6), "quadruped": (78, 12)}
+# Width of each domain's physics state (MuJoCo's qpos, qvel and actuator activations), from
+# which relabelling recomputes rewards.
+PHYSICS_SIZES: dict[str, int] = {"walker": 18, "quadruped": 57}
 
 # Both domains run 1000 control steps per episode (walker at 40 Hz, quadruped at 50 Hz).
 EPISODE_LENGTH = 1000
