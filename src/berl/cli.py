@@ -17,6 +17,7 @@ from pathlib import Path
 
 from berl.core import settings as stage_settings
 from berl.core.constants import EMBEDDING_METHODS
+from berl.core.validate import InputError
 
 DATASETS_HELP = "the configuration's dataset entries, as JSON"
 
@@ -27,7 +28,7 @@ def _named_paths(flag: str, items: list[str]) -> dict[str, Path]:
     for item in items:
         name, sep, path = item.partition("=")
         if not sep:
-            raise ValueError(f"{flag} takes NAME=PATH, got {item!r}")
+            raise InputError(f"{flag} takes NAME=PATH, got {item!r}")
         named[name] = Path(path)
     return named
 
@@ -47,7 +48,16 @@ def _device(args):
 # ------------------------------------------------------------------------ datasets
 
 
+def _parsed_json(text: str, flag: str):
+    """A JSON command-line value; one that does not parse is bad input naming its flag."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{flag}: {exc}") from exc
+
+
 def _json_object(text: str) -> dict:
+    """An argparse type: its ValueError (a JSONDecodeError too) becomes a usage error."""
     value = json.loads(text)
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")
@@ -84,7 +94,7 @@ def _collect(args) -> None:
     from berl.explore.collect import CollectSettings, Member, collect_group
 
     if not len(args.dataset) == len(args.seed) == len(args.out):
-        raise ValueError(f"{len(args.dataset)} --dataset, {len(args.seed)} --seed and {len(args.out)} --out "
+        raise InputError(f"{len(args.dataset)} --dataset, {len(args.seed)} --seed and {len(args.out)} --out "
                          "values: give one of each per dataset")
     # The entry's name and seed offset are the workflow's; the explorer is the rest.
     members = [Member({k: v for k, v in spec.items() if k not in ("name", "seed")}, seed, out)
@@ -139,7 +149,7 @@ def _build_export_minari(p):
 def _export_minari(args) -> None:
     from berl.datasets.minari_export import export_minari
 
-    metadata = {**json.loads(args.spec), "preset": args.preset, "config_hash": args.config_hash}
+    metadata = {**_parsed_json(args.spec, "--spec"), "preset": args.preset, "config_hash": args.config_hash}
     for dataset_id in export_minari(args.manifest, _named_paths("--relabelled", args.relabelled),
                                     args.out, args.dataset, metadata):
         print(dataset_id)
@@ -291,7 +301,7 @@ def _coverage(args) -> None:
     from berl.coverage.measures import CoverageSettings, measure
 
     _device(args)
-    measure(args.domain, _named_paths("--manifests", args.manifests), json.loads(args.datasets),
+    measure(args.domain, _named_paths("--manifests", args.manifests), _parsed_json(args.datasets, "--datasets"),
             args.encoder, stage_settings.from_args(CoverageSettings, args), args.out)
 
 
@@ -437,7 +447,7 @@ def _build_aggregate(p):
 def _aggregate(args) -> None:
     from berl.reports.offline import aggregate
 
-    aggregate(args.eval_files, args.out, json.loads(args.datasets))
+    aggregate(args.eval_files, args.out, _parsed_json(args.datasets, "--datasets"))
 
 
 # name: (help, adds the stage's arguments, runs it), in the pipeline's order
@@ -476,7 +486,7 @@ STAGES = {
         lambda a, meta: _reports("offline").write_iqm(a.returns, a.out_prefix, meta)),
     "learning-curves": _report(
         "draw learning curves from evaluation files", ("datasets", "random_reference", "out", "eval_files"),
-        lambda a, meta: _reports("offline").write_learning_curves(a.eval_files, json.loads(a.datasets),
+        lambda a, meta: _reports("offline").write_learning_curves(a.eval_files, _parsed_json(a.datasets, "--datasets"),
                                                                   a.random_reference, a.out, meta)),
     "table-coverage": _report(
         "write the coverage table as PDF, CSV and LaTeX", ("coverage", "out_prefix"),
@@ -484,7 +494,7 @@ STAGES = {
     "fig-coverage": _report(
         "draw the joint embeddings, a panel per dataset", ("method", "embeddings", "datasets", "out"),
         lambda a, meta: _reports("coverage").write_embedding_figure(
-            _named_paths("--embeddings", a.embeddings), json.loads(a.datasets), a.method, a.out, meta)),
+            _named_paths("--embeddings", a.embeddings), _parsed_json(a.datasets, "--datasets"), a.method, a.out, meta)),
     "fig-coverage-vs-return": _report(
         "coverage measures against offline returns", ("coverage", "returns", "out_prefix"),
         lambda a, meta: _reports("coverage").write_coverage_vs_return(a.coverage, a.returns, a.out_prefix, meta)),
@@ -493,11 +503,11 @@ STAGES = {
         lambda a, meta: _reports("coverage").write_estimator_figure(a.study, a.out, meta)),
     "table2": _report(
         "write Table 2 (distillation scores) as PDF, CSV and LaTeX", ("distilled", "baselines", "datasets", "out_prefix"),
-        lambda a, meta: _reports("distill").write_table2(a.distilled, a.baselines, json.loads(a.datasets),
+        lambda a, meta: _reports("distill").write_table2(a.distilled, a.baselines, _parsed_json(a.datasets, "--datasets"),
                                                          a.out_prefix, meta)),
     "fig-obd-size": _report(
         "draw the Av-PBC score versus N_syn", ("distilled", "datasets", "out"),
-        lambda a, meta: _reports("distill").write_size_figure(a.distilled, json.loads(a.datasets), a.out, meta)),
+        lambda a, meta: _reports("distill").write_size_figure(a.distilled, _parsed_json(a.datasets, "--datasets"), a.out, meta)),
     "fig-obd-convergence": _report(
         "draw the score versus outer step per objective", ("distilled", "out"),
         lambda a, meta: _reports("distill").write_convergence_figure(a.distilled, a.out, meta)),
@@ -528,6 +538,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The command line; with ``only``, just that stage's arguments are built (the others
     are listed by name and help)."""
     parser = OneLineParser(prog="berl", description=__doc__)
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of every error, bad input included (before the stage)")
     stages = parser.add_subparsers(dest="stage", required=True)
     for name, (help_text, build, run) in STAGES.items():
         p = stages.add_parser(name, help=help_text, description=help_text)
@@ -538,21 +550,32 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one stage. Bad input, a failed write and a diverging run end in one line naming the
+    culprit, with status 1; anything else is a bug and shows its traceback, with status 2."""
+    import traceback
+
+    from berl.core.io import WriteError
     from berl.core.log import DivergenceError, configure_logging
 
     argv = sys.argv[1:] if argv is None else list(argv)
-    stage = argv[0] if argv and argv[0] in STAGES else None
+    named = argv[1:] if argv[:1] == ["--debug"] else argv
+    stage = named[0] if named and named[0] in STAGES else None
     args, unknown = build_parser(stage).parse_known_args(argv)
     if unknown:
         usage_error(f"berl {args.stage}", f"unrecognized arguments: {' '.join(unknown)}")
     configure_logging()
     try:
         args.run(args)
-    except (ValueError, OSError, DivergenceError) as error:
-        # Bad input, a failed write (disk full, read-only) or a diverging run: the message
-        # names the culprit, on one line; a traceback adds nothing.
+    except (InputError, WriteError, DivergenceError) as error:
+        if args.debug:
+            traceback.print_exc()
         print(f"berl {args.stage}: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
+    except Exception as error:  # noqa: BLE001 - a bug: its traceback is what a report needs
+        traceback.print_exc()
+        print(f"berl {args.stage}: internal error (a bug, not bad input): {type(error).__name__}: "
+              f"{' '.join(str(error).split())}", file=sys.stderr)
+        return 2
     return 0
 
 

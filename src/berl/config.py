@@ -16,6 +16,7 @@ import jsonschema
 import yaml
 
 from berl.core.settings import complete
+from berl.core.validate import InputError
 from berl.coverage.embedding import EmbeddingSettings
 from berl.coverage.estimator_study import StudySettings
 from berl.coverage.measures import CoverageSettings
@@ -42,7 +43,7 @@ STAGE_SETTINGS = {
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """The configuration is invalid; the message names the key."""
 
 
@@ -113,7 +114,7 @@ def _preset_problems(name: str, preset: dict) -> list[str]:
     for dataset in preset.get("d4rl", {}).get("datasets", []):
         try:
             d4rl.environment(dataset)
-        except ValueError as exc:
+        except InputError as exc:
             problems.append(f"config key 'presets.{name}.d4rl.datasets': {exc}")
     choices = {"tasks": preset["tasks"], "datasets": [d["name"] for d in preset["datasets"]]}
     for key, allowed in choices.items():  # distil only what the preset has

@@ -3,19 +3,25 @@
 A checkpoint records the settings of the run that wrote it (``run``) and a digest of the
 package's code; a later run only resumes from it when both are identical, so changing the
 configuration or the code never silently continues a different experiment. A checkpoint
-that cannot be read (truncated, corrupt) is reported and ignored: the job starts again
-from the beginning and overwrites it.
+that cannot be read (truncated, corrupt, or refused for needing code to load) is reported
+and ignored: the job starts again from the beginning and overwrites it.
+
+Every file is read with ``weights_only=True``: tensors, numbers, strings and plain
+containers only, so no file, however crafted, runs code when it is read. The savers write
+nothing else (settings as ``dataclasses.asdict``, random states as plain numbers).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import pickle
+import re
 from pathlib import Path
 
 import torch
 
-from berl.core.io import atomic_path
+from berl.core.io import WriteError, atomic_path
 from berl.core.log import get_logger
 from berl.core.validate import InputError, missing_keys, one_line
 
@@ -29,18 +35,25 @@ def save_torch(path: Path, payload: dict) -> None:
         try:
             torch.save(payload, file)
         except RuntimeError as exc:  # torch's writer reports a failed write (a full disk) this way
-            raise OSError(f"{path}: writing failed, is the disk full? ({one_line(exc)})") from exc
+            raise WriteError(f"{path}: writing failed, is the disk full? ({one_line(exc)})") from exc
 
 
 def load_torch(path: Path, device: torch.device, required: tuple[str, ...], what: str) -> dict:
     """A dictionary written by :func:`save_torch` holding the keys ``required``; a missing,
-    truncated, corrupt or foreign file raises InputError naming it (``what`` names its kind)."""
+    truncated, corrupt or foreign file, or one that needs code to load (a pickled class or
+    function), raises InputError naming it (``what`` names its kind)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: {what} file not found")
     try:
-        saved = torch.load(path, map_location=device, weights_only=False)
+        saved = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - the zip and pickle readers raise many kinds
+        # torch's reader names the class or function a pickle asks for; its other refusals
+        # (unknown instructions, bad bytes) are what a damaged file gives.
+        needed = re.search(r"GLOBAL (\S+)", str(exc)) if isinstance(exc, pickle.UnpicklingError) else None
+        if needed:
+            raise InputError(f"{path}: refused: this {what} file needs code to load (pickled {needed[1]}); "
+                             "only tensors, numbers, strings and plain containers are read") from exc
         raise InputError(f"{path}: truncated or corrupt {what} file ({one_line(exc)})") from exc
     missing = missing_keys(saved, required)
     if missing:

@@ -16,6 +16,10 @@ from typing import Any, Iterator
 from berl.core.validate import InputError, missing_keys, one_line
 
 
+class WriteError(OSError):
+    """Writing an output failed (a full disk, a read-only folder); the previous file is kept."""
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
@@ -24,16 +28,23 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     ``savez``, matplotlib's ``savefig``) choose their format from it.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=suffix if suffix is not None else target.suffix,
-        dir=target.parent,
-    )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=suffix if suffix is not None else target.suffix,
+            dir=target.parent,
+        )
+    except OSError as exc:
+        raise WriteError(f"{target}: cannot write ({exc})") from exc
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
         os.replace(tmp, target)
+    except WriteError:
+        raise
+    except OSError as exc:  # the writer's or the rename's: the disk, not the data
+        raise WriteError(f"{target}: writing failed ({exc})") from exc
     finally:
         tmp.unlink(missing_ok=True)
 

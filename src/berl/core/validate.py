@@ -16,9 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 
 
-class InputError(ValueError):
-    """A file or argument given to a stage (dataset, agents, encoder, record, table) is
-    missing, truncated, corrupt or inconsistent."""
+class InputError(Exception):
+    """A file or argument given to a stage (dataset, agents, encoder, record, table, flag,
+    configuration value) is missing, truncated, corrupt or inconsistent.
+
+    Not a ValueError: the command line prints only these (and failed writes and diverging
+    runs) as one line, so a bug's ValueError (a shape mismatch) must never pass for one."""
 
 
 ANY_WIDTH = -1

@@ -27,10 +27,10 @@ from typing import Literal
 
 import numpy as np
 
-from berl.core.io import write_json
+from berl.core.io import read_json, write_json
 from berl.core.log import get_logger
 from berl.core.settings import setting
-from berl.core.validate import Array, check_arrays
+from berl.core.validate import Array, InputError, check_arrays, missing_keys
 from berl.datasets import storage
 from berl.datasets.envs import GYM_TASKS
 
@@ -101,7 +101,7 @@ def environment(name: str) -> str:
     (``mujoco/hopper/medium-v0``): halfcheetah, hopper or walker2d."""
     match = (MINARI_ID if is_minari(name) else D4RL_NAME).match(name)
     if match is None:
-        raise ValueError(f"{name!r} is neither a D4RL locomotion name (<env>-<level>-v2) nor a Minari id "
+        raise InputError(f"{name!r} is neither a D4RL locomotion name (<env>-<level>-v2) nor a Minari id "
                          f"(mujoco/<env>/<level>-v0) of halfcheetah, hopper or walker2d")
     return match.group(1)
 
@@ -188,12 +188,28 @@ def read_hdf5(path: Path, env: str) -> storage.Transitions:
                         terminals[rows], ends[rows], arrays["observations"][rows + 1])
 
 
+def _refuse_environment_code(dataset_id: str) -> None:
+    """Refuse a local Minari dataset whose metadata lacks its spaces: to find them, Minari
+    would make the environment the metadata names, importing and calling its entry point."""
+    from minari.storage import get_dataset_path
+
+    metadata_path = get_dataset_path(dataset_id) / "data" / "metadata.json"
+    if not metadata_path.is_file():
+        return  # minari.load_dataset reports an absent dataset
+    metadata = read_json(metadata_path)
+    missing = missing_keys(metadata, ("observation_space", "action_space"))
+    if missing:
+        _fail(metadata_path, f"refused: no {', '.join(missing)}, so reading the dataset would run the code of "
+                             "the environment its env_spec names")
+
+
 def read_minari(dataset_id: str, env: str) -> tuple[storage.Transitions, tuple[float, float] | None]:
     """A local Minari dataset as transitions, with its reference returns (ref_min_score,
     ref_max_score) when its metadata has them."""
     import minari
 
     root = os.environ.get("MINARI_DATASETS_PATH", "~/.minari/datasets")
+    _refuse_environment_code(dataset_id)
     try:
         dataset = minari.load_dataset(dataset_id)
     except (FileNotFoundError, ValueError) as exc:
@@ -249,7 +265,7 @@ def fetch(dataset_ids: list[str]) -> None:
 
     for dataset_id in dataset_ids:
         if not is_minari(dataset_id):
-            raise ValueError(f"{dataset_id!r} is not a Minari id; D4RL files are fetched by hand: "
+            raise InputError(f"{dataset_id!r} is not a Minari id; D4RL files are fetched by hand: "
                              + HOW_TO_GET.format(name=dataset_id, root="<root>"))
         environment(dataset_id)
         try:

@@ -8,6 +8,8 @@ import warnings
 
 import numpy as np
 
+from berl.core.validate import InputError
+
 # Task name -> (dm_control domain, dm_control task).
 TASKS: dict[str, tuple[str, str]] = {
     "walker_stand": ("walker", "stand"),
@@ -51,7 +53,7 @@ def tasks_of(domain: str) -> list[str]:
 
 def _check_task(task: str) -> str:
     if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(TASKS)}")
+        raise InputError(f"unknown task {task!r}; known tasks: {', '.join(TASKS)}")
     return task
 
 
@@ -99,11 +101,13 @@ class Env:
     def task(self):
         return self._env.task
 
-    def random_state(self) -> tuple:
-        """The task's random state, which draws every episode's initial state."""
-        return self._env.task.random.get_state()
+    def random_state(self) -> dict:
+        """The task's random state, which draws every episode's initial state, in numbers and
+        lists only: checkpoints hold it, and they are read without unpickling numpy arrays."""
+        state = self._env.task.random.get_state(legacy=False)
+        return {**state, "state": {**state["state"], "key": state["state"]["key"].tolist()}}
 
-    def set_random_state(self, state: tuple) -> None:
+    def set_random_state(self, state: dict) -> None:
         self._env.task.random.set_state(state)
 
     def reseed(self, seed: int) -> None:
@@ -152,7 +156,7 @@ class GymEnv:
         import gymnasium  # imported here: the Snakefile reads this module too
 
         if task not in GYM_TASKS:
-            raise ValueError(f"unknown Gymnasium task {task!r}; known: {', '.join(GYM_TASKS)}")
+            raise InputError(f"unknown Gymnasium task {task!r}; known: {', '.join(GYM_TASKS)}")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # v4's deprecation notice: v4 is the version D4RL matches
             self._env = gymnasium.make(task)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from berl.core.io import atomic_path
 from berl.core.log import get_logger
+from berl.core.validate import InputError
 from berl.datasets import storage
 from berl.datasets.envs import DOMAIN_SIZES
 
@@ -32,7 +33,7 @@ def buffer_folder(source: Path) -> Path:
 def import_exorl(source: Path, dataset_dir: Path, domain: str, transitions: int) -> Path:
     """Copy ExORL episodes holding at least `transitions` transitions; return the manifest."""
     if domain not in DOMAIN_SIZES:
-        raise ValueError(f"unknown domain {domain!r}; known: {', '.join(DOMAIN_SIZES)}")
+        raise InputError(f"unknown domain {domain!r}; known: {', '.join(DOMAIN_SIZES)}")
     folder = buffer_folder(source)
     if not folder.is_dir():
         raise storage.InputError(f"{source}: no such ExORL dataset folder")

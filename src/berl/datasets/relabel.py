@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from berl.core.log import get_logger
+from berl.core.validate import InputError
 from berl.datasets import envs, storage
 
 log = get_logger(__name__)
@@ -20,7 +21,7 @@ def task_rewards(env: envs.Env, physics: np.ndarray) -> np.ndarray:
 def relabel(manifest_path: Path, task: str, out_path: Path) -> storage.Transitions:
     manifest, paths = storage.read_manifest(Path(manifest_path))
     if envs.domain_of(task) != manifest["domain"]:
-        raise ValueError(
+        raise InputError(
             f"task {task!r} does not belong to the {manifest['domain']!r} dataset {manifest_path}"
         )
     env = envs.Env(task, seed=0)

@@ -34,13 +34,17 @@ EPISODE_DIR = "episodes"
 
 
 def _read_npz(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """The named arrays an ``.npz`` file has (unchecked), naming the file if it is unreadable."""
+    """The named arrays an ``.npz`` file has (unchecked), naming the file if it is unreadable
+    or holds Python objects (an object array, which only unpickling reads)."""
     try:
         with np.load(path, allow_pickle=False) as data:
             return {name: data[name] for name in names if name in data.files}
     except FileNotFoundError as exc:
         raise InputError(f"{path}: file not found") from exc
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+        if str(exc).startswith("Object arrays cannot be loaded"):  # numpy's refusal to unpickle an array
+            raise InputError(f"{path}: refused: an array holds pickled Python objects; only arrays of numbers "
+                             "are read") from exc
         raise InputError(f"{path}: truncated or corrupt file ({exc})") from exc
 
 

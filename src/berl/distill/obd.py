@@ -33,6 +33,7 @@ from torch import nn
 from berl.core.checkpoint import load_checkpoint, save_checkpoint, save_torch
 from berl.core.log import checked_metrics, get_logger
 from berl.core.settings import describe, setting
+from berl.core.validate import InputError
 from berl.datasets import envs, storage
 from berl.offline.evaluate import rollout_returns
 from berl.offline.registry import load_agent
@@ -213,7 +214,7 @@ def best_member(saved: dict, task: str) -> int:
     record = saved.get("evaluation")
     candidates = [i for i, m in enumerate(saved["members"]) if m["task"] == task]
     if not candidates:
-        raise ValueError(f"the agents file has no member for task {task!r}")
+        raise InputError(f"the agents file has no member for task {task!r}")
     if record is None:
         return candidates[0]
     return max(candidates, key=lambda i: record["final_return"][i])

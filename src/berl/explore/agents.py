@@ -14,6 +14,7 @@ from typing import Literal
 import torch
 
 from berl.core.settings import setting
+from berl.core.validate import InputError
 from berl.explore.apt import ENCODER_INITS, APTAgent, APTConfig
 from berl.explore.encoder import EncoderConfig, ICMEncoder, load_encoder
 from berl.explore.explorer import ExplorerConfig
@@ -49,14 +50,14 @@ def check_spec(spec: dict) -> None:
     """A dataset's agent entry names a known agent, and a reward exactly where APT needs one."""
     unknown = sorted(set(spec) - {"agent", *REWARD_KEYS})
     if unknown:
-        raise ValueError(f"unknown key(s) {', '.join(unknown)} in the dataset {spec}")
+        raise InputError(f"unknown key(s) {', '.join(unknown)} in the dataset {spec}")
     agent, reward = spec.get("agent"), {k: spec[k] for k in REWARD_KEYS if k in spec}
     if agent not in AGENT_NAMES:
-        raise ValueError(f"unknown exploration agent {agent!r}; known: {', '.join(AGENT_NAMES)}")
+        raise InputError(f"unknown exploration agent {agent!r}; known: {', '.join(AGENT_NAMES)}")
     if agent == "apt" and "reward" not in reward:
-        raise ValueError("an apt dataset needs a reward")
+        raise InputError("an apt dataset needs a reward")
     if agent != "apt" and reward:
-        raise ValueError(f"{', '.join(reward)} only apply to apt datasets")
+        raise InputError(f"{', '.join(reward)} only apply to apt datasets")
 
 
 def make_agent(specs: list[dict], obs_dim: int, action_dim: int, seeds: list[int], *,
@@ -72,7 +73,7 @@ def make_agent(specs: list[dict], obs_dim: int, action_dim: int, seeds: list[int
         check_spec(spec)
     kinds = {spec["agent"] for spec in specs}
     if len(kinds) != 1 or len(specs) != len(seeds):
-        raise ValueError(f"one job runs explorers of one kind, one seed each; got {sorted(kinds)} "
+        raise InputError(f"one job runs explorers of one kind, one seed each; got {sorted(kinds)} "
                          f"for {len(specs)} datasets and {len(seeds)} seeds")
     agent, = kinds
     if agent == "random":
@@ -90,10 +91,10 @@ def make_agent(specs: list[dict], obs_dim: int, action_dim: int, seeds: list[int
 
     apt_config = config(APTConfig)
     if apt_config.encoder_init not in ENCODER_INITS:
-        raise ValueError(f"encoder_init: {apt_config.encoder_init!r} is not one of {ENCODER_INITS}")
+        raise InputError(f"encoder_init: {apt_config.encoder_init!r} is not one of {ENCODER_INITS}")
     if apt_config.encoder_init == "pretrained":
         if encoder_path is None:
-            raise ValueError("the APT agent needs a pretrained encoder (encoder_path)")
+            raise InputError("the APT agent needs a pretrained encoder (encoder_path)")
         encoder = load_encoder(encoder_path, device, observation_dim=obs_dim, action_dim=action_dim,
                                members=len(seeds))
     else:  # URLB's: a fresh encoder, as wide as the explorer, seeded by the explorer's seed

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from berl.core.validate import InputError
 from berl.explore.encoder import ICMEncoder
 from berl.explore.explorer import Explorer, ExplorerConfig
 from berl.explore.rewards import ParticleReward, knn_distance
@@ -43,7 +44,7 @@ class APTAgent(Explorer):
         super().__init__(obs_dim, action_dim, seeds, config, capacity, episode_length, device)
         neighbours = {(reward.k, reward.average) for reward in rewards}
         if len(neighbours) != 1 or len(rewards) != len(self.seeds):
-            raise ValueError("the explorers of one job need one reward each, all with the same k and averaging")
+            raise InputError("the explorers of one job need one reward each, all with the same k and averaging")
         self.rewards, self.encoder = rewards, encoder
         self.stateful |= {"encoder": encoder, "encoder_optimizer": encoder.optimizer} | {
             f"reward_scale{member}": reward.running for member, reward in enumerate(rewards)}

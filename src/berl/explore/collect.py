@@ -25,6 +25,7 @@ import torch
 from berl.core.checkpoint import load_checkpoint, save_checkpoint
 from berl.core.log import checked_metrics, get_logger
 from berl.core.settings import setting
+from berl.core.validate import InputError
 from berl.datasets import envs, storage
 from berl.explore.agents import make_agent
 
@@ -134,9 +135,9 @@ def collect_group(
     agent's config), the agent's defaults for the others.
     """
     if domain not in envs.COLLECTION_TASK:
-        raise ValueError(f"unknown domain {domain!r}; known: {', '.join(envs.DOMAINS)}")
+        raise InputError(f"unknown domain {domain!r}; known: {', '.join(envs.DOMAINS)}")
     if not members:
-        raise ValueError("a collection job needs at least one dataset")
+        raise InputError("a collection job needs at least one dataset")
     environments = [envs.Env(envs.COLLECTION_TASK[domain], member.seed) for member in members]
     env = environments[0]
     n_episodes = math.ceil(transitions / envs.EPISODE_LENGTH)

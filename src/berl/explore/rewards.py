@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import torch
 
 from berl.core.constants import prelec_beta
+from berl.core.validate import InputError
 
 REWARD_KINDS = ("be", "renyi", "shannon")
 _FLOAT32_MAX = torch.finfo(torch.float32).max
@@ -144,15 +145,15 @@ class ParticleReward:
 
     def __post_init__(self) -> None:
         if self.kind not in REWARD_KINDS:
-            raise ValueError(f"kind: {self.kind!r} is not one of {REWARD_KINDS}")
+            raise InputError(f"kind: {self.kind!r} is not one of {REWARD_KINDS}")
         # `not x > 0` also rejects NaN.
         for name in ("alpha", "q", "c"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"{name}: must be > 0, got {getattr(self, name)}")
+                raise InputError(f"{name}: must be > 0, got {getattr(self, name)}")
         if self.beta is not None and not self.beta > 0:
-            raise ValueError(f"beta: must be > 0, got {self.beta}")
+            raise InputError(f"beta: must be > 0, got {self.beta}")
         if self.k < 1:
-            raise ValueError(f"k: must be >= 1, got {self.k}")
+            raise InputError(f"k: must be >= 1, got {self.k}")
 
     def __call__(self, features: torch.Tensor) -> torch.Tensor:
         """Rewards (N,) for the representations ``features`` (N, D) of one batch."""

@@ -21,11 +21,11 @@ ALGORITHMS = {"td3": (TD3, TD3Config), "cql": (CQL, CQLConfig), "crr": (CRR, CRR
 
 def build_agent(algorithm: str, obs_dim: int, act_dim: int, seeds: list[int], config: dict):
     if algorithm not in ALGORITHMS:
-        raise ValueError(f"unknown algorithm {algorithm!r}; known: {', '.join(ALGORITHMS)}")
+        raise InputError(f"unknown algorithm {algorithm!r}; known: {', '.join(ALGORITHMS)}")
     agent_cls, config_cls = ALGORITHMS[algorithm]
     unknown = sorted(set(config) - {f.name for f in fields(config_cls)})
     if unknown:
-        raise ValueError(f"{algorithm} has no setting {', '.join(unknown)}")
+        raise InputError(f"{algorithm} has no setting {', '.join(unknown)}")
     return agent_cls(obs_dim, act_dim, seeds, config_cls(**config))
 
 

@@ -36,7 +36,7 @@ def collection_seed_of(path: Path) -> int:
     for part in reversed(Path(path).parts[:-1]):
         if re.fullmatch(r"seed\d+", part):
             return int(part[4:])
-    raise ValueError(f"{path}: no seed<k> folder (the collection seed) in the path")
+    raise InputError(f"{path}: no seed<k> folder (the collection seed) in the path")
 
 
 def provenance(preset: str, config_hash: str) -> dict[str, str]:
@@ -95,7 +95,7 @@ def run_matrix(returns: pd.DataFrame, candidates: list[str], value: str = "retur
     matrix = returns.pivot_table(index=candidates, columns=RUN_KEYS, values=value,
                                  sort=False, observed=True)
     if matrix.isna().to_numpy().any():
-        raise ValueError("candidates were not run with the same collection and training seeds: "
+        raise InputError("candidates were not run with the same collection and training seeds: "
                          "paired comparisons need every run of every candidate")
     return matrix
 

@@ -25,6 +25,7 @@ from matplotlib.ticker import NullLocator  # noqa: E402
 from berl.core.constants import FAMILIES, family_of  # noqa: E402
 from berl.core.io import atomic_path, read_json, write_text  # noqa: E402
 from berl.core.stats import bootstrap_candidates, stratified_bootstrap_ci  # noqa: E402
+from berl.core.validate import InputError  # noqa: E402
 from berl.datasets import envs  # noqa: E402
 from berl.datasets.envs import MAX_EPISODE_RETURN  # noqa: E402
 from berl.reports.common import (  # noqa: E402
@@ -56,7 +57,7 @@ def random_policy_table(paths: list[Path], tasks: list[str], *, resamples: int =
     table = pd.DataFrame(rows, columns=["task", "mean", "std", "episodes", "ci_low", "ci_high"]).set_index("task")
     missing = [task for task in tasks if task not in table.index]
     if missing:
-        raise ValueError(f"no random-policy reference for {', '.join(missing)} among {', '.join(map(str, paths))}")
+        raise InputError(f"no random-policy reference for {', '.join(missing)} among {', '.join(map(str, paths))}")
     return table.loc[tasks]
 
 
@@ -86,7 +87,7 @@ def aggregate(eval_files: list[Path], out_csv: Path, datasets: list[dict]) -> pd
     for path in eval_files:
         result = read_json(path, EVALUATION_KEYS)
         if result["dataset"] not in specs:
-            raise ValueError(f"{path}: dataset {result['dataset']!r} is not in the configuration")
+            raise InputError(f"{path}: dataset {result['dataset']!r} is not in the configuration")
         spec = specs[result["dataset"]]
         collection_seed = collection_seed_of(path)
         episodes = len(result["curve"][-1]["returns"][0])
@@ -108,7 +109,7 @@ def aggregate(eval_files: list[Path], out_csv: Path, datasets: list[dict]) -> pd
                 "episodes": episodes,
             })
     if not rows:
-        raise ValueError("no evaluation results to aggregate")
+        raise InputError("no evaluation results to aggregate")
     frame = pd.DataFrame(rows)
     frame["domain"] = pd.Categorical(frame["domain"], categories=envs.DOMAINS, ordered=True)
     # Domains in a fixed order; within a domain, rows keep the order of the files given
@@ -383,7 +384,7 @@ def write_learning_curves(eval_files: list[Path], datasets: list[dict], random_r
                              "dataset": result["dataset"], "step": point["step"],
                              "return": float(np.mean(returns))})
     if not rows:
-        raise ValueError("no learning curves to draw")
+        raise InputError("no learning curves to draw")
     curves = pd.DataFrame(rows).groupby(["task", "algorithm", "dataset", "step"], sort=False)
     curves = curves["return"].mean().reset_index()
     tasks, algorithms = list(dict.fromkeys(curves.task)), list(dict.fromkeys(curves.algorithm))

@@ -38,6 +38,7 @@ from scipy.stats import t as student_t  # noqa: E402
 
 from berl.core.io import atomic_path, write_text  # noqa: E402
 from berl.core.stats import MIN_BOOTSTRAP_RUNS, bootstrap_candidates, spearman_permutation_test  # noqa: E402
+from berl.core.validate import InputError  # noqa: E402
 from berl.datasets.envs import normalised_score  # noqa: E402
 from berl.reports.common import (  # noqa: E402
     RETURN_COLUMNS, interval_text, provenance_line, read_table, run_matrix, table_page,
@@ -233,7 +234,7 @@ def _units(scores: pd.DataFrame, candidate: str, order: list) -> np.ndarray:
     evaluation seeds; every candidate must have been scored on every distillation."""
     matrix = scores.pivot_table(index=candidate, columns=DISTILLATION, values="score", aggfunc="mean").reindex(order)
     if matrix.isna().to_numpy().any():
-        raise ValueError(f"not every {candidate} of {order} was scored on every distillation")
+        raise InputError(f"not every {candidate} of {order} was scored on every distillation")
     return matrix.to_numpy()
 
 
