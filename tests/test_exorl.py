@@ -75,7 +75,7 @@ def test_an_exorl_folder_shows_up_in_every_table_after_one_config_change(exorl_r
         smoke["datasets"].append({"name": "exorl_proto", "agent": "exorl", "source": f"{exorl_root}/{{domain}}/proto"})
 
     edit_config(workflow_copy, exorl_dataset)
-    run = snakemake(workflow_copy, "--cores", "2", *SMOKE, *(f"reports/{name}" for name in EXORL_REPORTS))
+    run = snakemake(workflow_copy, "--cores", "2", *(f"reports/{name}" for name in EXORL_REPORTS), *SMOKE)
     assert run.returncode == 0, run.stderr[-4000:]
     assert (workflow_copy / "logs/smoke/import_exorl/walker/exorl_proto/seed0.log").exists()
     reports = workflow_copy / "reports"

@@ -11,9 +11,8 @@ from berl.datasets.relabel import relabel
 
 
 @pytest.fixture
-def relabelled_twice(walker_teacher, tmp_path):
-    data, _ = walker_teacher
-    manifest = data.parent / "random" / storage.MANIFEST
+def relabelled_twice(walker_random, tmp_path):
+    manifest = walker_random
     relabelled = {}
     for task in ("walker_stand", "walker_run"):
         relabelled[task] = tmp_path / f"{task}.npz"

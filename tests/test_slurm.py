@@ -62,7 +62,7 @@ def one_dataset_chain(config) -> None:
 
 def planned_jobs(workdir) -> dict[str, int]:
     """Jobs per rule of the chain, from a dry run's job statistics."""
-    dry = snakemake(workdir, "-n", "--quiet", "rules", *SMOKE, CHAIN_TARGET)
+    dry = snakemake(workdir, "-n", "--quiet", "rules", CHAIN_TARGET, *SMOKE)
     assert dry.returncode == 0, dry.stderr[-3000:]
     table = (dry.stdout + dry.stderr).split("Job stats:")[1].split("\n\n")[0].splitlines()[3:]
     counts = {line.split()[0]: int(line.split()[1]) for line in table if line.strip()}
@@ -88,9 +88,8 @@ def rule_of(comment: str, rules: set[str]) -> str:
 def test_a_chain_of_the_pipeline_runs_through_the_slurm_profile(slurm, workflow_copy):
     edit_config(workflow_copy, one_dataset_chain)
     planned = planned_jobs(workflow_copy)
-    run = snakemake(workflow_copy, "--profile", "profiles/slurm", *SMOKE, "--slurm-status-command", "squeue",
-                    "--slurm-no-account", "--slurm-init-seconds-before-status-checks", "5", "--jobs", "8",
-                    CHAIN_TARGET)
+    run = snakemake(workflow_copy, "--profile", "profiles/slurm", CHAIN_TARGET, "--slurm-status-command", "squeue",
+                    "--slurm-no-account", "--slurm-init-seconds-before-status-checks", "5", "--jobs", "8", *SMOKE)
     assert run.returncode == 0, run.stderr[-4000:]
     table = pd.read_csv(workflow_copy / "reports/table1_full.csv", comment="#")
     assert set(table.dataset) == {"random", "rnd"} and table["walker_walk_mean"].notna().all()
