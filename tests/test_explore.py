@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from berl.core.validate import InputError
 from berl.datasets import envs, storage
 from berl.datasets.relabel import relabel
 from berl.explore.agents import make_agent
@@ -48,7 +49,7 @@ def test_encoder_pretraining_reduces_its_dynamics_losses(walker_random, tmp_path
 
 
 def test_a_missing_encoder_is_named(tmp_path):
-    with pytest.raises(ValueError, match="nowhere.pt"):
+    with pytest.raises(InputError, match="nowhere.pt"):
         load_encoder(tmp_path / "nowhere.pt", torch.device("cpu"))
 
 
@@ -314,9 +315,9 @@ def test_apt_encoder_starts_pretrained_or_from_scratch(walker_random, walker_enc
     assert scratch[0].encoder.config.hidden_dim == 64
     trunk = "trunk.0.weight"
     assert not torch.allclose(scratch[0].encoder.state_dict()[trunk], pretrained.encoder.state_dict()[trunk])
-    with pytest.raises(ValueError, match="encoder_init"):
+    with pytest.raises(InputError, match="encoder_init"):
         _filled_agent({"agent": "apt", "reward": "shannon"}, walker_random, None, encoder_init="imagenet")
-    with pytest.raises(ValueError, match="pretrained encoder"):
+    with pytest.raises(InputError, match="pretrained encoder"):
         _filled_agent({"agent": "apt", "reward": "shannon"}, walker_random, None)
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from berl.core.validate import InputError
 from berl.core.log import DivergenceError
 from berl.core.nets import MemberStreams
 from berl.datasets import storage
@@ -126,7 +127,7 @@ def test_non_finite_losses_stop_training_with_a_diagnostic(tmp_path):
 
 
 def test_unknown_algorithm_is_named():
-    with pytest.raises(ValueError, match="'sac'"):
+    with pytest.raises(InputError, match="'sac'"):
         registry.build_agent("sac", 2, 2, [0], {})
 
 
