@@ -12,6 +12,7 @@ import torch
 import yaml
 from conftest import SMOKE, edit_config, gym_rollouts, snakemake, write_d4rl_file
 
+from berl.core.validate import InputError
 from berl.datasets import d4rl, storage
 from berl.datasets.envs import GYM_TASKS, GymEnv, make_env
 from berl.offline.evaluate import rollout_returns
@@ -164,7 +165,7 @@ def test_names_give_the_environment_and_the_task_that_scores_it(name, environmen
 
 @pytest.mark.parametrize("name", ["ant-medium-v2", "hopper_medium_v2", "mujoco/ant/medium-v0", "hopper"])
 def test_unknown_dataset_names_are_refused(name):
-    with pytest.raises(ValueError, match="neither a D4RL locomotion name"):
+    with pytest.raises(InputError, match="neither a D4RL locomotion name"):
         d4rl.environment(name)
 
 

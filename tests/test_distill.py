@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from berl.core.validate import InputError
 from berl.distill.obd import (
     DistillConfig,
     Distiller,
@@ -318,7 +319,7 @@ def test_teacher_labels_come_from_the_chosen_member(tmp_path):
     alone = agent.act(obs.expand(3, -1, -1))[1]
     assert torch.allclose(actions, alone)
     assert torch.allclose(values, agent.critic(obs.expand(3, -1, -1), alone.expand(3, -1, -1)).amin(0)[1, :, 0])
-    with pytest.raises(ValueError, match="no member for task 'quadruped_run'"):
+    with pytest.raises(InputError, match="no member for task 'quadruped_run'"):
         best_member(saved, "quadruped_run")
 
 

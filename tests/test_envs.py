@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from berl.core.validate import InputError
 from berl.datasets import envs
 
 DIMS = {"walker": (24, 6), "quadruped": (78, 12)}
@@ -47,6 +48,6 @@ def test_episodes_last_episode_length_steps():
 
 
 def test_unknown_task_is_named():
-    with pytest.raises(ValueError, match="walker_fly"):
+    with pytest.raises(InputError, match="walker_fly"):
         envs.Env("walker_fly", seed=0)
     assert envs.tasks_of("walker") == ["walker_stand", "walker_walk", "walker_run"]

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from berl.core.validate import InputError
 from berl.datasets import envs, storage
 from berl.datasets.relabel import relabel
 from berl.explore.agents import UniformRandomAgent
@@ -41,5 +42,5 @@ def test_collect_writes_a_dataset_that_relabels_for_every_task_of_its_domain(tmp
 
 def test_relabelling_with_another_domains_task_is_refused(tmp_path):
     manifest_path = collect("walker", {"agent": "random"}, transitions=1, seed=0, dataset_dir=tmp_path)
-    with pytest.raises(ValueError, match="quadruped_run"):
+    with pytest.raises(InputError, match="quadruped_run"):
         relabel(manifest_path, "quadruped_run", tmp_path / "x.npz")

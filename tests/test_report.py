@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from berl.core.validate import InputError
 from berl.core.constants import family_of
 from berl.core.io import write_json
 from berl.offline.evaluate import evaluation_record
@@ -87,11 +88,11 @@ def test_table1_reports_mean_and_sample_std_over_runs(tmp_path):
 
 
 def test_aggregate_refuses_an_empty_set_and_names_unreadable_files(tmp_path):
-    with pytest.raises(ValueError, match="no evaluation"):
+    with pytest.raises(InputError, match="no evaluation"):
         aggregate([], tmp_path / "returns.csv", DATASETS)
     broken = tmp_path / "broken.json"
     broken.write_text("{\"task\": ")
-    with pytest.raises(ValueError, match="broken.json"):
+    with pytest.raises(InputError, match="broken.json"):
         aggregate([broken], tmp_path / "returns.csv", DATASETS)
 
 
@@ -144,7 +145,7 @@ def test_figures_and_iqm_are_drawn_from_the_returns(tmp_path):
     reference = random_reference(tmp_path, {"walker_walk": [30.0, 50.0]})
     write_fig4(tmp_path / "returns.csv", reference, tmp_path / "fig4.pdf", meta)
     write_learning_curves(files, DATASETS, reference, tmp_path / "curves.pdf", meta)
-    with pytest.raises(ValueError, match="no random-policy reference for walker_walk"):
+    with pytest.raises(InputError, match="no random-policy reference for walker_walk"):
         write_fig4(tmp_path / "returns.csv", random_reference(tmp_path, {"walker_run": [1.0]}), tmp_path / "x.pdf", meta)
     table = write_iqm(tmp_path / "returns.csv", tmp_path / "iqm", meta)
     for name in ("fig4.pdf", "curves.pdf", "iqm.pdf"):

@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from berl.core.validate import InputError
 from berl.core.constants import prelec_beta
 from berl.explore.rewards import (
     ParticleReward,
@@ -176,5 +177,5 @@ def test_knn_rms_makes_rewards_independent_of_the_representation_scale():
     ({"kind": "shannon", "c": 0}, "c"),
 ])
 def test_invalid_fields_are_named(fields, name):
-    with pytest.raises(ValueError, match=f"^{name}: "):
+    with pytest.raises(InputError, match=f"^{name}: "):
         ParticleReward(**fields)
