@@ -52,17 +52,18 @@ def submitted_jobs(workdir) -> list[dict]:
 
 
 def one_dataset_chain(config) -> None:
-    """The smoke preset cut to the uniform-random dataset (the encoder's) and RND (a learning
-    explorer, which asks for a GPU), walker_walk and TD3."""
+    """The smoke preset cut to the uniform-random dataset, the encoder trained on it, and BE
+    (an APT explorer starting from that encoder, which asks for a GPU): the pipeline's longest
+    chain, on walker_walk with TD3."""
     smoke = config["presets"]["smoke"]
     smoke.update(tasks=["walker_walk"], algorithms=["td3"])
-    smoke["datasets"] = [d for d in smoke["datasets"] if d["name"] in ("random", "rnd")]
+    smoke["datasets"] = [d for d in smoke["datasets"] if d["name"] in ("random", "be_a0.5")]
     smoke["distill"].update(teacher="td3", datasets=["random"])
 
 
 def planned_jobs(workdir) -> dict[str, int]:
     """Jobs per rule of the chain, from a dry run's job statistics."""
-    dry = snakemake(workdir, "-n", "--quiet", "rules", CHAIN_TARGET, *SMOKE)
+    dry = snakemake(workdir, CHAIN_TARGET, "-n", "--quiet", "rules", *SMOKE)
     assert dry.returncode == 0, dry.stderr[-3000:]
     table = (dry.stdout + dry.stderr).split("Job stats:")[1].split("\n\n")[0].splitlines()[3:]
     counts = {line.split()[0]: int(line.split()[1]) for line in table if line.strip()}
@@ -92,7 +93,7 @@ def test_a_chain_of_the_pipeline_runs_through_the_slurm_profile(slurm, workflow_
                     "--slurm-no-account", "--slurm-init-seconds-before-status-checks", "5", "--jobs", "8", *SMOKE)
     assert run.returncode == 0, run.stderr[-4000:]
     table = pd.read_csv(workflow_copy / "reports/table1_full.csv", comment="#")
-    assert set(table.dataset) == {"random", "rnd"} and table["walker_walk_mean"].notna().all()
+    assert set(table.dataset) == {"random", "be_a0.5"} and table["walker_walk_mean"].notna().all()
 
     jobs = submitted_jobs(workflow_copy)
     by_rule: dict[str, list[dict]] = {}
@@ -103,7 +104,7 @@ def test_a_chain_of_the_pipeline_runs_through_the_slurm_profile(slurm, workflow_
     # the reports ran where Snakemake runs, none of them queued.
     local = local_rules(workflow_copy)
     assert {"aggregate", "table1", "table2", "reproduction", "fig_coverage"} <= local
-    assert {"collect_random", "collect_rnd", "pretrain_encoder", "relabel", "train_offline",
+    assert {"collect_random", "collect_apt", "pretrain_encoder", "relabel", "train_offline",
             "random_reference"} <= set(by_rule)
     assert {rule: len(submissions) for rule, submissions in by_rule.items()} == {
         rule: count for rule, count in planned.items() if rule not in local}
