@@ -254,6 +254,38 @@ def relabel_episode_shorter_than_its_name(tmp, good):
 
 
 @case
+def relabel_episode_physics_of_another_width(tmp, good):
+    manifest, episodes = copy_dataset(good, tmp)
+    resave(episodes[1], physics=np.zeros((EPISODE + 1, 17), np.float32))
+    built = relabel_case(tmp, manifest)
+    built.message = f"{episodes[1]}: physics has shape (11, 17), the walker domain has 18 columns"
+    return built
+
+
+@case
+def relabel_manifest_listing_no_episodes(tmp, good):
+    manifest, _ = copy_dataset(good, tmp)
+    manifest.write_text(json.dumps({"domain": "walker", "episodes": []}))
+    return relabel_case(tmp, manifest, ": lists no episodes")
+
+
+@case
+def relabel_manifest_of_an_unknown_domain(tmp, good):
+    manifest, _ = copy_dataset(good, tmp)
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "domain": "cheetah"}))
+    return relabel_case(tmp, manifest, ": unknown domain 'cheetah'; known: walker, quadruped")
+
+
+@case
+def relabel_manifest_without_domain(tmp, good):
+    manifest, _ = copy_dataset(good, tmp)
+    listing = json.loads(manifest.read_text())
+    del listing["domain"]
+    manifest.write_text(json.dumps(listing))
+    return relabel_case(tmp, manifest, ": not a dataset manifest (no 'domain' key)")
+
+
+@case
 def relabel_task_of_another_domain(tmp, good):
     built = relabel_case(tmp, good.manifest, task="quadruped_walk")
     built.message = "task 'quadruped_walk' does not belong to the 'walker' dataset"
@@ -280,6 +312,23 @@ def pretrain_episode_with_infinite_action(tmp, good):
     built = pretrain_case(tmp, manifest)
     built.message = f"{episodes[1]}: action row 7 is not finite"
     return built
+
+
+@case
+def pretrain_episode_of_zero_steps(tmp, good):
+    manifest = write_dataset(tmp / "data", [fake_episode("walker", 0, 0)])
+    built = pretrain_case(tmp, manifest)
+    built.message = f"{storage.read_manifest(manifest)[1][0]}: an episode of 0 steps holds no transition"
+    return built
+
+
+@case
+def pretrain_manifest_length_disagrees_with_the_file(tmp, good):
+    manifest, episodes = copy_dataset(good, tmp)
+    listing = json.loads(manifest.read_text())
+    listing["episodes"][0]["length"] = 999
+    manifest.write_text(json.dumps(listing))
+    return pretrain_case(tmp, manifest, f": lists {episodes[0].name} with 999 steps, its name gives {EPISODE}")
 
 
 def collect_case(tmp, encoder, detail: str = "") -> Case:
@@ -461,7 +510,7 @@ def coverage_case(tmp, manifest, encoder) -> Case:
     out = tmp / "out" / "coverage.csv"
     datasets = json.dumps([{"name": "random", "agent": "random"}])
     return Case(["coverage", "--domain", "walker", "--datasets", datasets, "--manifests", f"random={manifest}",
-                 "--encoder", str(encoder), "--points", "10", "--out", str(out)], [out], "")
+                 "--encoder", str(encoder), "--points", "10", "--k", "3", "--out", str(out)], [out], "")
 
 
 @case
@@ -483,6 +532,22 @@ def coverage_datasets_not_json(tmp, good):
 def coverage_manifests_without_name(tmp, good):
     return coverage_case(tmp, good.manifest, good.encoder).with_value("--manifests", str(good.manifest),
                                                                       "--manifests takes NAME=PATH")
+
+
+@case
+def coverage_dataset_repeating_one_state(tmp, good):
+    manifest, episodes = copy_dataset(good, tmp)
+    for episode in episodes:
+        resave(episode, observation=np.ones((EPISODE + 1, 24), np.float32))
+    built = coverage_case(tmp, manifest, good.encoder)
+    built.message = f"{manifest}: one point occurs 10 times among the 10 drawn, more than k = 3"
+    return built
+
+
+@case
+def coverage_fewer_points_than_neighbours(tmp, good):
+    return coverage_case(tmp, good.manifest, good.encoder).with_value(
+        "--k", "10", "--points 10: no 10-th neighbour (--k) among so few states")
 
 
 def aggregate_case(tmp, record: Path, detail: str) -> Case:

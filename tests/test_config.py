@@ -73,6 +73,10 @@ BAD_CONFIGS = [
      "'presets.smoke.distill.datasets': 'be_a9.0' is not one of"),
     (lambda c: c["presets"]["smoke"]["distill"].update(policy="gaussian"),
      "'presets.smoke.distill.policy': 'gaussian' is not one of"),
+    (lambda c: c["presets"]["smoke"]["coverage"].update(points=5),
+     "'presets.smoke.coverage.points': 5 states leave no 5-th neighbour"),
+    (lambda c: c["presets"]["smoke"]["embedding"].update(points=4000),
+     "'presets.smoke.embedding.points': 4000 exceeds the dataset size presets.smoke.collect.transitions"),
 ]
 
 

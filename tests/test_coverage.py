@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import fake_episode, write_dataset
 
 from berl.coverage import estimators, measures
 from berl.coverage.embedding import EmbeddingSettings, joint_embedding
@@ -16,7 +17,7 @@ from berl.coverage.measures import (
     ball_union_volume,
     grid_occupancy,
 )
-from berl.datasets import storage
+from berl.datasets import envs, storage
 from berl.explore.encoder import EncoderConfig, ICMEncoder, save_encoder
 
 
@@ -80,15 +81,15 @@ def test_entropy_row_estimates_be_with_the_configured_estimator(method):
 
 
 def _fake_dataset(root, name, states, episodes=2):
-    folder = root / name
-    (folder / storage.EPISODE_DIR).mkdir(parents=True)
+    """A walker dataset whose observations are ``states`` in their first columns (zeros in
+    the rest, which every measure sees as constant)."""
+    parts = []
     for index, part in enumerate(np.array_split(states, episodes)):
-        rows = len(part)
-        storage.save_episode(folder / storage.EPISODE_DIR, index, {
-            "observation": part, "action": np.zeros((rows, 2), np.float32),
-            "reward": np.zeros((rows, 1), np.float32), "discount": np.ones((rows, 1), np.float32),
-            "physics": np.zeros((rows, 3), np.float32)})
-    return storage.write_manifest(folder, {"agent": "random"})
+        episode = fake_episode("walker", len(part) - 1, index)
+        episode["observation"] = np.zeros_like(episode["observation"])
+        episode["observation"][:, :states.shape[1]] = part
+        parts.append(episode)
+    return write_dataset(root / name, parts)
 
 
 @pytest.fixture
@@ -100,8 +101,9 @@ def fake_domain(tmp_path):
         "random": _fake_dataset(tmp_path, "random", rng.uniform(0.5, 0.7, (802, 5)).astype(np.float32)),
         "be_a2.0": _fake_dataset(tmp_path, "be_a2.0", rng.uniform(-1, 1, (802, 5)).astype(np.float32)),
     }
-    encoder = ICMEncoder(5, 2, EncoderConfig(rep_dim=16, hidden_dim=8), [0])
-    save_encoder(tmp_path / "encoder.pt", encoder, 5, 2)
+    observation, action = envs.DOMAIN_SIZES["walker"]
+    encoder = ICMEncoder(observation, action, EncoderConfig(rep_dim=16, hidden_dim=8), [0])
+    save_encoder(tmp_path / "encoder.pt", encoder, observation, action)
     datasets = [{"name": "random", "agent": "random"},
                 {"name": "be_a2.0", "agent": "apt", "reward": "be", "alpha": 2.0}]
     return manifests, datasets, tmp_path / "encoder.pt"

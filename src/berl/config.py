@@ -105,6 +105,14 @@ def _preset_problems(name: str, preset: dict) -> list[str]:
             f"config key 'presets.{name}.offline.batch_size': {offline['batch_size']} exceeds "
             f"the dataset size presets.{name}.collect.transitions"
         )
+    coverage = preset["coverage"]
+    if coverage["points"] <= coverage["k"]:
+        problems.append(f"config key 'presets.{name}.coverage.points': {coverage['points']} states leave no "
+                        f"{coverage['k']}-th neighbour (coverage.k); at least {coverage['k'] + 1} are needed")
+    for stage in ("coverage", "embedding"):
+        if preset[stage]["points"] > preset["collect"]["transitions"]:
+            problems.append(f"config key 'presets.{name}.{stage}.points': {preset[stage]['points']} exceeds "
+                            f"the dataset size presets.{name}.collect.transitions")
     distill = preset["distill"]
     if distill["teacher"] not in preset["algorithms"]:
         problems.append(

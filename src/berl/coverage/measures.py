@@ -43,6 +43,7 @@ from berl.core.constants import BE_ALPHAS, RENYI_QS, family_of
 from berl.core.io import atomic_path
 from berl.core.log import get_logger
 from berl.core.settings import setting
+from berl.core.validate import InputError
 from berl.coverage import estimators
 from berl.datasets import storage
 from berl.explore.encoder import load_encoder
@@ -78,8 +79,18 @@ def dataset_states(manifest: Path, points: int, rng: np.random.Generator) -> np.
     _, episodes = storage.load_dataset(Path(manifest))
     states = np.concatenate([episode["observation"] for episode in episodes])
     if len(states) < points:
-        raise storage.InputError(f"{manifest}: {len(states)} states, fewer than the {points} asked for")
+        raise InputError(f"{manifest}: {len(states)} states, fewer than the {points} asked for")
     return states[rng.choice(len(states), size=points, replace=False)].astype(np.float32)
+
+
+def check_distinct(points: np.ndarray, k: int, where: Path | str) -> None:
+    """k-NN estimates need every point to have fewer than k exact copies (else its k-th
+    neighbour is at distance 0 and its density infinite): a dataset that keeps repeating one
+    state, or an encoder that maps many states to one, is named here."""
+    _, copies = np.unique(points, axis=0, return_counts=True)
+    if copies.max() > k:
+        raise InputError(f"{where}: one point occurs {copies.max()} times among the {len(points)} drawn, "
+                         f"more than k = {k} (k-NN entropy estimates need distinct points)")
 
 
 @torch.no_grad()
@@ -178,10 +189,15 @@ def space_rows(samples: dict[str, np.ndarray], settings: CoverageSettings,
 def measure(domain: str, manifests: dict[str, Path], datasets: list[dict], encoder_path: Path,
             settings: CoverageSettings, out_csv: Path) -> pd.DataFrame:
     """Coverage of each dataset of one domain (``manifests``: dataset name -> manifest)."""
+    if settings.points <= settings.k:
+        raise InputError(f"--points {settings.points}: no {settings.k}-th neighbour (--k) among so few states")
     specs = {spec["name"]: spec for spec in datasets}
     rng = np.random.default_rng(settings.seed)
     states = {name: dataset_states(path, settings.points, rng) for name, path in manifests.items()}
     encoded = {name: representation(s, encoder_path) for name, s in states.items()}
+    for name, path in manifests.items():
+        check_distinct(states[name], settings.k, path)
+        check_distinct(encoded[name], settings.k, f"{encoder_path} on {path}")
     rows = []
     for space, samples in (("state", states), ("representation", encoded)):
         for row in space_rows(samples, settings, rng):

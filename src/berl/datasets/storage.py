@@ -23,7 +23,7 @@ import numpy as np
 
 from berl.core.io import atomic_path, read_json, write_json
 from berl.core.validate import ANY_WIDTH, Array, InputError, check_arrays, width
-from berl.datasets.envs import DOMAIN_SIZES
+from berl.datasets.envs import DOMAIN_SIZES, PHYSICS_SIZES
 
 EPISODE_KEYS = ("observation", "action", "reward", "discount", "physics")
 TRANSITION_KEYS = ("observation", "action", "reward", "discount", "next_observation")
@@ -78,25 +78,38 @@ def save_episode(directory: Path, index: int, episode: dict[str, np.ndarray]) ->
     return path
 
 
-def episode_arrays(observation_size: int = ANY_WIDTH, action_size: int = ANY_WIDTH) -> list[Array]:
+def episode_arrays(observation_size: int = ANY_WIDTH, action_size: int = ANY_WIDTH,
+                   physics_size: int = ANY_WIDTH) -> list[Array]:
     return [Array("observation", observation_size), Array("action", action_size), Array("reward"),
-            Array("discount"), Array("physics", ANY_WIDTH)]
+            Array("discount"), Array("physics", physics_size)]
 
 
-def load_episode(path: Path, sizes: tuple[int, int] | None = None, what: str = "") -> dict[str, np.ndarray]:
-    """A checked episode file: its name's length + 1 rows of each array, with ``sizes``
-    (observation, action) columns when given (``what`` names their source)."""
+def load_episode(path: Path, sizes: tuple[int, ...] | None = None, what: str = "") -> dict[str, np.ndarray]:
+    """A checked episode file of at least one step: its name's length + 1 rows of each array,
+    with ``sizes`` (observation, action[, physics]) columns when given (``what`` names
+    their source)."""
     path = Path(path)
     _, length = parse_episode_name(path)
+    if length < 1:
+        raise InputError(f"{path}: an episode of {length} steps holds no transition")
     episode = _read_npz(path, EPISODE_KEYS)
-    check_arrays(path, episode, episode_arrays(*(sizes or (ANY_WIDTH, ANY_WIDTH))), what=what, rows=length + 1,
+    check_arrays(path, episode, episode_arrays(*(sizes or ())), what=what, rows=length + 1,
                  rows_from="the name promises")
     return episode
 
 
+def check_domain(domain, where: Path | str) -> str:
+    """``domain`` if it is one this project simulates, else an error naming ``where``."""
+    if domain not in DOMAIN_SIZES:
+        raise InputError(f"{where}: unknown domain {domain!r}; known: {', '.join(DOMAIN_SIZES)}")
+    return domain
+
+
 def load_domain_episode(path: Path, domain: str) -> dict[str, np.ndarray]:
-    """An episode file held to the observation and action sizes of ``domain``."""
-    return load_episode(path, DOMAIN_SIZES.get(domain), what=f"the {domain} domain")
+    """An episode file held to the observation, action and physics sizes of ``domain``
+    (relabelling sets the simulator to each stored physics state)."""
+    sizes = (*DOMAIN_SIZES[check_domain(domain, path)], PHYSICS_SIZES[domain])
+    return load_episode(path, sizes, what=f"the {domain} domain")
 
 
 def episode_files(directory: Path) -> list[Path]:
@@ -118,14 +131,26 @@ def write_manifest(dataset_dir: Path, metadata: dict) -> Path:
 
 
 def read_manifest(manifest_path: Path) -> tuple[dict, list[Path]]:
-    """Return the manifest and the episode paths it lists, checking that each exists."""
+    """Return the manifest and the episode paths it lists, checking that it names a known
+    domain, lists at least one episode, that each exists, and that the length it lists for
+    each is the one the file's name gives."""
     manifest_path = Path(manifest_path)
     try:
         manifest = read_json(manifest_path)
-        listed = [e["file"] for e in manifest["episodes"]]
-    except (ValueError, KeyError, TypeError) as exc:
+        listed = [(e["file"], e["length"]) for e in manifest["episodes"]]
+        domain = manifest["domain"]
+    except KeyError as exc:
+        raise InputError(f"{manifest_path}: not a dataset manifest (no {exc} key)") from exc
+    except (ValueError, TypeError) as exc:
         raise InputError(f"{manifest_path}: not a dataset manifest ({exc})") from exc
-    paths = [manifest_path.parent / EPISODE_DIR / name for name in listed]
+    check_domain(domain, manifest_path)
+    if not listed:
+        raise InputError(f"{manifest_path}: lists no episodes")
+    paths = [manifest_path.parent / EPISODE_DIR / name for name, _ in listed]
+    for path, (_, length) in zip(paths, listed):
+        if parse_episode_name(path)[1] != length:
+            raise InputError(f"{manifest_path}: lists {path.name} with {length} steps, its name gives "
+                             f"{parse_episode_name(path)[1]}")
     absent = [str(p) for p in paths if not p.exists()]
     if absent:
         raise InputError(f"{manifest_path}: listed episode files are missing: {absent[:3]}")
