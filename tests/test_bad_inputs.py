@@ -217,22 +217,27 @@ def relabel_episode_listed_but_absent(tmp, good):
     return relabel_case(tmp, manifest, ": listed episode files are missing")
 
 
+def relabel_episode_resaved(tmp, good, index: int, message: str, **arrays) -> Case:
+    """Relabelling a copy of the good dataset whose episode ``index`` holds ``arrays``
+    instead (each a function of the episode's arrays), failing with ``<episode>: message``."""
+    manifest, episodes = copy_dataset(good, tmp)
+    stored = dict(np.load(episodes[index]))
+    resave(episodes[index], **{name: change(stored) for name, change in arrays.items()})
+    built = relabel_case(tmp, manifest)
+    built.message = f"{episodes[index]}: {message}"
+    return built
+
+
 @case
 def relabel_episode_with_nan(tmp, good):
-    manifest, episodes = copy_dataset(good, tmp)
-    resave(episodes[1], observation=nan_at(np.load(episodes[1])["observation"], 4))
-    built = relabel_case(tmp, manifest)
-    built.message = f"{episodes[1]}: observation row 4 is not finite"
-    return built
+    return relabel_episode_resaved(tmp, good, 1, "observation row 4 is not finite",
+                                   observation=lambda stored: nan_at(stored["observation"], 4))
 
 
 @case
 def relabel_episode_of_another_domain(tmp, good):
-    manifest, episodes = copy_dataset(good, tmp)
-    resave(episodes[0], observation=np.zeros((EPISODE + 1, 78), np.float32))
-    built = relabel_case(tmp, manifest)
-    built.message = f"{episodes[0]}: observation has shape (11, 78), the walker domain has 24 columns"
-    return built
+    return relabel_episode_resaved(tmp, good, 0, "observation has shape (11, 78), the walker domain has 24 columns",
+                                   observation=lambda _: np.zeros((EPISODE + 1, 78), np.float32))
 
 
 @case
@@ -246,20 +251,14 @@ def relabel_episode_truncated(tmp, good):
 
 @case
 def relabel_episode_shorter_than_its_name(tmp, good):
-    manifest, episodes = copy_dataset(good, tmp)
-    resave(episodes[0], **{key: value[:-2] for key, value in np.load(episodes[0]).items()})
-    built = relabel_case(tmp, manifest)
-    built.message = f"{episodes[0]}: observation has 9 rows, the name promises 11"
-    return built
+    return relabel_episode_resaved(tmp, good, 0, "observation has 9 rows, the name promises 11",
+                                   **{key: (lambda stored, key=key: stored[key][:-2]) for key in storage.EPISODE_KEYS})
 
 
 @case
 def relabel_episode_physics_of_another_width(tmp, good):
-    manifest, episodes = copy_dataset(good, tmp)
-    resave(episodes[1], physics=np.zeros((EPISODE + 1, 17), np.float32))
-    built = relabel_case(tmp, manifest)
-    built.message = f"{episodes[1]}: physics has shape (11, 17), the walker domain has 18 columns"
-    return built
+    return relabel_episode_resaved(tmp, good, 1, "physics has shape (11, 17), the walker domain has 18 columns",
+                                   physics=lambda _: np.zeros((EPISODE + 1, 17), np.float32))
 
 
 @case
