@@ -117,6 +117,7 @@ def test_without_the_bound_calql_updates_are_cqls_bit_for_bit():
     assert "bound_rate" not in metrics["cql"]
 
 
+@pytest.mark.slow
 def test_calql_values_its_policy_no_lower_than_the_data_where_cql_falls_below(tmp_path):
     """A contextual bandit whose behaviour policy is decent: a*(s) + U(-0.5, 0.5), mean
     return -2 * 0.5^2 / 3 = -1/6 (each transition is its own episode, so the Monte-Carlo

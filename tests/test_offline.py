@@ -69,6 +69,7 @@ def test_a_member_trained_in_a_batch_follows_its_trajectory_alone(tmp_path, algo
     assert not torch.allclose(actions[1], actions[4], atol=1e-3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algorithm, steps, tolerance", [
     ("td3", 1500, 0.02), ("cql", 1500, 0.02), ("crr", 1500, 0.03),
 ])

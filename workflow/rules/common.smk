@@ -18,8 +18,10 @@ check_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 validate(config, "../schemas/config.schema.yaml")
 
 # Jobs import the package from this checkout, also inside the conda environment of
-# `--sdm conda`, which holds the dependencies only (envs/berl.yaml).
-os.environ.update(PYTHONPATH=os.path.join(workflow.basedir, "src"))
+# `--sdm conda`, which holds the dependencies only (envs/berl.yaml). A copy of the workflow
+# without src/ (the tests' scratch copies) leaves the caller's import path as it is.
+if os.path.isdir(os.path.join(workflow.basedir, "src")):
+    os.environ.update(PYTHONPATH=os.path.join(workflow.basedir, "src"))
 
 PRESET = config["preset"]
 # Every stage block completed by its settings dataclass, the one home of the defaults.
