@@ -318,18 +318,64 @@ def test_the_d4rl_branch_runs_through_snakemake_to_obds_table(workflow_copy):
     np.testing.assert_allclose(hopper.score, d4rl.normalised_score(hopper["return"], d4rl.REFERENCE_RETURNS["hopper"]),
                                atol=1e-3)  # the CSV keeps four decimals
     results = workflow_copy / "results/smoke/d4rl"
-    teacher = json.loads((results / "hopper-medium-v2/offline/cql/evaluation.json").read_text())
+    teacher = json.loads((results / "hopper-medium-v2/offline/corl_calql/evaluation.json").read_text())
     assert {m["task"] for m in teacher["members"]} == {"Hopper-v4"}
     distilled = torch.load(results / "halfcheetah-medium-replay-v2/distill/av_pbc_n16.pt", weights_only=False)
-    assert distilled["task"] == "HalfCheetah-v4" and distilled["observation"].shape == (16, 17)
+    # One set per distillation seed (`distill.seeds`: 1 at smoke).
+    assert distilled["task"] == "HalfCheetah-v4" and distilled["observation"].shape == (1, 16, 17)
     tex = (workflow_copy / "reports/table_obd_d4rl.tex").read_text()
     assert "Hop M" in tex and "HC M-R" in tex and "(32.5)" in tex
 
 
 def test_every_offline_algorithm_can_be_a_teacher():
+    """Any offline algorithm can be the D4RL teacher; the ExORL branch's distillations take
+    one of that branch's algorithms, all but CORL's Cal-QL, which is D4RL's own recipe."""
     from berl.core.settings import describe
     from berl.distill.obd import DistillSettings
     from berl.offline.registry import ALGORITHMS
 
-    for settings in (d4rl.D4RLSettings, DistillSettings):
-        assert set(describe(settings)["teacher"]["choices"]) == set(ALGORITHMS), settings.__name__
+    assert set(describe(d4rl.D4RLSettings)["teacher"]["choices"]) == set(ALGORITHMS)
+    assert set(describe(DistillSettings)["teacher"]["choices"]) == set(ALGORITHMS) - {"corl_calql"}
+
+
+def shell_commands(dry_run_output: str) -> list[str]:
+    """The `berl` commands that a dry run (-p) prints."""
+    commands = [line.split("Shell command: ", 1)[-1].strip() for line in dry_run_output.splitlines()]
+    return [command for command in commands if command.startswith("python -m berl")]
+
+
+def flag_value(command: str, flag: str) -> str:
+    words = command.split()
+    assert words.count(flag) == 1, f"{flag} given {words.count(flag)} times: {command}"
+    return words[words.index(flag) + 1]
+
+
+def test_the_d4rl_teacher_trains_with_corls_settings_at_the_presets_sizes(dry_run):
+    """Smoke's teacher is corl_calql for `d4rl.steps` with `d4rl.corl_calql`'s sizes (once,
+    not also the offline block's), CORL's values for the rest, and the offline block's seeds."""
+    teachers = [c for c in shell_commands(dry_run("smoke").stdout) if c.startswith("python -m berl train ")
+                and "/d4rl/" in c]
+    assert len(teachers) == len(d4rl.OBD_DATASETS)
+    command = teachers[0]
+    expected = {"--algorithm": "corl_calql", "--steps": "300", "--hidden-dim": "64", "--batch-size": "64",
+                "--seeds": "2", "--cql-alpha": "10.0", "--action-samples": "10", "--cql-temperature": "1.0",
+                "--actor-lr": "3e-05", "--critic-lr": "0.0003", "--tau": "0.005", "--discount": "0.99"}
+    assert {flag: flag_value(command, flag) for flag in expected} == expected
+
+
+def test_the_exorl_based_calql_stays_a_d4rl_teacher_with_the_offline_blocks_settings(workflow_copy):
+    (workflow_copy / "data/d4rl").mkdir(parents=True)
+    (workflow_copy / "data/d4rl/hopper-medium-v2.hdf5").touch()
+
+    def teach_with_calql(config):
+        smoke = config["presets"]["smoke"]
+        smoke["d4rl"].update(teacher="calql", datasets=["hopper-medium-v2"], corl_calql={"hidden_dim": 16})
+        smoke["offline"]["calql"] = {"bound": False}
+
+    edit_config(workflow_copy, teach_with_calql)
+    dry = snakemake(workflow_copy, "-n", "-p", *SMOKE)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    [command] = [c for c in shell_commands(dry.stdout) if "/d4rl/" in c and c.startswith("python -m berl train ")]
+    assert flag_value(command, "--algorithm") == "calql" and "--no-bound" in command.split()
+    assert (flag_value(command, "--steps"), flag_value(command, "--hidden-dim")) == ("300", "64")
+    assert "--cql-temperature" not in command and "results/smoke/d4rl/hopper-medium-v2/offline/calql/" in command

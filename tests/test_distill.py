@@ -292,13 +292,17 @@ def test_a_set_is_scored_by_ten_fresh_policies_trained_like_the_inner_loop_for_t
     config = DistillConfig(layers=2, width=4, inner_steps=3)
     g = torch.Generator().manual_seed(0)
     obs, actions = torch.randn(5, 3, generator=g), torch.rand(5, 2, generator=g) * 2 - 1
-    returns = distill_module.score(obs, actions, torch.zeros(3), torch.ones(3), "walker_walk", config)
-    assert runs["tasks"] == ["walker_walk"] * 10 and runs["episodes"] == 10
-    assert returns.tolist() == [4.5 + 10 * seed for seed in range(10)]  # mean over each seed's episodes
+    other = (obs + 1, -actions)
+    returns = distill_module.score_sets([(obs, actions), other], torch.zeros(3), torch.ones(3), "walker_walk",
+                                        config, distill_module.Learner.inner(config))
+    assert runs["tasks"] == ["walker_walk"] * 20 and runs["episodes"] == 10  # both sets' policies in one batch
+    # Mean over each policy's 10 episodes, a row per set, a column per evaluation seed.
+    assert returns.tolist() == [[4.5 + 10 * seed for seed in range(10)], [104.5 + 10 * seed for seed in range(10)]]
     net = Policy("tanh_gaussian", 2, 4)
-    for seed, (params,) in enumerate(runs["agent"].members):
+    for i, (params,) in enumerate(runs["agent"].members):
+        seed, (set_obs, set_actions) = i % 10, [(obs, actions), other][i // 10]
         generator = torch.Generator().manual_seed(seed)  # a fresh policy per seed, its own noise
-        expected = train_on_pairs(net, net.init(3, 2, generator), obs, actions, 3, 0.1, generator,
+        expected = train_on_pairs(net, net.init(3, 2, generator), set_obs, set_actions, 3, 0.1, generator,
                                   differentiable=False)
         assert all(torch.equal(p, q) for p, q in zip(params, expected))
 
@@ -326,36 +330,41 @@ def test_teacher_labels_come_from_the_chosen_member(tmp_path):
 # A run scored only at its end, logging and checkpointing no more than that.
 AT_THE_END = dict(seed=0, log_every=100, checkpoint_every=1000, eval_every=0)
 SMALL = DistillConfig(synthetic=16, layers=3, width=16, inner_steps=5, minibatches=2, batch_size=64,
-                      eval_seeds=2, eval_episodes=1)
+                      eval_seeds=2, eval_episodes=1, random_draws=2, generalisation_steps=5)
 
 
 def test_distillation_run_scores_and_resumes_to_the_same_set(walker_teacher, tmp_path, monkeypatch):
     import berl.distill.obd as distill_module
 
     data, agents = walker_teacher
-    kwargs = dict(config=SMALL, outer_steps=8, device=torch.device("cpu"), seed=0, log_every=4,
+    kwargs = dict(config=SMALL, outer_steps=8, device=torch.device("cpu"), seed=0, seeds=2, log_every=4,
                   checkpoint_every=3, eval_every=4)
     reference = distill_module.distill(data, agents, "walker_walk", out_path=tmp_path / "ref.pt", **kwargs)
-    assert reference["teacher"]["task"] == "walker_walk" and reference["observation"].shape == (16, 24)
+    assert reference["teacher"]["task"] == "walker_walk" and reference["observation"].shape == (2, 16, 24)
+    assert reference["seeds"] == [0, 1] and not torch.equal(reference["observation"][0], reference["observation"][1])
     assert [point["step"] for point in reference["curve"]] == [4, 8]
-    assert len(reference["random_pairs"]) == 2 and len(reference["final"]) == 2
+    # Pooled: 2 distillation seeds x 2 evaluation seeds; random selection 2 draws x 2 evaluation seeds.
+    assert all(len(point["returns"]) == 4 for point in reference["curve"]) and len(reference["random_pairs"]) == 4
+    assert reference["final"] == reference["curve"][-1]["returns"]
     assert all(r >= 0 for r in reference["final"])  # dm_control rewards are in [0, 1]
     assert reference["action"].abs().max() <= 1
+    assert [(entry["seed"], entry["step"]) for entry in reference["losses"]] == [(0, 4), (0, 8), (1, 4), (1, 8)]
 
-    real_step, calls = Distiller.step, {"n": 0}
+    real_step, calls = Distiller.step, {"n": 0, "die_at": 8 + 7}  # step 7 of the second run
 
-    def dies_at_step_7(self, real, generator):
+    def counted_step(self, real, generator):
         calls["n"] += 1
-        if calls["n"] == 7:
+        if calls["n"] == calls["die_at"]:
             raise KeyboardInterrupt("killed")
         return real_step(self, real, generator)
 
-    monkeypatch.setattr(distill_module.Distiller, "step", dies_at_step_7)
+    monkeypatch.setattr(distill_module.Distiller, "step", counted_step)
     with pytest.raises(KeyboardInterrupt):
         distill_module.distill(data, agents, "walker_walk", out_path=tmp_path / "resumed.pt", **kwargs)
     assert (tmp_path / "resumed.pt.ckpt").exists() and not (tmp_path / "resumed.pt").exists()
-    monkeypatch.setattr(distill_module.Distiller, "step", real_step)
+    calls.update(n=0, die_at=None)
     resumed = distill_module.distill(data, agents, "walker_walk", out_path=tmp_path / "resumed.pt", **kwargs)
+    assert calls["n"] == 2  # the first run is kept; the second resumes from its checkpoint at step 6
     torch.testing.assert_close(resumed["observation"], reference["observation"], rtol=0, atol=0)
     torch.testing.assert_close(resumed["action"], reference["action"], rtol=0, atol=0)
     assert resumed["curve"] == reference["curve"] and resumed["losses"] == reference["losses"]
@@ -408,7 +417,9 @@ def test_table2_gathers_every_method_once(walker_teacher, tmp_path):
                          tmp_path / "table2", {"preset": "test"})
     written = pd.read_csv(tmp_path / "table2.csv", comment="#")
     assert list(written.method) == ["dbc", "random", "av_pbc", "whole_data_bc", "teacher"]
-    assert list(written.runs) == [2, 2, 2, 2, 2]  # evaluation seeds; the teacher's training seeds
+    # Distillation seeds (1) x evaluation seeds (2); random selection's draws (2) x evaluation seeds;
+    # the teacher's training seeds.
+    assert list(written.runs) == [2, 4, 2, 2, 2]
     bc = written[written.method == "whole_data_bc"]
     # Normalised: % of the 1000 maximum, sample std over the two evaluation seeds.
     assert bc["mean"].item() == pytest.approx(sum(reference["whole_data_bc"]) / 2 / 10, abs=1e-3)
@@ -448,10 +459,210 @@ def test_ensembles_average_their_members_and_adam_learns_the_pairs():
 
 
 def test_generalisation_scores_every_learner(walker_teacher, tmp_path):
-    from berl.distill.obd import GENERALISATION, distill
+    from berl.distill.obd import ARCHITECTURES, ENSEMBLE, distill
 
     data, agents = walker_teacher
     result = distill(data, agents, "walker_walk", SMALL, 2, tmp_path / "set.pt", torch.device("cpu"),
                      generalisation=True, **AT_THE_END)
-    assert set(result["generalisation"]) == set(GENERALISATION)
+    assert set(result["generalisation"]) == {*ARCHITECTURES, ENSEMBLE}
     assert all(len(returns) == 2 for returns in result["generalisation"].values())
+    assert all(r >= 0 for returns in result["generalisation"].values() for r in returns)
+
+
+# ------------------------------- OBD's scoring protocol and generalisation study, by hand
+
+
+def test_scoring_defaults_are_obds():
+    from berl.distill.obd import DistillSettings
+    from berl.core.settings import describe
+
+    config = DistillConfig()
+    assert (config.scoring, config.score_checkpoints, config.av_pbc_score_checkpoints) == ("smoothed", 10, 5)
+    assert config.random_draws == 10 and (config.eval_seeds, config.eval_episodes) == (10, 10)
+    settings = describe(DistillSettings)
+    assert settings["seeds"]["default"] == 5 and settings["eval_every"]["default"] == 1000  # OBD's eval_freq
+    for name in ("scoring", "score_checkpoints", "av_pbc_score_checkpoints", "random_draws", "seeds"):
+        assert settings[name]["doc"] and settings[name]["flag"], name
+    with pytest.raises(ValueError, match="score_checkpoints must be at least 1, not 0"):
+        DistillConfig(score_checkpoints=0)
+    with pytest.raises(ValueError, match="unknown scoring 'best'"):
+        DistillConfig(scoring="best")
+
+
+def test_the_paper_preset_scores_with_obds_seeds_and_evaluation_interval(repo):
+    import yaml
+
+    from berl.core.settings import complete
+    from berl.distill.obd import DistillSettings
+
+    presets = yaml.safe_load((repo / "config.yaml").read_text())["presets"]
+    paper = complete(DistillSettings, presets["paper"]["distill"])
+    assert (paper["seeds"], paper["eval_every"], paper["outer_steps"]) == (5, 1000, 50_000)
+    assert (paper["score_checkpoints"], paper["av_pbc_score_checkpoints"], paper["random_draws"]) == (10, 5, 10)
+    assert paper["generalisation_steps"] == 500 and paper["generalisation_checkpoints"] == 4
+    # 50 checkpoints per run: the score averages those of steps 41 000-50 000 (Av-PBC 46 000-50 000).
+    from berl.distill.obd import evaluation_steps
+
+    assert evaluation_steps(50_000, 1000)[-10:] == list(range(41_000, 50_001, 1000))
+    assert complete(DistillSettings, presets["smoke"]["distill"])["generalisation_steps"] == 50
+
+
+def test_evaluated_checkpoints_are_every_eval_every_steps_and_the_final_set():
+    from berl.distill.obd import evaluation_steps
+
+    assert evaluation_steps(8, 4) == [4, 8]
+    assert evaluation_steps(10, 3) == [3, 6, 9, 10]
+    assert evaluation_steps(5, 0) == [5]
+
+
+def _curve(points: int) -> list[dict]:
+    """Checkpoint k = 1, 2, ... scores k and 10 k for two (seed) entries."""
+    return [{"step": 100 * k, "returns": [float(k), 10.0 * k]} for k in range(1, points + 1)]
+
+
+def test_a_sets_score_is_the_mean_of_its_last_10_checkpoints_or_5_for_av_pbc():
+    from berl.distill.obd import set_score, smoothed
+
+    curve = _curve(12)
+    # DBC and PBC: checkpoints 3..12, mean 7.5; Av-PBC: 8..12, mean 10; final: 12.
+    assert set_score({"objective": "dbc", "config": {}, "curve": curve}) == [7.5, 75.0]
+    assert set_score({"objective": "pbc", "config": {}, "curve": curve}) == [7.5, 75.0]
+    assert set_score({"objective": "av_pbc", "config": {}, "curve": curve}) == [10.0, 100.0]
+    assert set_score({"objective": "av_pbc", "config": {"scoring": "final"}, "curve": curve}) == [12.0, 120.0]
+    assert set_score({"objective": "dbc", "config": {"score_checkpoints": 2}, "curve": curve}) == [11.5, 115.0]
+    # Fewer checkpoints than asked: all of them (1, 2, 3: mean 2).
+    assert smoothed(_curve(3), 10) == [2.0, 20.0]
+
+
+def test_table2_scores_sets_by_their_smoothed_score_and_random_selection_by_its_draws(tmp_path):
+    from berl.core.checkpoint import save_torch
+    from berl.core.io import write_json
+    from berl.reports.distill import load_results, score_rows
+
+    folder = tmp_path / "random" / "seed0" / "walker_walk"
+    # Random selection: 10 draws x 2 evaluation seeds, draw d scoring 100 d and 100 d + 20.
+    random_pairs = [100.0 * d + 20 * s for d in range(10) for s in range(2)]
+    for objective in ("dbc", "av_pbc"):
+        save_torch(folder / f"{objective}.pt", {
+            "task": "walker_walk", "objective": objective, "config": {}, "curve": _curve(12),
+            "final": _curve(12)[-1]["returns"], "random_pairs": random_pairs, "generalisation": {}})
+    write_json(folder / "baselines.json", {"task": "walker_walk", "whole_data_bc": [1.0], "teacher": [2.0]})
+    rows = score_rows(load_results([folder / "dbc.pt", folder / "av_pbc.pt"]), [folder / "baselines.json"])
+    means = rows.groupby("method")["return"].mean()
+    assert means["dbc"] == pytest.approx((7.5 + 75) / 2) and means["av_pbc"] == pytest.approx((10 + 100) / 2)
+    # The mean over 10 draws of each draw's mean over evaluation seeds: 100 x 4.5 + 10 = 460.
+    assert means["random"] == pytest.approx(460.0) and (rows.method == "random").sum() == 20
+
+
+def test_random_selection_scores_the_starting_pairs_of_ten_distillation_seeds(walker_teacher, tmp_path, monkeypatch):
+    import berl.distill.obd as distill_module
+
+    data, agents = walker_teacher
+    scored = []
+
+    def fake_scores(sets, mean, std, task, config, learner):
+        """Set i of a call scores (sum of its actions, the same + 1) for its two evaluation seeds."""
+        scored.append((learner, sets))
+        return np.array([[actions.sum().item() + s for s in range(config.eval_seeds)] for _, actions in sets])
+
+    monkeypatch.setattr(distill_module, "score_sets", fake_scores)
+    config = DistillConfig(**{**SMALL.__dict__, "random_draws": 10})
+    result = distill_module.distill(data, agents, "walker_walk", config, 2, tmp_path / "set.pt", torch.device("cpu"),
+                                    seed=3, seeds=2, log_every=100, checkpoint_every=1000, eval_every=0)
+    arrays, _, _, obs = distill_module.standardised_data(data, "walker_walk", torch.device("cpu"))
+    actions = arrays["action"]
+    learner, draws = scored[0]
+    assert learner == distill_module.Learner.inner(config) and len(draws) == 10
+    expected = []
+    for d, (draw_obs, draw_actions) in enumerate(draws):
+        index = torch.randperm(len(obs), generator=torch.Generator().manual_seed(3 + d))[:16]
+        assert torch.equal(draw_obs, obs[index]) and torch.equal(draw_actions, actions[index])
+        expected += [actions[index].sum().item(), actions[index].sum().item() + 1]
+    assert result["random_pairs"] == pytest.approx(expected)  # draw-major: 10 draws x 2 evaluation seeds
+    assert result["seeds"] == [3, 4]
+
+
+def test_the_generalisation_study_scores_the_sets_of_the_last_4_checkpoints(walker_teacher, tmp_path, monkeypatch):
+    import berl.distill.obd as distill_module
+
+    data, agents = walker_teacher
+    scored = []
+
+    def fake_scores(sets, mean, std, task, config, learner):
+        scored.append((learner, sets))
+        return np.array([[actions.sum().item() + s for s in range(config.eval_seeds)] for _, actions in sets])
+
+    monkeypatch.setattr(distill_module, "score_sets", fake_scores)
+    result = distill_module.distill(data, agents, "walker_walk", SMALL, 6, tmp_path / "set.pt", torch.device("cpu"),
+                                    seed=0, log_every=100, checkpoint_every=1000, eval_every=1, generalisation=True)
+    inner = distill_module.Learner.inner(SMALL)
+    checkpoints = [sets[0] for learner, sets in scored[1:7]]  # after random selection: steps 1..6
+    assert all(learner == inner and len(sets) == 1 for learner, sets in scored[1:7])
+    assert [point["step"] for point in result["curve"]] == [1, 2, 3, 4, 5, 6]
+    study = distill_module.generalisation_learners(SMALL)
+    assert [learner for learner, _ in scored[7:]] == list(study.values())
+    for learner, sets in scored[7:]:  # every learner scores the sets of steps 3, 4, 5 and 6
+        assert len(sets) == 4
+        assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(sets, checkpoints[2:]))
+    # Averaged over those four sets, per evaluation seed.
+    last_four = np.mean([actions.sum().item() for _, actions in checkpoints[2:]])
+    for name in study:
+        assert result["generalisation"][name] == pytest.approx([last_four, last_four + 1])
+
+
+def test_the_generalisation_table_compares_the_same_last_checkpoints():
+    from berl.reports.distill import generalisation_rows
+
+    result = {"task": "walker_walk", "objective": "av_pbc", "config": {}, "curve": _curve(6),
+              "generalisation": {"mlp2": [300.0, 400.0]}}
+    rows = generalisation_rows([("random", 0, result)])
+    default = rows[rows.learner == "default"].score.tolist()
+    # The inner loop's learner on checkpoints 3..6 (mean 4.5, 45), normalised as % of 1000.
+    assert default == pytest.approx([0.45, 4.5]) and rows[rows.learner == "mlp2"].score.tolist() == [30.0, 40.0]
+
+
+def test_the_generalisation_study_trains_six_architectures_with_adam_for_500_steps():
+    from berl.distill.obd import ARCHITECTURES, ENSEMBLE, Learner, generalisation_learners
+
+    config = DistillConfig()
+    assert config.generalisation_architectures == ["mlp2", "mlp3", "mlp4", "mlp5", "mlp6", "res_mlp"]
+    assert list(ARCHITECTURES) == config.generalisation_architectures
+    assert config.generalisation_checkpoints == 4
+    study = generalisation_learners(config)
+    assert list(study) == [*ARCHITECTURES, ENSEMBLE]
+    for name, layers, residual in [("mlp2", 2, False), ("mlp3", 3, False), ("mlp4", 4, False),
+                                   ("mlp5", 5, False), ("mlp6", 6, False), ("res_mlp", 6, True)]:
+        assert study[name] == Learner(Policy("tanh_gaussian", layers, 256, residual), "adam", 500, 1e-3)
+    # OBD's ensemble evaluation: 10 policies of the inner loop's learner (SGD, 100 steps, lr 0.1).
+    assert study[ENSEMBLE] == Learner(Policy("tanh_gaussian", 4, 256), "sgd", 100, 0.1, ensemble=10)
+    assert list(generalisation_learners(DistillConfig(generalisation_architectures=["res_mlp"]))) == [
+        "res_mlp", ENSEMBLE]
+    with pytest.raises(ValueError, match="unknown generalisation_architectures 'mlp7'"):
+        DistillConfig(generalisation_architectures=["mlp2", "mlp7"])
+
+
+def test_the_residual_mlp_has_mlp6s_parameters_and_adds_each_blocks_output_to_its_input():
+    from berl.distill.obd import Policy
+
+    config = DistillConfig()
+    residual, plain = Policy.named(config, "res_mlp"), Policy.named(config, "mlp6")
+    assert (residual.layers, residual.width, residual.residual) == (6, 256, True)
+    counts = [sum(p.numel() for p in net.init(17, 6, torch.Generator().manual_seed(0))) for net in (residual, plain)]
+    # 17 x 256 + 256, four 256 x 256 + 256, head 256 x 12 + 12 (mean and log std), 2 log-std scalars.
+    assert counts == [17 * 256 + 256 + 4 * (256 * 256 + 256) + 256 * 12 + 12 + 2] * 2 == [270_862] * 2
+
+    # Four layers, width 2, one block, on x = 1: h0 = relu(1 x (1, -1)) = (1, 0); the block adds
+    # W2 relu(W1 h0 + b1) + b2 = 2 x relu(0.5, 0) + (0, 0.25) = (1, 0.25), so h1 = (2, 0.25),
+    # and the head gives 0.5 x 2 + 2 x 0.25 = 1.5. The plain MLP of the same weights instead
+    # takes relu(W2 relu(W1 h0 + b1) + b2) = (1, 0.25) to the head: 0.5 + 0.5 = 1.
+    params = [torch.tensor([[1.0, -1.0]]), torch.zeros(2),
+              torch.eye(2), torch.tensor([-0.5, 0.0]),
+              torch.tensor([[2.0, 0.0], [0.0, 0.0]]), torch.tensor([0.0, 0.25]),
+              torch.tensor([[0.5], [2.0]]), torch.zeros(1)]
+    x = torch.tensor([[1.0]])
+    assert Policy("mlp", 4, 2, residual=True)(params, x).item() == pytest.approx(math.tanh(1.5))
+    assert Policy("mlp", 4, 2)(params, x).item() == pytest.approx(math.tanh(1.0))
+    assert len(Policy("mlp", 4, 2, residual=True).init(1, 1, torch.Generator().manual_seed(0))) == 8
+    for layers in (3, 5, 2):
+        with pytest.raises(ValueError, match="even number of layers from 4"):
+            Policy("mlp", layers, 2, residual=True)

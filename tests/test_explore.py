@@ -14,21 +14,100 @@ from berl.core.nets import MemberStreams
 from berl.explore.replay import NStepReplay
 
 
-def test_replay_samples_only_nstep_windows_inside_one_episode_of_each_member():
-    replay = NStepReplay(members=2, capacity=25, obs_dim=1, action_dim=1, nstep=3, episode_length=10,
-                         device=torch.device("cpu"))
-    offset = np.array([[0.0], [100.0]], np.float32)  # member 1's states are member 0's + 100
-    for t in range(25):  # two full episodes and half of a third
-        replay.extend((t + offset)[:, None], np.zeros((2, 1, 1), np.float32), (t + 1 + offset)[:, None])
-    assert replay.valid_starts() == 8 + 8 + 3
+def _replay(steps: int, members: int = 2, **options) -> NStepReplay:
+    """A replay of episodes of 10 steps, n-step 3, holding ``steps`` steps; member m's state
+    at step t is t + 100 m."""
+    replay = NStepReplay(members=members, capacity=steps, obs_dim=1, action_dim=1, nstep=3, episode_length=10,
+                         device=torch.device("cpu"), **options)
+    offset = 100 * np.arange(members, dtype=np.float32)[:, None]
+    for t in range(steps):
+        replay.extend((t + offset)[:, None], np.zeros((members, 1, 1), np.float32), (t + 1 + offset)[:, None])
+    return replay
+
+
+# 2.5 episodes of 10 steps: the windows of 3 steps start at 0..7 and 10..17 in the finished
+# episodes, and at 20..22 in the running one (steps 20..24 so far).
+@pytest.mark.parametrize("running_episode, starts", [
+    (False, {*range(0, 8), *range(10, 18)}),
+    (True, {*range(0, 8), *range(10, 18), *range(20, 23)}),
+], ids=["finished-only", "running"])
+def test_replay_samples_only_nstep_windows_inside_one_episode_of_each_member(running_episode, starts):
+    replay = _replay(25, running_episode=running_episode)
+    assert replay.valid_starts() == len(starts)
     batch = replay.sample(5000, MemberStreams([0, 1], torch.device("cpu")))
     start = batch["index"]
     assert batch["observation"].shape == (2, 5000, 1)
-    assert set(start[0].tolist()) == set(start[1].tolist()) == {*range(0, 8), *range(10, 18), *range(20, 23)}
+    assert set(start[0].tolist()) == set(start[1].tolist()) == starts
     assert not torch.equal(start[0], start[1])  # each member draws from its own stream
-    np.testing.assert_array_equal(batch["observation"][..., 0], start + torch.from_numpy(offset))
-    np.testing.assert_array_equal(batch["nstep_observation"][..., 0], start + 3 + torch.from_numpy(offset))
-    np.testing.assert_array_equal(batch["next_observation"][..., 0], start + 1 + torch.from_numpy(offset))
+    offset = torch.tensor([[0.0], [100.0]])
+    np.testing.assert_array_equal(batch["observation"][..., 0], start + offset)
+    np.testing.assert_array_equal(batch["nstep_observation"][..., 0], start + 3 + offset)
+    np.testing.assert_array_equal(batch["next_observation"][..., 0], start + 1 + offset)
+    if not running_episode:  # URLB's: the last transition a sample reads lies before the running episode's first
+        assert int(start.max()) + 3 - 1 < 20
+
+
+def test_replay_without_a_finished_episode_draws_no_batch():
+    replay = _replay(9)
+    assert replay.valid_starts() == 0 and replay.sample(4, MemberStreams([0, 1], torch.device("cpu"))) is None
+    assert _replay(9, running_episode=True).valid_starts() == 7
+
+
+def test_replay_partitions_serve_batches_in_turn_from_every_partitions_th_episode():
+    """URLB's loader workers: with 2 partitions and 4.5 episodes, batch t draws from episodes
+    t mod 2, t mod 2 + 2; the running episode 4, where sampled, belongs to partition 0."""
+    streams = MemberStreams([0, 1], torch.device("cpu"))
+    windows = [set(range(10 * episode, 10 * episode + 8)) for episode in range(4)]
+    finished = _replay(45, partitions=2)
+    assert [finished.valid_starts(partition) for partition in (0, 1)] == [16, 16]
+    for t in range(4):
+        start = finished.sample(2000, streams)["index"]
+        assert set(start[0].tolist()) == set(start[1].tolist()) == windows[t % 2] | windows[t % 2 + 2]
+    running = _replay(45, partitions=2, running_episode=True)
+    assert [running.valid_starts(partition) for partition in (0, 1)] == [16 + 3, 16]
+    assert set(running.sample(2000, streams)["index"][0].tolist()) == windows[0] | windows[2] | {40, 41, 42}
+
+
+def test_replay_partition_without_an_episode_draws_no_batch_and_passes_the_turn():
+    replay, streams = _replay(15, partitions=4), MemberStreams([0, 1], torch.device("cpu"))
+    drawn = [replay.sample(8, streams) is not None for _ in range(6)]
+    assert drawn == [True, False, False, False, True, False]  # only partition 0 holds an episode
+    resumed = _replay(15, partitions=4)
+    resumed.load_state_dict(replay.state_dict())
+    assert resumed.batches_drawn == 6 and resumed.sample(8, streams) is None  # partition 2's turn
+
+
+@pytest.mark.parametrize("partitions", [1, 4])
+def test_a_replay_members_draws_are_those_of_its_own_seed(partitions):
+    """Member 1 of a two-member replay draws exactly what a replay of that member alone draws."""
+    pair, alone = _replay(45, partitions=partitions), _replay(45, members=1, partitions=partitions)
+    pair_streams, alone_streams = MemberStreams([5, 6], torch.device("cpu")), MemberStreams([6], torch.device("cpu"))
+    for _ in range(5):
+        torch.testing.assert_close(pair.sample(64, pair_streams)["index"][1],
+                                   alone.sample(64, alone_streams)["index"][0], rtol=0, atol=0)
+
+
+# Episodes of 10 steps, n-step 3, 30 steps, updates every step from step 5 on. Finished
+# episodes only: none before step 10, then one per step (21). With the running episode:
+# every step from 5 (26). Two partitions, finished only: attempt t at step 5 + t asks
+# partition t mod 2; until step 20 only partition 0 holds an episode, served at steps
+# 11, 13, ..., 19 (5), then every step (11): 16.
+@pytest.mark.parametrize("options, updates", [
+    ({"replay_partitions": 1}, 21),
+    ({"replay_partitions": 1, "replay_running_episode": True}, 26),
+    ({"replay_partitions": 2}, 16),
+], ids=["finished-only", "running", "two-partitions"])
+def test_an_explorer_skips_an_update_whose_partition_holds_no_finished_episode(options, updates):
+    settings = {"hidden_dim": 16, "batch_size": 8, "seed_frames": 5, "update_every": 1, "rep_dim": 8} | options
+    agent = make_agent([{"agent": "rnd"}], 4, 2, [0], settings=settings, capacity=30, episode_length=10)
+    calls = []
+    learner_update = agent.learner.update
+    agent.learner.update = lambda batch, streams: calls.append(agent.steps) or learner_update(batch, streams)
+    rng = np.random.default_rng(0)
+    for step in range(1, 31):
+        observation = rng.normal(size=(1, 4)).astype(np.float32)
+        agent.observe(observation, agent.act(observation), observation + 0.1, step % 10 == 0)
+    assert len(calls) == updates, calls
 
 
 def test_encoder_pretraining_reduces_its_dynamics_losses(walker_random, tmp_path):

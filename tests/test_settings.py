@@ -126,7 +126,7 @@ def test_command_line_flags_of_settings_carry_no_default(stage):
             seen.add(dest)
             assert action.required or action.default is argparse.SUPPRESS, f"berl {stage} {action.option_strings[0]}"
     skipped = {"distill": {"bc_steps"}, "distill-baselines": {"objective", "outer_steps", "eval_every", "log_every",
-                                                               "checkpoint_every", "seed"},
+                                                               "checkpoint_every", "seed", "seeds"},
                # agents are evaluated over `episodes`, the random policy over `random_episodes`
                "train": {"random_episodes"}, "evaluate": {"random_episodes"}, "random-reference": {"episodes"}}
     assert names - seen == skipped.get(stage, set())
@@ -154,7 +154,7 @@ def test_mirrored_defaults_are_the_algorithms_own():
 
     explore = ExploreSettings()
     for name in ("hidden_dim", "batch_size", "seed_frames", "encoder_online", "encoder_init",
-                 "encoder_nstep_successor"):
+                 "encoder_nstep_successor", "critic", "replay_running_episode", "replay_partitions"):
         assert getattr(explore, name) == getattr(APTConfig, name)
     assert explore.knn_rms == ParticleReward.knn_rms
     train = TrainSettings(steps=1)

@@ -305,6 +305,19 @@ def d4rl_teacher(wildcards):
     return f"{D4RL_RESULTS}/offline/{D4RL.teacher}/agents.pt".format(d4rl=wildcards.d4rl)
 
 
+def d4rl_teacher_settings():
+    """The teacher's `berl train` settings. A teacher with a block of its own in `d4rl`
+    (CORL's Cal-QL, `d4rl.corl_calql`) takes its sizes and settings from there, completed
+    with its own defaults (CORL's), and only the rest from the offline block; another takes
+    the offline block's sizes and its switches there (`offline.<teacher>`)."""
+    own = SETTINGS["d4rl"].get(D4RL.teacher)
+    if own is None:
+        return f'{stage_flags("offline", skip=("steps",))} {switches_of(D4RL.teacher)}'
+    config_class = ALGORITHMS[D4RL.teacher][1]
+    return (f'{stage_flags("offline", skip=("steps", "hidden_dim", "batch_size"))} '
+            f"{stage_settings.flags(config_class, stage_settings.complete(config_class, own))}")
+
+
 def d4rl_outer_steps(wildcards):
     return D4RL.outer_steps_of(d4rl_name(wildcards), wildcards.objective, DISTILL["outer_steps"])
 

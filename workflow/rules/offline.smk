@@ -51,8 +51,9 @@ rule random_reference:
 
 
 rule train_offline_d4rl:
-    """The D4RL branch's teacher: `d4rl.teacher` trained on one D4RL dataset (every seed as
-    one batch), evaluated in the dataset's Gymnasium task."""
+    """The D4RL branch's teacher: `d4rl.teacher` (CORL's Cal-QL by default) trained on one
+    D4RL dataset for `d4rl.steps` (every seed as one batch), evaluated in the dataset's
+    Gymnasium task."""
     input:
         f"{D4RL_RESULTS}/transitions.npz",
     output:
@@ -60,10 +61,9 @@ rule train_offline_d4rl:
         evaluation=f"{D4RL_RESULTS}/offline/{D4RL.teacher}/evaluation.json",
     params:
         task=d4rl_task,
-        steps=D4RL.steps or SETTINGS["offline"]["steps"],
-        settings=stage_flags("offline", skip=("steps",)),
+        steps=D4RL.steps,
+        settings=d4rl_teacher_settings(),
         evaluation=stage_flags("evaluate", prefix="eval_", skip=("random_episodes",)),
-        switches=switches_of(D4RL.teacher),
     log:
         log_file("train_d4rl/{d4rl}"),
     benchmark:
@@ -78,4 +78,4 @@ rule train_offline_d4rl:
     shell:
         f"python -m berl train --algorithm {D4RL.teacher} --data {{params.task}}={{input}}"
         " --dataset {wildcards.d4rl} --steps {params.steps} --out {output.agents} --eval-out {output.evaluation}"
-        " {params.settings} {params.evaluation} {params.switches} --threads {threads} > {log} 2>&1"
+        " {params.settings} {params.evaluation} --threads {threads} > {log} 2>&1"

@@ -54,18 +54,23 @@ OBD_DATASETS = [f"{env}-{level}-v2" for env in ("halfcheetah", "hopper", "walker
 
 @dataclass
 class D4RLSettings:
-    """The ``d4rl`` block: OBD's own benchmark. The teacher trains with the ``offline``
-    block's settings and the distillations with the ``distill`` block's, except where
-    this block sets the outer steps."""
+    """The ``d4rl`` block: OBD's own benchmark. The teacher, CORL's Cal-QL by default (OBD
+    distils CORL's Cal-QL checkpoints), trains for ``steps`` with the ``offline`` block's
+    seeds, logging, checkpoints and evaluation; its sizes and settings are its own block's
+    (``corl_calql``), those of another teacher the ``offline`` block's. The distillations
+    take the ``distill`` block's settings, except where this block sets the outer steps."""
 
     datasets: list[str] = setting(OBD_DATASETS, "D4RL names (file <root>/<name>.hdf5) or Minari ids "
                                                 "(mujoco/<env>/<level>-v0)", flag=False)
     root: str = setting("data/d4rl", "folder of the D4RL files", flag=False)
     require: bool = setting(False, "true: a dataset whose source is absent stops the workflow before any job; "
                                    "false: it is left out (and the branch is off when none is present)", flag=False)
-    teacher: Literal["td3", "cql", "crr", "calql"] = setting(
-        "cql", "offline algorithm trained on each dataset, whose best seed is the teacher", flag=False)
-    steps: int | None = setting(None, "the teacher's gradient steps (none: the offline block's steps)", flag=False)
+    teacher: Literal["td3", "cql", "crr", "calql", "corl_calql"] = setting(
+        "corl_calql", "offline algorithm trained on each dataset, whose best seed is the teacher: corl_calql is "
+                      "Cal-QL as CORL trains it (OBD's teachers), calql Cal-QL's bound on ExORL's CQL", flag=False)
+    steps: int = setting(1_000_000, "the teacher's gradient steps (CORL's)", flag=False)
+    corl_calql: dict = setting({}, "the corl_calql teacher's settings, fields of berl.offline.calql.CORLCalQLConfig "
+                                   "(left out: CORL's values)", flag=False)
     outer_steps: dict = setting({}, "outer steps per objective (dbc, pbc, av_pbc); an objective left out "
                                     "takes the distill block's outer_steps", flag=False)
     hopper_outer_steps: dict = setting({}, "the same for hopper's datasets (OBD runs hopper shorter)", flag=False)

@@ -28,6 +28,9 @@ from berl.datasets.envs import DOMAIN_SIZES, PHYSICS_SIZES
 EPISODE_KEYS = ("observation", "action", "reward", "discount", "physics")
 TRANSITION_KEYS = ("observation", "action", "reward", "discount", "next_observation")
 EPISODE_END = "episode_end"  # optional transition array: True on each episode's last row
+# Largest distance between next_obs[t] and obs[t + 1] at which row t + 1 continues row t's
+# episode in Monte-Carlo returns (CORL's Cal-QL's).
+NEXT_STATE_TOLERANCE = 1e-6
 MANIFEST = "manifest.json"
 EPISODE_DIR = "episodes"
 
@@ -235,13 +238,17 @@ def concatenate(parts: list[Transitions]) -> Transitions:
 def returns_to_go(transitions: Transitions, discount: float, path: Path | str = "") -> np.ndarray:
     """The discounted Monte-Carlo return from every transition to the end of its episode,
     shape (N, 1): r_t + discount * (return of t + 1), restarting at each episode end and
-    stopping at a termination (a zero discount). A dataset that ends mid-episode counts its
-    last row as an episode end."""
+    stopping at a termination (a zero discount). As CORL's Cal-QL, an episode also ends
+    where the next row does not start from this row's next state (next_obs[t] and obs[t + 1]
+    further apart than ``NEXT_STATE_TOLERANCE``): the rows are not one trajectory there. A
+    dataset that ends mid-episode counts its last row as an episode end."""
     if transitions.episode_end is None:
         raise InputError(f"{path or 'the dataset'}: no episode_end array, which Monte-Carlo returns need "
                            "(written by relabelling and by the D4RL import; rerun the stage that made it)")
     reward = transitions.reward[:, 0].astype(np.float64)
-    continues = (transitions.discount[:, 0] > 0) & ~transitions.episode_end.astype(bool)
+    gap = np.linalg.norm(transitions.next_observation[:-1] - transitions.observation[1:], axis=1)
+    next_row_follows = np.append(gap <= NEXT_STATE_TOLERANCE, False)
+    continues = (transitions.discount[:, 0] > 0) & ~transitions.episode_end.astype(bool) & next_row_follows
     returns = np.zeros(len(reward))
     following = 0.0
     for t in range(len(reward) - 1, -1, -1):

@@ -15,12 +15,19 @@ Every cloning loss, inner and outer, is a mean over states and action dimensions
 policy is OBD's tanh-Gaussian: trained on its reparameterised sampled action, it acts with
 tanh(mean). States are standardised by the dataset's mean and standard deviation (plus
 1e-3); the synthetic states live in that space, and the policy reads standardised states.
-Defaults follow the reference code, LeavesLei/OBD (facts: sections 5 and 7).
+
+Scoring follows OBD's protocol. A run scores its set every ``eval_every`` outer steps and
+at its end (the evaluated checkpoints); the set's score is the mean over its last 10
+checkpoints (5 for Av-PBC), and a distillation job pools ``seeds`` runs. Random selection
+is scored on 10 draws of random real pairs. OBD's generalisation study trains other
+architectures on the sets of the last 4 checkpoints and averages them.
+Defaults follow the reference code, LeavesLei/OBD (facts: sections 5, 7 and 8).
 """
 
 from __future__ import annotations
 
 import math
+import typing
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Literal
@@ -45,11 +52,17 @@ LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # the tanh-Gaussian policy's clamp, as OB
 
 
 Objective = Literal["dbc", "pbc", "av_pbc"]
+# The policies of OBD's generalisation study: plain MLPs of 2 to 6 linear layers and a residual MLP.
+Architecture = Literal["mlp2", "mlp3", "mlp4", "mlp5", "mlp6", "res_mlp"]
+ARCHITECTURES: tuple[Architecture, ...] = typing.get_args(Architecture)
+RESIDUAL_LAYERS = 6  # res_mlp has as many linear layers as mlp6, so the two differ only by the skips
+ENSEMBLE_SIZE = 10  # the study's ensembles: 10 policies of the inner loop's learner, actions averaged
+ENSEMBLE = f"ensemble{ENSEMBLE_SIZE}"
 
 
 @dataclass
 class DistillConfig:
-    """OBD's values (facts: sections 5 and 7); the other choices are switches."""
+    """OBD's values (facts: sections 5, 7 and 8); the other choices are switches."""
 
     synthetic: int = setting(256, "synthetic (state, action) pairs N_syn")
     objective: Objective = setting("av_pbc", "distillation objective")
@@ -74,12 +87,34 @@ class DistillConfig:
                                          "(OBD leaves them free)")
     eval_seeds: int = setting(10, "fresh policies trained on a set per score")
     eval_episodes: int = setting(10, "episodes per policy")
+    scoring: Literal["smoothed", "final"] = setting(
+        "smoothed", "a set's score: the mean over its last evaluated checkpoints (OBD's; score_checkpoints) "
+                    "or its final set's alone")
+    score_checkpoints: int = setting(
+        10, "evaluated checkpoints (every eval_every outer steps, and the final set) whose mean is a DBC or "
+            "PBC set's score, as OBD; all of them where fewer were evaluated")
+    av_pbc_score_checkpoints: int = setting(5, "the same for an Av-PBC set, as OBD")
+    random_draws: int = setting(10, "draws of N_syn random real pairs scored for random selection, as OBD")
+    generalisation_architectures: list[Architecture] = setting(
+        list(ARCHITECTURES), "architectures of OBD's generalisation study: mlp<k> with k linear layers, res_mlp "
+                             "with residual blocks (Policy); the distilled policy's kind and width")
+    generalisation_steps: int = setting(500, "full-batch steps each architecture trains on a set, as OBD's study")
+    generalisation_lr: float = setting(
+        1e-3, "learning rate of the study's Adam (the paper names Adam; OBD's code trains with SGD at 0.1)")
+    generalisation_checkpoints: int = setting(
+        4, "last evaluated checkpoints whose sets the study scores, their scores averaged, as OBD")
 
     def __post_init__(self):
         for name, info in describe(DistillConfig).items():
-            if info["choices"] and getattr(self, name) not in info["choices"]:
-                known = ", ".join(info["choices"])
-                raise ValueError(f"unknown {name} {getattr(self, name)!r}; known: {known}")
+            values = getattr(self, name) if info["list"] else [getattr(self, name)]
+            for value in values:
+                if info["choices"] and value not in info["choices"]:
+                    known = ", ".join(info["choices"])
+                    raise ValueError(f"unknown {name} {value!r}; known: {known}")
+        counts = ("score_checkpoints", "av_pbc_score_checkpoints", "random_draws", "generalisation_checkpoints")
+        for name in counts:  # a count of 0 would average nothing (or, sliced from the end, everything)
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
 
 
 @dataclass(kw_only=True)
@@ -89,10 +124,13 @@ class DistillSettings(DistillConfig):
 
     outer_steps: int = setting(doc="outer steps of a distillation")
     bc_steps: int = setting(doc="Adam steps of the whole-data BC baseline")
-    eval_every: int = setting(0, "outer steps between scores (0: only at the end)")
+    eval_every: int = setting(1000, "outer steps between evaluated checkpoints, OBD's eval_freq (0: only the "
+                                    "final set); a score's last 10 checkpoints span its last 10 000 steps")
     log_every: int = setting(100, "outer steps between progress lines")
     checkpoint_every: int = setting(1000, "outer steps between checkpoints")
-    seed: int = setting(0, "seed of the initial pairs and of every outer step's draws")
+    seed: int = setting(0, "first distillation seed: a run's seed draws its initial pairs and every outer "
+                           "step's randomness")
+    seeds: int = setting(5, "distillations per job (seeds seed, seed + 1, ...), their scores pooled, as OBD")
     teacher: Literal["td3", "cql", "crr", "calql"] = setting(
         doc="offline algorithm whose best seed per task is the teacher", flag=False)
     sizes: list[int] = setting(doc="further N_syn of the Av-PBC size sweep", flag=False)
@@ -100,13 +138,13 @@ class DistillSettings(DistillConfig):
     datasets: list[str] | None = setting(None, "datasets to distil (none: every dataset of the preset)", flag=False)
     objectives: list[Objective] = setting(["dbc", "pbc", "av_pbc"], "objectives distilled", flag=False)
     generalisation: list[Objective] = setting(
-        [], "objectives whose final sets (at `synthetic` pairs) are also scored with 2/3/5-layer policies, "
-            "Adam, and 10-policy ensembles, OBD's generalisation study", flag=False)
+        [], "objectives whose sets (at `synthetic` pairs) OBD's generalisation study also scores: "
+            "generalisation_architectures and 10-policy ensembles", flag=False)
 
 
 # Settings that only one of the two entry points reads: a distillation's run (its length,
-# scoring, logging, checkpoints and seed) and objective, and the whole-data BC's length.
-RUN_SETTINGS = ("outer_steps", "eval_every", "log_every", "checkpoint_every", "seed")
+# scoring, logging, checkpoints and seeds) and objective, and the whole-data BC's length.
+RUN_SETTINGS = ("outer_steps", "eval_every", "log_every", "checkpoint_every", "seed", "seeds")
 DISTILL_ONLY = ("objective",) + RUN_SETTINGS
 BASELINES_ONLY = ("bc_steps",)
 
@@ -118,6 +156,11 @@ BASELINES_ONLY = ("bc_steps",)
 class Policy:
     """The distilled policy's architecture, applied to a list of parameter tensors so that
     training it can be differentiated. Hidden layers are ReLU, ``layers`` linear layers in all.
+
+    ``residual``: the layers between the first and the last form blocks of two, each adding
+    its Linear-ReLU-Linear output to its input, h <- h + W2 relu(W1 h + b1) + b2 (the first
+    layer's ReLU output enters the first block, the last block's sum the head). Same
+    parameters as the plain MLP of that depth; ``layers`` must be even, 4 or more.
 
     ``tanh_gaussian`` (OBD's): the last layer gives a mean and a log std per action
     dimension; log std = scale * head + offset, with the scalars scale and offset learnt
@@ -132,11 +175,26 @@ class Policy:
     kind: str
     layers: int
     width: int
+    residual: bool = False
+
+    def __post_init__(self):
+        if self.residual and (self.layers < 4 or self.layers % 2):
+            raise ValueError(f"a residual policy has an input layer, blocks of two layers and a head: "
+                             f"an even number of layers from 4, not {self.layers}")
 
     @classmethod
-    def of(cls, config: DistillConfig, layers: int | None = None) -> Policy:
-        """The configured policy, or its architecture at another depth."""
-        return cls(config.policy, layers or config.layers, config.width)
+    def of(cls, config: DistillConfig) -> Policy:
+        """The configured policy."""
+        return cls(config.policy, config.layers, config.width)
+
+    @classmethod
+    def named(cls, config: DistillConfig, name: Architecture) -> Policy:
+        """An architecture of the generalisation study, of the distilled policy's kind and
+        width: ``mlp<k>`` has k linear layers; ``res_mlp`` six, its middle four in two
+        residual blocks (input layer, two blocks, head)."""
+        if name == "res_mlp":
+            return cls(config.policy, RESIDUAL_LAYERS, config.width, residual=True)
+        return cls(config.policy, int(name.removeprefix("mlp")), config.width)
 
     def init(self, obs_dim: int, act_dim: int, generator: torch.Generator, device=None) -> list[torch.Tensor]:
         """Fresh parameters drawn from ``generator``: weight (fan_in, fan_out) and bias per
@@ -165,9 +223,13 @@ class Policy:
 
     def __call__(self, params: list[torch.Tensor], obs: torch.Tensor,
                  noise: torch.Tensor | None = None) -> torch.Tensor:
-        x = obs
-        for i in range(0, 2 * self.layers - 2, 2):
-            x = torch.relu(x @ params[i] + params[i + 1])
+        x = torch.relu(obs @ params[0] + params[1])
+        if self.residual:
+            for i in range(2, 2 * self.layers - 2, 4):
+                x = x + torch.relu(x @ params[i] + params[i + 1]) @ params[i + 2] + params[i + 3]
+        else:
+            for i in range(2, 2 * self.layers - 2, 2):
+                x = torch.relu(x @ params[i] + params[i + 1])
         out = x @ params[2 * self.layers - 2] + params[2 * self.layers - 1]
         if self.kind == "mlp":
             return torch.tanh(out)
@@ -359,8 +421,8 @@ class Distiller(nn.Module):
 
 
 class PolicyMembers(nn.Module):
-    """Policies trained on one set, one ensemble per evaluation seed (actions averaged over
-    the ensemble), behind the ``act`` of offline agents so ``rollout_returns`` runs them."""
+    """Policies trained on sets, one ensemble per member (actions averaged over the
+    ensemble), behind the ``act`` of offline agents so ``rollout_returns`` runs them."""
 
     def __init__(self, net: Policy, members: list[list[list[torch.Tensor]]], mean: torch.Tensor,
                  std: torch.Tensor):
@@ -379,42 +441,85 @@ class PolicyMembers(nn.Module):
 
 @dataclass(frozen=True)
 class Learner:
-    """How the evaluated policies are built and trained on a set. The default is the inner
-    loop's own learner, as OBD evaluates; the others are the paper's generalisation study."""
+    """How the policies that score a set are built and trained on it. OBD scores a set with
+    the inner loop's own learner (``inner``); its generalisation study swaps the
+    architecture and the optimiser (``generalisation_learners``)."""
 
-    layers: int | None = None  # None: the distilled policy's depth
-    optimizer: str = "sgd"  # "sgd" (the inner loop's, lr inner_lr) or "adam" (lr 1e-3)
-    ensemble: int = 1  # policies per evaluation seed, actions averaged
+    net: Policy
+    optimizer: Literal["sgd", "adam"]  # plain full-batch SGD, as the inner loop, or Adam
+    steps: int
+    lr: float
+    ensemble: int = 1  # policies per evaluation seed, their actions averaged
+
+    @classmethod
+    def inner(cls, config: DistillConfig, ensemble: int = 1) -> Learner:
+        return cls(Policy.of(config), "sgd", config.inner_steps, config.inner_lr, ensemble)
+
+    def train(self, init: list[torch.Tensor], obs: torch.Tensor, actions: torch.Tensor,
+              generator: torch.Generator) -> list[torch.Tensor]:
+        if self.optimizer == "adam":
+            return adam_cloning(self.net, init, obs, actions, self.steps, self.lr, generator)
+        return train_on_pairs(self.net, init, obs, actions, self.steps, self.lr, generator, differentiable=False)
 
 
-GENERALISATION = {
-    "mlp2": Learner(layers=2), "mlp3": Learner(layers=3), "mlp5": Learner(layers=5),
-    "adam": Learner(optimizer="adam"), "ensemble10": Learner(ensemble=10),
-}
+def generalisation_learners(config: DistillConfig) -> dict[str, Learner]:
+    """OBD's generalisation study: each of ``generalisation_architectures`` trained for
+    ``generalisation_steps`` full-batch Adam steps (the paper's optimiser; OBD's code runs
+    SGD, its Adam option being inert), and ensembles of 10 policies of the inner loop's
+    learner (OBD's ensemble evaluation)."""
+    learners = {name: Learner(Policy.named(config, name), "adam", config.generalisation_steps,
+                              config.generalisation_lr)
+                for name in config.generalisation_architectures}
+    return learners | {ENSEMBLE: Learner.inner(config, ensemble=ENSEMBLE_SIZE)}
 
 
-def score(obs: torch.Tensor, actions: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
-          task: str, config: DistillConfig, learner: Learner = Learner()) -> np.ndarray:
-    """Mean return per evaluation seed of policies trained by BC on the pairs, shape
-    (eval_seeds,). OBD's protocol: per seed a fresh policy, ``inner_steps`` full-batch SGD
-    steps at ``inner_lr`` on its sampled actions, then ``eval_episodes`` episodes acting
-    with tanh(mean)."""
-    obs_dim, act_dim = obs.shape[1], actions.shape[1]
-    net = Policy.of(config, learner.layers)
+def score_sets(sets: list[tuple[torch.Tensor, torch.Tensor]], mean: torch.Tensor, std: torch.Tensor, task: str,
+               config: DistillConfig, learner: Learner) -> np.ndarray:
+    """Mean return per (set, evaluation seed), shape (len(sets), eval_seeds), of policies
+    that ``learner`` trains on each set of (standardised state, action) pairs. OBD's
+    protocol: per evaluation seed a fresh policy (or ensemble), trained on its sampled
+    actions, then ``eval_episodes`` episodes acting with tanh(mean). Every set uses the same
+    evaluation seeds, and all the policies act in one lockstep batch of environments."""
     members = []
-    for seed in range(config.eval_seeds):
-        ensemble = []
-        for j in range(learner.ensemble):
-            generator = torch.Generator(obs.device).manual_seed(seed + 100_000 * j)
-            init = net.init(obs_dim, act_dim, generator, obs.device)
-            if learner.optimizer == "adam":
-                ensemble.append(adam_cloning(net, init, obs, actions, config.inner_steps, 1e-3, generator))
-            else:
-                ensemble.append(train_on_pairs(net, init, obs, actions, config.inner_steps, config.inner_lr,
-                                               generator, differentiable=False))
-        members.append(ensemble)
-    agent = PolicyMembers(net, members, mean, std).to(obs.device)
-    return rollout_returns(agent, [task] * config.eval_seeds, config.eval_episodes).mean(axis=1)
+    for obs, actions in sets:
+        for seed in range(config.eval_seeds):
+            ensemble = []
+            for j in range(learner.ensemble):
+                generator = torch.Generator(obs.device).manual_seed(seed + 100_000 * j)
+                init = learner.net.init(obs.shape[1], actions.shape[1], generator, obs.device)
+                ensemble.append(learner.train(init, obs, actions, generator))
+            members.append(ensemble)
+    agent = PolicyMembers(learner.net, members, mean, std).to(mean.device)
+    returns = rollout_returns(agent, [task] * len(members), config.eval_episodes).mean(axis=1)
+    return returns.reshape(len(sets), config.eval_seeds)
+
+
+def evaluation_steps(outer_steps: int, eval_every: int) -> list[int]:
+    """The outer steps whose sets a run scores, its evaluated checkpoints: every
+    ``eval_every`` (0: none) and the last. (OBD evaluates at 0, e, ..., n - e, before the
+    step; here after it, so the final set is always among them.)"""
+    return [*(range(eval_every, outer_steps, eval_every) if eval_every else []), outer_steps]
+
+
+def smoothed(curve: list[dict], last: int) -> list[float]:
+    """Per entry of the curve's returns (distillation seed x evaluation seed), the mean over
+    its last ``last`` evaluated checkpoints (all of them where fewer): OBD's smoothing."""
+    return np.mean([point["returns"] for point in curve[-last:]], axis=0).tolist()
+
+
+def scored_checkpoints(config: DistillConfig, objective: Objective) -> int:
+    """How many of a set's last evaluated checkpoints its score averages."""
+    if config.scoring == "final":
+        return 1
+    return config.av_pbc_score_checkpoints if objective == "av_pbc" else config.score_checkpoints
+
+
+def set_score(result: dict) -> list[float]:
+    """A distillation's score per (distillation seed, evaluation seed), from its result
+    file: OBD's mean over the last 10 evaluated checkpoints (Av-PBC 5), or the final set's
+    with ``scoring: final``, as its configuration says."""
+    config = DistillConfig(**result["config"])
+    return smoothed(result["curve"], scored_checkpoints(config, result["objective"]))
 
 
 def whole_data_bc(obs: torch.Tensor, actions: torch.Tensor, config: DistillConfig, steps: int,
@@ -464,79 +569,120 @@ def baselines(data_path: Path, agents_path: Path, task: str, config: DistillConf
 # ------------------------------------------------------------------------------- run
 
 
+def random_draw(size: int, synthetic: int, generator: torch.Generator) -> torch.Tensor:
+    """Indices of ``synthetic`` distinct real pairs of ``size``, the first draw of
+    ``generator``: the pairs a run starts from, and a draw of random selection."""
+    return torch.randperm(size, generator=generator, device=generator.device)[:synthetic]
+
+
 def distill(data_path: Path, agents_path: Path, task: str, config: DistillConfig, outer_steps: int,
             out_path: Path, device: torch.device, *, seed: int, log_every: int, checkpoint_every: int,
-            eval_every: int, generalisation: bool = False) -> dict:
+            eval_every: int, seeds: int = 1, generalisation: bool = False) -> dict:
     """Distil the dataset relabelled for ``task`` (``data_path``) with the teacher from
-    ``agents_path``; write the synthetic set, its learning curve and scores to ``out_path``.
+    ``agents_path``, ``seeds`` times (distillation seeds ``seed``, ``seed + 1``, ...); write
+    the sets, their learning curves and scores to ``out_path``.
 
-    Scores (mean return per evaluation seed; none with ``config.eval_episodes`` 0): the
-    initial random real pairs, the set every ``eval_every`` outer steps (0: only at the end)
-    and the final set; with ``generalisation``, also the final set's scores with the
-    learners of ``GENERALISATION``. The random pairs and then every outer step (its
-    teacher samples, policy initialisation, minibatches and policy noise) draw from one
-    generator seeded with ``seed``, so that every objective starts from the same pairs and
-    a resumed run continues the same stream.
+    Scores are mean returns per evaluation seed (none with ``config.eval_episodes`` 0),
+    pooled over the runs: each list holds run after run one value per evaluation seed.
+    ``curve``: each run's set at its evaluated checkpoints (``evaluation_steps``), whose
+    last ones make its score (``set_score``); ``random_pairs``: random selection,
+    ``random_draws`` draws of N_syn real pairs, draw d being the pairs that distillation
+    seed ``seed + d`` starts from (one value per draw and evaluation seed); with
+    ``generalisation``, the learners of ``generalisation_learners`` on each run's sets of
+    its last ``generalisation_checkpoints`` checkpoints, averaged over those sets. A run's
+    initial pairs, then every outer step (its teacher samples, policy initialisation,
+    minibatches and policy noise) draw from one generator seeded with its distillation seed,
+    so that every objective starts from the same pairs and a resumed run continues the
+    same stream.
     """
 
     out_path = Path(out_path)
     data, mean, std, obs = standardised_data(data_path, task, device)
     raw_obs, dataset_actions = data["observation"], data["action"]
-
-    generator = torch.Generator(device).manual_seed(seed)
-    start = torch.randperm(len(obs), generator=generator, device=device)[: config.synthetic]
-    distiller = Distiller(obs[start], dataset_actions[start], config)
     teacher, saved = load_agent(Path(agents_path), device)
     member = best_member(saved, task)
     real = real_data(config, obs, raw_obs, dataset_actions, one_member(teacher, member), 0)
+    inner = Learner.inner(config)
+    learners = generalisation_learners(config) if generalisation else {}
+    checkpoints = evaluation_steps(outer_steps, eval_every)
+    evaluated = set(checkpoints)
+    kept = set(checkpoints[-config.generalisation_checkpoints:]) if generalisation else set()
 
-    def evaluate(set_obs, set_actions, learner: Learner = Learner()) -> list[float]:
+    def scores(sets: list[tuple[torch.Tensor, torch.Tensor]], learner: Learner = inner) -> np.ndarray:
         if not config.eval_episodes:
-            return []
-        return score(set_obs.detach(), set_actions.detach(), mean, std, task, config, learner).tolist()
+            return np.zeros((len(sets), 0))
+        return score_sets(sets, mean, std, task, config, learner)
 
     run_id = {"config": asdict(config), "data": str(data_path), "agents": str(agents_path),
-              "task": task, "seed": seed, "outer_steps": outer_steps, "eval_every": eval_every}
+              "task": task, "seed": seed, "seeds": seeds, "outer_steps": outer_steps, "eval_every": eval_every,
+              "generalisation": generalisation}
     checkpoint = out_path.with_name(out_path.name + ".ckpt")
     state = load_checkpoint(checkpoint, run_id, device)
     if state is None:
-        step, losses, curve = 0, [], []
-        random_pairs = evaluate(distiller.obs, distiller.actions)
-    else:
-        distiller.load_state_dict(state["distiller"])
-        distiller.optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"])
-        step, losses, curve, random_pairs = state["step"], state["losses"], state["curve"], state["random_pairs"]
-        log.info("resuming at outer step %d", step)
-
+        draws = [random_draw(len(obs), config.synthetic, torch.Generator(device).manual_seed(seed + d))
+                 for d in range(config.random_draws)]
+        random_pairs = scores([(obs[index], dataset_actions[index]) for index in draws]).flatten().tolist()
+        state = {"random_pairs": random_pairs, "runs": [], "current": None}
     log.info("%s on %s (%d states), teacher %s member %d (%s), %s", config.objective, task,
              len(obs), saved["algorithm"], member, saved["members"][member], asdict(config))
-    while step < outer_steps:
-        step += 1
-        loss = distiller.step(real, generator)
-        if step % log_every == 0 or step == outer_steps:
-            log.info("outer step %d/%d %s", step, outer_steps, checked_metrics({"loss": loss}, step))
-            losses.append({"step": step, "loss": loss.item()})
-        if eval_every and step % eval_every == 0 and step < outer_steps:
-            curve.append({"step": step, "returns": evaluate(distiller.obs, distiller.actions)})
-        if step % checkpoint_every == 0 and step < outer_steps:
-            save_checkpoint(checkpoint, run_id, {
-                "distiller": distiller.state_dict(), "optimizer": distiller.optimizer.state_dict(),
-                "generator": generator.get_state(), "step": step, "losses": losses, "curve": curve,
-                "random_pairs": random_pairs,
-            })
-    final = evaluate(distiller.obs, distiller.actions)
-    curve.append({"step": outer_steps, "returns": final})
-    others = {name: evaluate(distiller.obs, distiller.actions, learner)
-              for name, learner in GENERALISATION.items()} if generalisation else {}
+
+    runs = state["runs"]  # the finished runs
+    for run_seed in range(seed + len(runs), seed + seeds):
+        generator = torch.Generator(device).manual_seed(run_seed)
+        start = random_draw(len(obs), config.synthetic, generator)
+        distiller = Distiller(obs[start], dataset_actions[start], config)
+        current = state["current"]
+        if current is None:
+            step, losses, curve, snapshots = 0, [], [], []
+        else:
+            distiller.load_state_dict(current["distiller"])
+            distiller.optimizer.load_state_dict(current["optimizer"])
+            generator.set_state(current["generator"])
+            step, losses, curve, snapshots = (current[key] for key in ("step", "losses", "curve", "snapshots"))
+            log.info("resuming at outer step %d (distillation seed %d)", step, run_seed)
+        while step < outer_steps:
+            step += 1
+            loss = distiller.step(real, generator)
+            if step % log_every == 0 or step == outer_steps:
+                log.info("seed %d outer step %d/%d %s", run_seed, step, outer_steps,
+                         checked_metrics({"loss": loss}, step))
+                losses.append({"seed": run_seed, "step": step, "loss": loss.item()})
+            if step in evaluated:
+                pairs = (distiller.obs.detach().clone(), distiller.actions.detach().clone())
+                curve.append({"step": step, "returns": scores([pairs])[0].tolist()})
+                if step in kept:
+                    snapshots.append(pairs)
+            if step % checkpoint_every == 0 and step < outer_steps:
+                state["current"] = {
+                    "distiller": distiller.state_dict(), "optimizer": distiller.optimizer.state_dict(),
+                    "generator": generator.get_state(), "step": step, "losses": losses, "curve": curve,
+                    "snapshots": snapshots,
+                }
+                save_checkpoint(checkpoint, run_id, state)
+        runs.append({"seed": run_seed, "observation": distiller.obs.detach().cpu(),
+                     "action": distiller.actions.detach().cpu(), "losses": losses, "curve": curve,
+                     "generalisation": {name: scores(snapshots, learner).mean(axis=0).tolist()
+                                        for name, learner in learners.items()}})
+        state["current"] = None
+        if len(runs) < seeds:  # a resumed job skips the runs it finished
+            save_checkpoint(checkpoint, run_id, state)
+
+    def pooled(lists):
+        return [value for values in lists for value in values]
+
+    curve = [{"step": point["step"], "returns": pooled(run["curve"][i]["returns"] for run in runs)}
+             for i, point in enumerate(runs[0]["curve"])]
     result = {
-        "task": task, "objective": config.objective, "config": asdict(config), "seed": seed,
+        "task": task, "objective": config.objective, "config": asdict(config), "seeds": [run["seed"] for run in runs],
         "teacher": {"agents": str(agents_path), "algorithm": saved["algorithm"], "member": member,
                     **saved["members"][member]},
-        "observation": distiller.obs.detach().cpu(), "action": distiller.actions.detach().cpu(),
+        # (seeds, N_syn, dim): one set per run
+        "observation": torch.stack([run["observation"].cpu() for run in runs]),
+        "action": torch.stack([run["action"].cpu() for run in runs]),
         "mean": mean.cpu(), "std": std.cpu(),
-        "losses": losses, "curve": curve, "random_pairs": random_pairs, "final": final,
-        "generalisation": others,
+        "losses": pooled(run["losses"] for run in runs), "curve": curve, "random_pairs": state["random_pairs"],
+        "final": curve[-1]["returns"],
+        "generalisation": {name: pooled(run["generalisation"][name] for run in runs) for name in learners},
     }
     save_torch(out_path, result)
     checkpoint.unlink(missing_ok=True)

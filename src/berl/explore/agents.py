@@ -44,6 +44,16 @@ class ExploreSettings:
         "APT's online encoder update pairs (s, a) with the n-step successor, as URLB's replay")
     knn_rms: bool = setting(ParticleReward.knn_rms,
                             "divide APT's k-NN distances by their running mean, as URLB's knn_rms")
+    critic: Literal["shared_trunk", "separate"] = setting(
+        ExplorerConfig.critic, "the explorers' critic: URLB's Q1 and Q2 heads on one shared trunk, or two "
+                               "separate nets as the offline learners' (ExORL's)")
+    replay_running_episode: bool = setting(
+        ExplorerConfig.replay_running_episode,
+        "minibatches also draw from the running episode (URLB's replay holds finished episodes only)")
+    replay_partitions: int = setting(
+        ExplorerConfig.replay_partitions,
+        "minibatch t draws from the episodes whose index is t mod this, as URLB's replay loader's 4 workers; "
+        "1: from all episodes")
 
 
 def check_spec(spec: dict) -> None:

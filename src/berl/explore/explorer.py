@@ -2,11 +2,14 @@
 
 The learner is the project's clipped double-Q actor-critic (``offline.td3.TD3``), which
 matches URLB's DDPG backbone: twin critics with a min target, target actions with clipped
-Gaussian noise, soft target critics, ExORL/URLB network shapes. An explorer acts uniformly
-at random for its first ``seed_frames`` steps, then with Gaussian noise around its policy,
-and every ``update_every`` steps takes one n-step minibatch from its own replay, asks the
-subclass for that batch's intrinsic reward (training whatever model the reward comes from
-on the same batch) and updates the actor-critic on it.
+Gaussian noise, soft target critics, ExORL/URLB network shapes. Its critic is URLB's, whose
+Q1 and Q2 heads share one trunk (``critic: separate`` gives the offline learners' two
+separate nets). An explorer acts uniformly at random for its first ``seed_frames`` steps,
+then with Gaussian noise around its policy, and every ``update_every`` steps takes one
+n-step minibatch from its own replay, asks the subclass for that batch's intrinsic reward
+(training whatever model the reward comes from on the same batch) and updates the
+actor-critic on it. As in URLB, minibatches come from finished episodes only, each from one
+of ``replay_partitions`` interleaved shares of them (URLB's replay loader workers).
 
 One explorer object runs K independent explorers in lockstep, one per seed, as the offline
 learners do: every network is an ensemble with one member per explorer, the replay and the
@@ -17,13 +20,17 @@ explores exactly as it would in a job of its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 
 from berl.core.nets import MemberStreams
 from berl.explore.replay import NStepReplay
+from berl.offline.common import SharedTrunkTwinCritic, TwinCritic
 from berl.offline.td3 import TD3, TD3Config
+
+CRITICS = {"shared_trunk": SharedTrunkTwinCritic, "separate": TwinCritic}
 
 
 @dataclass
@@ -34,6 +41,14 @@ class ExplorerConfig(TD3Config):
     seed_frames: int = 4000  # uniform-random actions before learning starts
     update_every: int = 2
     exploration_std: float = 0.2
+    # URLB's DDPG critic: Q1 and Q2 heads on one shared trunk; "separate": ExORL's two nets.
+    critic: Literal["shared_trunk", "separate"] = "shared_trunk"
+    # URLB samples stored (finished) episodes only; True also samples the running episode.
+    replay_running_episode: bool = False
+    # URLB's replay loader has 4 workers, each serving batches from every 4th episode in turn.
+    # Kept as the default after measuring it (bench/bench_replay_partitions.py): it costs no
+    # speed and gives the particle set URLB's, a quarter of the episodes.
+    replay_partitions: int = 4
 
 
 class Explorer:
@@ -45,9 +60,11 @@ class Explorer:
                  capacity: int, episode_length: int, device: torch.device, context_dim: int = 0):
         self.config, self.device, self.seeds = config, device, list(seeds)
         self.action_dim, self.episode_length = action_dim, episode_length
-        self.learner = TD3(obs_dim + context_dim, action_dim, self.seeds, config).to(device)
+        self.learner = TD3(obs_dim + context_dim, action_dim, self.seeds, config,
+                           critic_class=CRITICS[config.critic]).to(device)
         self.replay = NStepReplay(len(self.seeds), capacity, obs_dim, action_dim, config.nstep,
-                                  episode_length, device)
+                                  episode_length, device, running_episode=config.replay_running_episode,
+                                  partitions=config.replay_partitions)
         # Acting draws from one numpy generator per member; the learner's noise, replay
         # sampling and the reward models from one torch stream per member.
         self.rngs = [np.random.default_rng(seed) for seed in self.seeds]
@@ -61,6 +78,7 @@ class Explorer:
             "learner": self.learner,
             "actor_optimizer": self.learner.optimizers["actor"],
             "critic_optimizer": self.learner.optimizers["critic"],
+            "replay": self.replay,  # its draw count, which decides the partition of the next batch
         }
 
     # -- what subclasses define ---------------------------------------------------------
@@ -98,6 +116,12 @@ class Explorer:
 
     def update(self) -> None:
         batch = self.replay.sample(self.config.batch_size, self.streams)
+        if batch is None:
+            # The partition whose turn it is holds no finished episode yet: possible while
+            # fewer than replay_partitions episodes are finished, so only where seed_frames
+            # is shorter than that many episodes (URLB's 4000 seed frames give each of its
+            # 4 workers an episode before the first update). Nothing to learn from: skip.
+            return
         reward, metrics = self.intrinsic_reward(batch)
         learner_batch = {
             "observation": self.policy_input(batch["observation"], batch["index"]),
@@ -112,8 +136,8 @@ class Explorer:
     # -- resuming -----------------------------------------------------------------------
 
     def remember(self, episodes: list[dict[str, np.ndarray]]) -> None:
-        """Put one stored episode of every member back into the replay (the replay is not
-        checkpointed)."""
+        """Put one stored episode of every member back into the replay (its contents are
+        not checkpointed, only its draw count)."""
         observation = np.stack([episode["observation"] for episode in episodes])
         action = np.stack([episode["action"] for episode in episodes])
         self.replay.extend(observation[:, :-1], action[:, 1:], observation[:, 1:])

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from berl.core.nets import ensemble_mlp, member_generators
+from berl.core.nets import (
+    EnsembleLayerNorm,
+    EnsembleLinear,
+    ensemble_mlp,
+    member_generators,
+    orthogonal_,
+)
 
 
 @dataclass
@@ -41,6 +47,10 @@ class OfflineAgent(nn.Module):
     def act(self, obs: torch.Tensor) -> torch.Tensor:
         """Deterministic action of every member: (K, B, obs) -> (K, B, act)."""
         raise NotImplementedError
+
+    def fit_to_data(self, data: dict[str, torch.Tensor]) -> None:
+        """Called once before the first step with the arrays that ``update``'s batches are
+        drawn from, (N, ·); nothing by default (CORL's Cal-QL takes its state statistics)."""
 
     def update(self, batch: dict[str, torch.Tensor], streams) -> dict[str, torch.Tensor]:
         """One gradient step for every member; returns per-member metrics of shape (K,)."""
@@ -93,7 +103,8 @@ LOG_STD_MIN, LOG_STD_MAX = -10.0, 2.0  # CQL's actor, as in ExORL
 
 
 class TwinCritic(nn.Module):
-    """Q1 and Q2 of K agents as one ensemble of 2K members."""
+    """ExORL's offline critic: Q1 and Q2 of K agents as two separate nets, evaluated as one
+    ensemble of 2K members."""
 
     def __init__(self, obs_dim: int, act_dim: int, hidden: int, member_seeds: list[int]):
         super().__init__()
@@ -104,6 +115,29 @@ class TwinCritic(nn.Module):
         """(K, B, ·) inputs -> (2, K, B, 1) values."""
         x = torch.cat([obs, action], dim=-1)
         return self.net(torch.cat([x, x], dim=0)).unflatten(0, (2, -1))
+
+
+class SharedTrunkTwinCritic(nn.Module):
+    """URLB's DDPG critic: Q1 and Q2 share one trunk, Linear-LayerNorm-Tanh on (s, a), and
+    each has its own head, Linear-ReLU-Linear. Same inputs and outputs as ``TwinCritic``.
+
+    Both heads' TD errors train the shared trunk. Member m's layers are initialised in
+    order (trunk, Q1, Q2) from its own generator.
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: int, member_seeds: list[int]):
+        super().__init__()
+        members = len(member_seeds)
+        self.trunk = nn.Sequential(EnsembleLinear(members, obs_dim + act_dim, hidden),
+                                   EnsembleLayerNorm(members, hidden), nn.Tanh())
+        self.q1 = nn.Sequential(EnsembleLinear(members, hidden, hidden), nn.ReLU(), EnsembleLinear(members, hidden, 1))
+        self.q2 = nn.Sequential(EnsembleLinear(members, hidden, hidden), nn.ReLU(), EnsembleLinear(members, hidden, 1))
+        orthogonal_(self, member_generators(member_seeds, salt=1))
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """(K, B, ·) inputs -> (2, K, B, 1) values."""
+        h = self.trunk(torch.cat([obs, action], dim=-1))
+        return torch.stack([self.q1(h), self.q2(h)])
 
 
 class DeterministicActor(nn.Module):
@@ -136,13 +170,19 @@ class TanhGaussianActor(nn.Module):
     def sample(self, obs: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Reparameterised actions tanh(mu + sigma * noise) and their log-densities (summed
         over action dimensions, with the tanh change of variables)."""
-        mu, std = self(obs)
-        pre_tanh = mu + std * noise
-        action = torch.tanh(pre_tanh)
-        gaussian = -0.5 * noise.pow(2) - std.log() - 0.5 * math.log(2 * math.pi)
-        # log(1 - tanh(x)^2) = 2 (log 2 - x - softplus(-2x)), stable for large |x|.
-        jacobian = 2 * (math.log(2) - pre_tanh - nn.functional.softplus(-2 * pre_tanh))
-        return action, (gaussian - jacobian).sum(dim=-1, keepdim=True)
+        return tanh_gaussian_sample(*self(obs), noise)
+
+
+def tanh_gaussian_sample(mean: torch.Tensor, std: torch.Tensor, noise: torch.Tensor
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reparameterised actions tanh(mean + std * noise) of standard normal ``noise`` and
+    their log-densities, summed over action dimensions, with the tanh change of variables."""
+    pre_tanh = mean + std * noise
+    action = torch.tanh(pre_tanh)
+    gaussian = -0.5 * noise.pow(2) - std.log() - 0.5 * math.log(2 * math.pi)
+    # log(1 - tanh(x)^2) = 2 (log 2 - x - softplus(-2x)), stable for large |x|.
+    jacobian = 2 * (math.log(2) - pre_tanh - nn.functional.softplus(-2 * pre_tanh))
+    return action, (gaussian - jacobian).sum(dim=-1, keepdim=True)
 
 
 class DeterministicActorCritic(OfflineAgent):
@@ -150,11 +190,13 @@ class DeterministicActorCritic(OfflineAgent):
     of the critics, trained on TD targets with clipped Gaussian target-action noise:
     TD3's and CRR's shared machinery."""
 
-    def __init__(self, obs_dim: int, act_dim: int, seeds: list[int], config: OfflineConfig):
+    def __init__(self, obs_dim: int, act_dim: int, seeds: list[int], config: OfflineConfig,
+                 critic_class: type[nn.Module] = TwinCritic):
         super().__init__()
         self.config, self.seeds = config, list(seeds)
         self.actor = DeterministicActor(obs_dim, act_dim, config.hidden_dim, self.seeds)
-        self.critic = TwinCritic(obs_dim, act_dim, config.hidden_dim, self.seeds)
+        # ExORL's two separate critic nets; the explorers pass URLB's SharedTrunkTwinCritic.
+        self.critic = critic_class(obs_dim, act_dim, config.hidden_dim, self.seeds)
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
         self.optimizers = {
             "actor": torch.optim.Adam(self.actor.parameters(), lr=config.lr),

@@ -10,13 +10,13 @@ import torch
 from berl.core.checkpoint import check_finite, load_torch
 from berl.core.validate import InputError, one_line
 from berl.datasets.envs import known_sizes
-from berl.offline.calql import CalQL, CalQLConfig
+from berl.offline.calql import CalQL, CalQLConfig, CORLCalQL, CORLCalQLConfig
 from berl.offline.cql import CQL, CQLConfig
 from berl.offline.crr import CRR, CRRConfig
 from berl.offline.td3 import TD3, TD3Config
 
 ALGORITHMS = {"td3": (TD3, TD3Config), "cql": (CQL, CQLConfig), "crr": (CRR, CRRConfig),
-              "calql": (CalQL, CalQLConfig)}
+              "calql": (CalQL, CalQLConfig), "corl_calql": (CORLCalQL, CORLCalQLConfig)}
 
 
 def build_agent(algorithm: str, obs_dim: int, act_dim: int, seeds: list[int], config: dict):

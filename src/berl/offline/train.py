@@ -135,6 +135,7 @@ def train(
     agent = build_agent(algorithm, obs_dim, act_dim, [m["seed"] for m in members], config).to(device)
     mc_discount = agent.config.discount if agent.needs_mc_returns else None
     data = task_tensors(parts, data_paths, device, mc_discount)
+    agent.fit_to_data(data)  # agents that standardise states (CORL's Cal-QL) take the data's statistics
     del parts, first  # the host copies: only the device's are trained on
     streams = MemberStreams([stream_seed(m["task"], m["seed"]) for m in members], device)
     reward_row = torch.tensor([tasks.index(task) for task in member_tasks], device=device)[:, None]

@@ -1,7 +1,9 @@
 """Table 2: how well a few distilled pairs train a policy, per source dataset and task.
 
 Scores are normalised (``berl.datasets.envs.normalised_score``: % of dm_control's 1000 maximum) and pool
-the replicate datasets (collection seeds) with the evaluation seeds of each.
+the replicate datasets (collection seeds) with the distillation seeds (random selection: the
+draws) and the evaluation seeds of each. A distilled set's score is OBD's
+(``berl.distill.obd.set_score``): the mean over its last evaluated checkpoints.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from berl.core.checkpoint import load_torch  # noqa: E402
 from berl.core.constants import family_of  # noqa: E402
 from berl.core.io import atomic_path, read_json, write_text  # noqa: E402
 from berl.datasets.envs import domain_of, normalised_score  # noqa: E402
-from berl.distill.obd import GENERALISATION  # noqa: E402
+from berl.distill.obd import ARCHITECTURES, ENSEMBLE, DistillConfig, set_score, smoothed  # noqa: E402
 from berl.reports.common import (  # noqa: E402
     FAMILY_COLOURS, collection_seed_of, mean_std_text, provenance_line, save_figure, seed_statistics, table_page,
     tex_table, write_csv,
@@ -48,20 +50,22 @@ def dm_control_score(rows: pd.DataFrame) -> np.ndarray:
     return normalised_score(rows["return"])
 
 
-COLUMNS = {"random": "random pairs", "dbc": "DBC", "pbc": "PBC", "av_pbc": "Av-PBC",
+COLUMNS = {"random": "random selection", "dbc": "DBC", "pbc": "PBC", "av_pbc": "Av-PBC",
            "whole_data_bc": "BC, all data", "teacher": "teacher"}
 OBJECTIVES = ["dbc", "pbc", "av_pbc"]
-LEARNERS = {"default": "as distilled", "mlp2": "2 layers", "mlp3": "3 layers", "mlp5": "5 layers",
-            "adam": "Adam", "ensemble10": "10-policy ensemble"}
-assert set(LEARNERS) == {"default", *GENERALISATION}
+LEARNERS = {"default": "as distilled", "mlp2": "2 layers", "mlp3": "3 layers", "mlp4": "4 layers",
+            "mlp5": "5 layers", "mlp6": "6 layers", "res_mlp": "residual MLP", ENSEMBLE: "10-policy ensemble"}
+assert set(LEARNERS) == {"default", *ARCHITECTURES, ENSEMBLE}
 
 
 def score_rows(results: list[tuple[str, int, dict]], baselines: list[Path], source=source_of,
                normalise=dm_control_score) -> pd.DataFrame:
     """One row per (dataset, collection seed, task, method, seed) with its mean return and
     its score ``normalise(rows)``, from distillation ``results`` (``load_results``) and
-    baseline files (whose dataset and collection seed ``source`` reads from their paths);
-    ``seed`` is the evaluation seed, or the teacher's training seed."""
+    baseline files (whose dataset and collection seed ``source`` reads from their paths).
+    An objective's rows are its set's score (``set_score``) per distillation seed x
+    evaluation seed, random selection's per draw x evaluation seed, the teacher's per
+    training seed; ``seed`` numbers them."""
     rows, started = [], set()
 
     def add(dataset, collection_seed, task, method, returns):
@@ -70,8 +74,8 @@ def score_rows(results: list[tuple[str, int, dict]], baselines: list[Path], sour
 
     for dataset, collection_seed, result in results:
         task = result["task"]
-        add(dataset, collection_seed, task, result["objective"], result["final"])
-        if (dataset, collection_seed, task) not in started:  # every objective starts from the same pairs
+        add(dataset, collection_seed, task, result["objective"], set_score(result))
+        if (dataset, collection_seed, task) not in started:  # every objective draws the same random pairs
             started.add((dataset, collection_seed, task))
             add(dataset, collection_seed, task, "random", result["random_pairs"])
     for path in baselines:
@@ -85,14 +89,17 @@ def score_rows(results: list[tuple[str, int, dict]], baselines: list[Path], sour
 
 
 def generalisation_rows(results: list[tuple[str, int, dict]]) -> pd.DataFrame:
-    """One row per (dataset, collection seed, task, objective, learner, evaluation seed):
-    the final set's normalised score with the inner loop's learner (``default``) and each
-    learner of OBD's generalisation study, where the set was scored with them."""
+    """One row per (dataset, collection seed, task, objective, learner, seed): the
+    normalised score, over the sets of the last ``generalisation_checkpoints`` evaluated
+    checkpoints, with the inner loop's learner (``default``) and each learner of OBD's
+    generalisation study, where the sets were scored with them; ``seed`` numbers the
+    distillation seed x evaluation seed entries."""
     rows = []
     for dataset, collection_seed, result in results:
         if not result["generalisation"]:
             continue
-        for learner, returns in {"default": result["final"], **result["generalisation"]}.items():
+        default = smoothed(result["curve"], DistillConfig(**result["config"]).generalisation_checkpoints)
+        for learner, returns in {"default": default, **result["generalisation"]}.items():
             rows += [{"dataset": dataset, "collection_seed": collection_seed, "task": result["task"],
                       "objective": result["objective"], "learner": learner, "seed": seed,
                       "score": float(normalised_score(value))} for seed, value in enumerate(returns)]
@@ -121,11 +128,12 @@ def _wide(stats: pd.DataFrame, index: list[str], column: str, columns: list[str]
 def write_table2(distilled: list[Path], baselines: list[Path], datasets: list[dict], out_prefix: Path,
                  meta: dict) -> pd.DataFrame:
     """Table 2 and OBD's generalisation table, in normalised scores (mean ± sample std over
-    collection seeds x evaluation seeds; the teacher over its training seeds).
+    collection seeds x distillation seeds or random draws x evaluation seeds; the teacher
+    over its training seeds).
 
-    Page 1: per (dataset, task), random pairs, DBC, PBC, Av-PBC, BC on all data and the
-    teacher, the best objective in bold, and an average row. Page 2: each objective's final
-    set scored by the learners of OBD's generalisation study (where ``distill.generalisation``
+    Page 1: per (dataset, task), random selection, DBC, PBC, Av-PBC, BC on all data and the
+    teacher, the best objective in bold, and an average row. Page 2: each objective's last
+    sets scored by the learners of OBD's generalisation study (where ``distill.generalisation``
     computed them). Writes ``.pdf``, ``.tex``, ``.csv`` and ``_generalisation.csv``."""
     results = load_results(distilled)
     scores = score_rows(results, baselines)
@@ -149,15 +157,15 @@ def write_table2(distilled: list[Path], baselines: list[Path], datasets: list[di
         bold.append({2 + methods.index(max(objectives, key=means.get))} if objectives else set())
     bold.append(set())
     title = (f"Table 2 ({preset}): normalised score (% of 1000) of BC on distilled pairs, "
-             "mean ± sample std over collection x evaluation seeds")
+             "mean ± sample std over collection x distillation x evaluation seeds")
     if len(general):
         learners = [name for name in LEARNERS if name in set(general.learner)]
         general_labels = ["dataset", "task", "objective"] + [LEARNERS[name] for name in learners]
         general_rows = _wide(general, ["dataset", "task", "objective"], "learner", learners)
     else:
         general_labels, general_rows = ["generalisation"], [["not computed at this preset (distill.generalisation)"]]
-    general_title = (f"Generalisation ({preset}): final sets scored by other learners, normalised score, "
-                     "mean ± sample std")
+    general_title = (f"Generalisation ({preset}): the last sets scored by other architectures (Adam) "
+                     "and 10-policy ensembles, normalised score, mean ± sample std")
     write_text(out_prefix.with_suffix(".tex"), "% " + provenance_line(meta) + f"\n% {title}\n"
                + tex_table(labels, rows, bold, text_columns=2) + f"% {general_title}\n"
                + tex_table(general_labels, general_rows, [set()] * len(general_rows), text_columns=3))
@@ -179,7 +187,7 @@ def _task_axes(tasks: list[str]):
 def write_size_figure(distilled: list[Path], datasets: list[dict], out: Path, meta: dict) -> None:
     """Av-PBC score versus N_syn, one line per source dataset in its family's colour."""
     specs = {spec["name"]: spec for spec in datasets}
-    rows = [{"dataset": d, "task": r["task"], "size": r["config"]["synthetic"], "return": float(np.mean(r["final"]))}
+    rows = [{"dataset": d, "task": r["task"], "size": r["config"]["synthetic"], "return": float(np.mean(set_score(r)))}
             for d, _, r in load_results(distilled)]
     frame = pd.DataFrame(rows).groupby(["dataset", "task", "size"], sort=False)["return"].mean().reset_index()
     frame = frame.sort_values("size")
@@ -200,7 +208,8 @@ def write_size_figure(distilled: list[Path], datasets: list[dict], out: Path, me
 
 
 def write_convergence_figure(distilled: list[Path], out: Path, meta: dict) -> None:
-    """Score versus outer step per objective: mean over datasets (thick), single datasets (thin)."""
+    """Score versus outer step per objective: mean over datasets (thick), single datasets
+    (thin); step 0 is random selection, whose draws include the pairs each run starts from."""
     colours = {"dbc": "tab:gray", "pbc": "tab:orange", "av_pbc": "tab:blue"}
     rows = []
     for dataset, collection_seed, result in load_results(distilled):

@@ -1,9 +1,11 @@
 """OBD's Table 1 on its own benchmark: D4RL normalised scores beside the published ones.
 
-Rows: random selection (the initial random real pairs every objective starts from), DBC,
-PBC, Av-PBC, BC on the whole dataset and the teacher; columns: the datasets in OBD's order
-and their average. A cell is our mean ± sample std over the evaluation seeds (policies
-trained on the set; the teacher over its training seeds), with OBD's number beside it.
+Rows: random selection (``random_draws`` draws of random real pairs, among them the pairs
+each distillation starts from), DBC, PBC, Av-PBC (OBD's smoothed score of each set,
+``berl.distill.obd.set_score``), BC on the whole dataset and the teacher; columns: the
+datasets in OBD's order and their average. A cell is our mean ± sample std over the
+distillation seeds (random selection: the draws) x evaluation seeds (policies trained on a
+set; the teacher over its training seeds), with OBD's number beside it.
 Scores are D4RL's normalised scores, from each dataset's reference returns (its info file).
 """
 
@@ -123,7 +125,8 @@ def write_table(info_paths: list[Path], distilled: list[Path], baselines: list[P
             marks[methods.index(max(means, key=means.get))].add(j)
     preset = meta.get("preset", "?")
     title = (f"OBD Table 1 on D4RL ({preset}): D4RL normalised score of BC on {_synthetic(distilled)} distilled "
-             "pairs, ours mean ± sample std over evaluation policies (teacher: training seeds), OBD's in brackets")
+             "pairs, ours mean ± sample std over distillation seeds x evaluation policies (teacher: training seeds), "
+             "OBD's in brackets")
     write_text(out_prefix.with_suffix(".tex"), "% " + provenance_line(meta) + f"\n% {title}\n"
                + tex_table(labels, [[c.replace("\n", " ") for c in row] for row in rows], marks, text_columns=1))
     with atomic_path(out_prefix.with_suffix(".pdf")) as tmp, PdfPages(tmp) as pdf:
