@@ -131,7 +131,7 @@ def test_distillation_killed_with_sigkill_resumes_to_the_same_set(walker_teacher
         return ["distill", "--data", data, "--agents", agents, "--task", "walker_walk", "--synthetic", 16,
                 "--layers", 3, "--width", 16, "--inner-steps", 5, "--minibatches", 2, "--batch-size", 64,
                 "--outer-steps", 300, "--checkpoint-every", 20, "--log-every", 20, "--eval-every", 150,
-                "--eval-seeds", 2, "--eval-episodes", 1, "--out", tmp_path / f"{name}.pt"]
+                "--eval-seeds", 2, "--eval-episodes", 1, "--seeds", 1, "--out", tmp_path / f"{name}.pt"]
 
     assert berl(*command("reference")).returncode == 0
     killed_then_resumed(command("resumed"), tmp_path / "resumed.pt.ckpt", tmp_path / "resumed.pt")
