@@ -71,6 +71,7 @@ def test_an_exorl_folder_shows_up_in_every_table_after_one_config_change(exorl_r
         smoke.update(tasks=["walker_walk"], algorithms=["cql"])  # CQL: the distillation teacher
         smoke["datasets"] = [smoke["datasets"][0]]  # random, which the encoder needs
         smoke["offline"].update(steps=100, eval_every=100, log_every=50)  # plumbing, not learning
+        smoke["distill"]["datasets"] = ["exorl_proto"]  # in place of the preset's own two
         # The one change a user makes: a dataset entry pointing at ExORL's folder.
         smoke["datasets"].append({"name": "exorl_proto", "agent": "exorl", "source": f"{exorl_root}/{{domain}}/proto"})
 

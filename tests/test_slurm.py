@@ -173,6 +173,14 @@ def test_a_requeued_or_cancelled_job_resumes_from_its_checkpoint(slurm, walker_t
     job = sbatch(training(data, out), tmp_path, log)
     wait_until(lambda: out.with_name(out.name + ".ckpt").exists(), "the first checkpoint", job)
     subprocess.run([*interruption.split(), job], check=True)
+    if interruption == "scontrol requeue":
+        # SLURM holds a requeued job back for about two minutes; the point is that it runs
+        # again by itself, not that back-off, so it is released once its first run is killed.
+        # Its new start must fall in a later second than that kill, or the node refuses the new
+        # run's credential as revoked with the old one ("Job credential revoked").
+        wait_until(lambda: "DUE TO JOB REQUEUE" in log.read_text() and job_state(job) == "PENDING",
+                   "its first run is killed and it is back in the queue", job)
+        subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now+2"], check=True)
     if interruption == "scancel":
         wait_until(lambda: job_state(job) == "CANCELLED", "it is cancelled", job)
         assert not out.exists()
