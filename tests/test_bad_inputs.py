@@ -631,7 +631,7 @@ def estimator_figure_study_without_columns(tmp, good):
     study.write_text("quantity,n\nshannon,100\n")
     out = tmp / "out" / "fig.pdf"
     return Case(["fig-estimator-accuracy", *REPORT_FLAGS, "--study", str(study), "--out", str(out)], [out],
-                f"{study}: missing columns k")
+                f"{study}: missing columns sweep, k, dim")
 
 
 @case
@@ -709,8 +709,9 @@ def writing_stages(good: Good, disk: Path) -> dict[str, tuple[list[str], Path]]:
         "train": (train_case(disk, good.transitions).argv[:-2], disk / "agents.pt"),
         "pretrain-encoder": (pretrain_case(disk, good.manifest).argv[:-2], disk / "encoder.pt"),
         "evaluate": (["evaluate", "--agent", str(good.agents), "--episodes", "1"], disk / "eval.json"),
-        "estimator-study": (["estimator-study", "--sizes", "200", "--ks", "3", "--dims", "2", "--repeats", "1"],
-                            disk / "study.csv"),
+        "estimator-study": (["estimator-study", "--sizes", "200", "--ks", "3", "--dims", "2", "--repeats", "1",
+                             "--coverage-points", "200", "--coverage-k", "3", "--coverage-components", "1",
+                             "--coverage-be-alphas", "2"], disk / "study.csv"),
     }
 
 

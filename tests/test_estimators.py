@@ -119,6 +119,30 @@ def test_estimates_from_distances_equal_those_from_points():
     assert est.behavioral_estimates(radius, 3, 6, [2.0]) == [est.behavioral_from_distances(radius, 3, 6, 2.0)]
 
 
+def test_log10_of_the_papers_estimate_holds_where_the_value_is_past_float64():
+    # Equal radii give every point the same u = -log(k / (n V_d r^d)), so the estimate is
+    # g(u) e^u exactly: here (d = 8, r = 30, k = 5) u = 32.1 and at alpha = 5 g(u) e^u is
+    # about 10^-1.5e6, 0 in float64; its log10 is (log beta + alpha log u + u - beta u^alpha) / ln 10.
+    n, dim, k, radius = 50, 8, 5, 30.0
+    u = -(math.log(k) - math.log(n) - est.log_unit_ball_volume(dim) - dim * math.log(radius))
+    radii = np.full(n, radius)
+    logs = est.behavioral_log10_estimates(radii, dim, k, [0.5, 5.0])
+    for alpha, value in zip([0.5, 5.0], logs):
+        beta = est.prelec_beta(alpha)
+        assert value == pytest.approx((math.log(beta) + alpha * math.log(u) + u - beta * u**alpha) / math.log(10),
+                                      rel=1e-12)
+    assert est.behavioral_from_distances(radii, dim, k, 5.0) == 0.0  # what the value alone gives
+    assert logs[0] == pytest.approx(math.log10(est.behavioral_from_distances(radii, dim, k, 0.5)), rel=1e-12)
+
+
+def test_log10_of_the_corrected_estimate_is_that_of_its_value():
+    cloud = gaussian(2000, 3, 1.0, seed=14)
+    radius = est.knn_distances(cloud, 10)
+    values = est.behavioral_estimates(radius, 3, 10, [0.5, 2.0], method="corrected")
+    assert est.behavioral_log10_estimates(radius, 3, 10, [0.5, 2.0], method="corrected") == pytest.approx(
+        np.log10(values), rel=1e-12)
+
+
 def test_knn_log_density_uses_the_unit_ball_volume():
     for d, volume in [(1, 2.0), (2, math.pi), (3, 4 / 3 * math.pi), (5, 8 / 15 * math.pi**2)]:
         cloud = gaussian(400, d, 1.0, seed=d)

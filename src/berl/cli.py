@@ -324,18 +324,23 @@ def _embed(args) -> None:
 
 
 def _build_estimator_study(p):
-    from berl.coverage.estimator_study import StudySettings
+    from berl.coverage.estimator_study import COVERAGE_READ, StudySettings
+    from berl.coverage.measures import CoverageSettings
 
     stage_settings.add_flags(p, StudySettings)
+    stage_settings.add_flags(p, CoverageSettings, prefix="coverage_", only=COVERAGE_READ,
+                             lead="the coverage stage's: ")
     _threads(p)
     p.add_argument("--out", type=Path, required=True, help=".csv")
 
 
 def _estimator_study(args) -> None:
     from berl.coverage.estimator_study import StudySettings, run_study
+    from berl.coverage.measures import CoverageSettings
 
     _device(args)
-    run_study(stage_settings.from_args(StudySettings, args), args.out)
+    run_study(stage_settings.from_args(StudySettings, args),
+              stage_settings.from_args(CoverageSettings, args, prefix="coverage_"), args.out)
 
 
 # ------------------------------------------------------------------------- distill
@@ -489,8 +494,8 @@ STAGES = {
         lambda a, meta: _reports("offline").write_learning_curves(a.eval_files, _parsed_json(a.datasets, "--datasets"),
                                                                   a.random_reference, a.out, meta)),
     "table-coverage": _report(
-        "write the coverage table as PDF, CSV and LaTeX", ("coverage", "out_prefix"),
-        lambda a, meta: _reports("coverage").write_table_coverage(a.coverage, a.out_prefix, meta)),
+        "write the coverage table as PDF, CSV and LaTeX", ("coverage", "study", "out_prefix"),
+        lambda a, meta: _reports("coverage").write_table_coverage(a.coverage, a.study, a.out_prefix, meta)),
     "fig-coverage": _report(
         "draw the joint embeddings, a panel per dataset", ("method", "embeddings", "datasets", "out"),
         lambda a, meta: _reports("coverage").write_embedding_figure(

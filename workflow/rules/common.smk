@@ -70,10 +70,11 @@ def benchmark_file(job):
     return f"{BENCH}/{job}.tsv"
 
 
-def stage_flags(*blocks, skip=(), prefix=""):
+def stage_flags(*blocks, skip=(), prefix="", only=None):
     """The preset's blocks for a stage as the flags of its `berl` entry point (the blocks'
     workflow-only keys left out)."""
-    return " ".join(stage_settings.flags(STAGE_SETTINGS[block], SETTINGS[block], skip=skip, prefix=prefix)
+    return " ".join(stage_settings.flags(STAGE_SETTINGS[block], SETTINGS[block], skip=skip, prefix=prefix,
+                                         only=only)
                     for block in blocks)
 
 

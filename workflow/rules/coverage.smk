@@ -1,6 +1,7 @@
 # Coverage of the datasets (berl.coverage): entropy estimates, volumetric measures, joint
 # embeddings, and the estimators' accuracy on distributions with known entropies.
 from berl.core.constants import EMBEDDING_METHODS
+from berl.coverage.estimator_study import COVERAGE_READ
 
 
 wildcard_constraints:
@@ -63,6 +64,9 @@ rule estimator_study:
         f"{RESULTS}/estimator_study.csv",
     params:
         settings=stage_flags("estimator_study"),
+        # the coverage stage's points, k, components and alphas: the study measures the
+        # errors of the values the coverage table prints
+        coverage=stage_flags("coverage", prefix="coverage_", only=COVERAGE_READ),
     log:
         log_file("estimator_study"),
     benchmark:
@@ -74,5 +78,5 @@ rule estimator_study:
     conda:
         "../../envs/berl.yaml"
     shell:
-        "python -m berl estimator-study {params.settings} --threads {threads} --out {output}"
+        "python -m berl estimator-study {params.settings} {params.coverage} --threads {threads} --out {output}"
         " > {log} 2>&1"

@@ -145,7 +145,8 @@ rule iqm:
 
 rule table_coverage:
     input:
-        coverage_files,
+        coverage=coverage_files,
+        study=f"{RESULTS}/estimator_study.csv",
     output:
         pdf=report("reports/table_coverage.pdf", caption="../report/table_coverage.rst",
                    category="Coverage"),
@@ -164,7 +165,8 @@ rule table_coverage:
     conda:
         "../../envs/berl.yaml"
     shell:
-        "python -m berl table-coverage --coverage {input} --out-prefix reports/table_coverage"
+        "python -m berl table-coverage --coverage {input.coverage} --study {input.study}"
+        " --out-prefix reports/table_coverage"
         " {params.provenance} > {log} 2>&1"
 
 

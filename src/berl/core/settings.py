@@ -113,11 +113,11 @@ def complete(cls, block: dict) -> dict:
     return filled | block
 
 
-def flags(cls, block: dict, *, prefix: str = "", skip=()) -> str:
+def flags(cls, block: dict, *, prefix: str = "", only=None, skip=()) -> str:
     """A block's flag fields as command-line flags of a stage (see :func:`add_flags`)."""
     parts = []
     for name, info in describe(cls).items():
-        if not info["flag"] or name in skip or name not in block:
+        if not info["flag"] or name in skip or name not in block or (only is not None and name not in only):
             continue
         value, option = block[name], "--" + (prefix + name).replace("_", "-")
         if value is None:

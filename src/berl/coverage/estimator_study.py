@@ -1,4 +1,4 @@
-"""Bias and spread of the k-NN entropy estimators against known entropies, versus n and k.
+"""Bias and spread of the k-NN entropy estimators against known entropies, versus n, k and d.
 
 Four distributions per dimension d, two of them with densities above 1 (where behavioral
 entropy needs its signed-power convention, ``berl.coverage.estimators``):
@@ -6,15 +6,22 @@ entropy needs its signed-power convention, ``berl.coverage.estimators``):
 - ``gaussian σ=1`` and ``gaussian σ=0.05``: isotropic Gaussians,
 - ``uniform side=4`` and ``uniform side=0.5``: uniform cubes.
 
-Estimates: Shannon (Kozachenko–Leonenko), Rényi of order 0.5 and 1.5, and BE with
-alpha 0.5 and 2 (beta from the paper's tie to the representation size), each BE by the
-paper's estimator and by the corrected one (``berl.coverage.estimators``, methods "paper" and
-"corrected"). Each sample's neighbour distances are searched once for the largest k and
-shared by every k and estimator; the corrected BE fits its law once per sample and k.
+Estimates: Shannon (Kozachenko–Leonenko), Rényi of order 0.5 and 1.5, and BE at each alpha
+the coverage stage estimates (beta from the paper's tie to the representation size), each BE
+by the paper's estimator and by the corrected one (``berl.coverage.estimators``, methods
+"paper" and "corrected"). Each sample's neighbour distances are searched once for the
+largest k and shared by every k and estimator; the corrected BE fits its law once per sample
+and k.
 
-CSV columns: distribution, dim, n, k, repeat, estimator (a unique name), quantity (what is
-estimated: the panel of the figure), method (the BE estimator; empty for the others),
-estimate, truth, error, relative_error.
+Two sweeps (column ``sweep``):
+
+- ``grid``: the block's sizes x ks x dims, to show how the errors fall with n and k;
+- ``coverage``: d = 1 ... the coverage stage's components at its own n (states per dataset)
+  and k: the errors of the values the coverage table prints, which it quotes beside them.
+
+CSV columns: sweep, distribution, dim, n, k, repeat, estimator (a unique name), quantity
+(what is estimated: the panel of the figure), method (the BE estimator; empty for the
+others), estimate, truth, error, relative_error.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from berl.core.io import atomic_path
 from berl.core.log import get_logger
 from berl.core.settings import setting
 from berl.coverage import estimators
+from berl.coverage.measures import CoverageSettings
 
 log = get_logger(__name__)
 
@@ -38,15 +46,23 @@ DISTRIBUTIONS = {  # name: (kind, scale)
     "uniform side=4": ("uniform", 4.0),
     "uniform side=0.5": ("uniform", 0.5),
 }
-ESTIMATES = {  # name: (quantity, kind, parameter, BE method)
-    "Shannon": ("Shannon", "shannon", None, ""),
-    "Rényi q=0.5": ("Rényi q=0.5", "renyi", 0.5, ""),
-    "Rényi q=1.5": ("Rényi q=1.5", "renyi", 1.5, ""),
-    "BE α=0.5": ("BE α=0.5", "be", 0.5, "paper"),
-    "BE α=2": ("BE α=2", "be", 2.0, "paper"),
-    "BE α=0.5 corrected": ("BE α=0.5", "be", 0.5, "corrected"),
-    "BE α=2 corrected": ("BE α=2", "be", 2.0, "corrected"),
+ENTROPIES = {  # name: (kind, parameter)
+    "Shannon": ("shannon", None),
+    "Rényi q=0.5": ("renyi", 0.5),
+    "Rényi q=1.5": ("renyi", 1.5),
 }
+# The coverage stage's settings the study reads: where its table's values are estimated.
+COVERAGE_READ = ("points", "k", "components", "be_alphas")
+
+
+def estimate_names(alphas) -> dict[str, tuple[str, str, float | None, str]]:
+    """name: (quantity, kind, parameter, BE method) of every estimate, BE at ``alphas``."""
+    names = {name: (name, kind, parameter, "") for name, (kind, parameter) in ENTROPIES.items()}
+    for method in estimators.BEHAVIORAL_METHODS:
+        for alpha in alphas:
+            quantity = f"BE α={alpha:g}"
+            names[quantity + ("" if method == "paper" else f" {method}")] = (quantity, "be", alpha, method)
+    return names
 
 
 def sample(distribution: str, n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
@@ -56,9 +72,8 @@ def sample(distribution: str, n: int, dim: int, rng: np.random.Generator) -> np.
     return rng.uniform(0.0, scale, size=(n, dim))
 
 
-def truth(distribution: str, dim: int, estimate: str) -> float:
+def truth(distribution: str, dim: int, measure: str, parameter: float | None) -> float:
     kind, scale = DISTRIBUTIONS[distribution]
-    _, measure, parameter, _ = ESTIMATES[estimate]
     if kind == "gaussian":
         cov = np.eye(dim) * scale**2
         if measure == "shannon":
@@ -74,18 +89,19 @@ def truth(distribution: str, dim: int, estimate: str) -> float:
     return estimators.uniform_behavioral(sides, parameter)
 
 
-def estimates(radius: np.ndarray, dim: int, k: int) -> dict[str, float]:
-    """Every estimate of ESTIMATES from one R_k; each BE method sees all its alphas at once."""
+def estimates(radius: np.ndarray, dim: int, k: int, names: dict) -> dict[str, float]:
+    """Every estimate of ``names`` (``estimate_names``) from one R_k; each BE method sees all
+    its alphas at once."""
     values = {}
-    for name, (_, measure, parameter, _) in ESTIMATES.items():
+    for name, (_, measure, parameter, _) in names.items():
         if measure == "shannon":
             values[name] = estimators.shannon_from_distances(radius, dim, k)
         elif measure == "renyi":
             values[name] = estimators.renyi_from_distances(radius, dim, k, parameter)
     for method in estimators.BEHAVIORAL_METHODS:
-        names = [name for name, (_, measure, _, m) in ESTIMATES.items() if measure == "be" and m == method]
-        alphas = [ESTIMATES[name][2] for name in names]
-        values.update(zip(names, estimators.behavioral_estimates(radius, dim, k, alphas, method=method)))
+        of_method = [name for name, (_, measure, _, m) in names.items() if measure == "be" and m == method]
+        alphas = [names[name][2] for name in of_method]
+        values.update(zip(of_method, estimators.behavioral_estimates(radius, dim, k, alphas, method=method)))
     return values
 
 
@@ -100,27 +116,29 @@ class StudySettings:
     seed: int = setting(0, "seed of the samples")
 
 
-def run_study(settings: StudySettings, out_csv: Path) -> pd.DataFrame:
-    """Every (distribution, dim, n, k, repeat, estimate): estimate, truth and error."""
-    sizes, ks, dims, repeats = settings.sizes, settings.ks, settings.dims, settings.repeats
+def run_study(settings: StudySettings, coverage: CoverageSettings, out_csv: Path) -> pd.DataFrame:
+    """Every (sweep, distribution, dim, n, k, repeat, estimate): estimate, truth and error."""
+    names = estimate_names(coverage.be_alphas)
     rng = np.random.default_rng(settings.seed)
-    truths = {(dist, dim, name): truth(dist, dim, name)
-              for dist in DISTRIBUTIONS for dim in dims for name in ESTIMATES}
+    sweeps = {"grid": (settings.dims, settings.sizes, settings.ks),
+              "coverage": (range(1, coverage.components + 1), [coverage.points], [coverage.k])}
     rows = []
-    for dist in DISTRIBUTIONS:
-        for dim in dims:
-            for n in sizes:
-                usable = [k for k in ks if k < n]
-                for repeat in range(repeats):
-                    neighbours = estimators.neighbour_distances(sample(dist, n, dim, rng), max(usable))
-                    for k in usable:
-                        for name, value in estimates(neighbours[:, k - 1], dim, k).items():
-                            quantity, _, _, method = ESTIMATES[name]
-                            rows.append({"distribution": dist, "dim": dim, "n": n, "k": k,
-                                         "repeat": repeat, "estimator": name, "quantity": quantity,
-                                         "method": method, "estimate": value,
-                                         "truth": truths[dist, dim, name]})
-            log.info("%s: dims %s done", dist, dims)
+    for sweep, (dims, sizes, ks) in sweeps.items():
+        for dist in DISTRIBUTIONS:
+            for dim in dims:
+                truths = {name: truth(dist, dim, measure, parameter)
+                          for name, (_, measure, parameter, _) in names.items()}
+                for n in sizes:
+                    usable = [k for k in ks if k < n]
+                    for repeat in range(settings.repeats):
+                        neighbours = estimators.neighbour_distances(sample(dist, n, dim, rng), max(usable))
+                        for k in usable:
+                            for name, value in estimates(neighbours[:, k - 1], dim, k, names).items():
+                                quantity, _, _, method = names[name]
+                                rows.append({"sweep": sweep, "distribution": dist, "dim": dim, "n": n, "k": k,
+                                             "repeat": repeat, "estimator": name, "quantity": quantity,
+                                             "method": method, "estimate": value, "truth": truths[name]})
+            log.info("%s sweep, %s: dims %s done", sweep, dist, list(dims))
     frame = pd.DataFrame(rows)
     frame["error"] = frame.estimate - frame.truth
     # Entropies of different distributions differ in scale (BE by orders of magnitude): the

@@ -8,7 +8,8 @@ spaces). Each dataset contributes the same number of states, drawn uniformly at 
 
 Measures (columns of ``coverage.csv``):
 
-- ``shannon``, ``renyi_q<q>``, ``be_a<alpha>``: k-NN entropy estimates on the first
+- ``shannon``, ``renyi_q<q>``, ``be_a<alpha>``, ``log10_be_a<alpha>``: k-NN entropy
+  estimates on the first
   ``components`` principal components (BE by the estimator ``be_estimator`` names:
   "paper" or "corrected", ``berl.coverage.estimators``). k-NN estimators need the dimension of the space
   they integrate over; a 24-to-78-dimensional state or a 512-dimensional representation
@@ -18,7 +19,10 @@ Measures (columns of ``coverage.csv``):
   domain and space so that the pooled states' estimated density stays below 1 even if
   all of it came from one dataset. Scaling shifts Shannon and Rényi estimates by the same
   constant for every dataset; BE is not shift-equivariant, so its values hold for this
-  scale only.
+  scale only: ``log10_be_a<alpha>_x2`` repeats each estimate in the space stretched twofold
+  (``SCALE_CHECK``), and the coverage table says where the datasets' ranking changes with it.
+  BE spans hundreds of decades across alphas (past float64 at alpha = 5 on 8 components),
+  so the table shows ``log10_be_a<alpha>``, computed in log space.
 - ``grid_occupancy``: the fraction of cells of a regular grid (``grid_bins`` per axis,
   ``grid_components`` axes spanning the pooled states' range) holding at least one of the
   dataset's states.
@@ -51,6 +55,10 @@ from berl.explore.encoder import load_encoder
 log = get_logger(__name__)
 
 SPACES = ("state", "representation")
+# BE is not invariant to the scale of the space it integrates over: besides the shared scale
+# (``density_scale``), each BE is also estimated with the space stretched by this factor
+# along every axis, so the report can say whether the datasets' ranking hinges on the scale.
+SCALE_CHECK = 2.0
 
 
 @dataclass
@@ -151,7 +159,17 @@ def entropy_row(points: np.ndarray, settings: CoverageSettings) -> dict[str, flo
         row[f"renyi_q{q:g}"] = estimators.renyi_from_distances(radius, dim, k, q)
     be = estimators.behavioral_estimates(radius, dim, k, settings.be_alphas, method=settings.be_estimator)
     row.update({f"be_a{alpha:g}": value for alpha, value in zip(settings.be_alphas, be)})
+    # Scaling the space by c multiplies every k-NN distance by c.
+    for scale, suffix in ((1.0, ""), (SCALE_CHECK, scale_suffix())):
+        logs = estimators.behavioral_log10_estimates(scale * radius, dim, k, settings.be_alphas,
+                                                     method=settings.be_estimator)
+        row.update({f"log10_be_a{alpha:g}{suffix}": value for alpha, value in zip(settings.be_alphas, logs)})
     return row
+
+
+def scale_suffix() -> str:
+    """The suffix of the columns of BE in the space scaled by SCALE_CHECK."""
+    return f"_x{SCALE_CHECK:g}"
 
 
 def density_scale(pooled: np.ndarray, datasets: int, k: int) -> float:
@@ -204,7 +222,8 @@ def measure(domain: str, manifests: dict[str, Path], datasets: list[dict], encod
             spec = specs[row["dataset"]]
             rows.append({"domain": domain, "dataset": row.pop("dataset"), "family": family_of(spec),
                          "alpha": spec.get("alpha", np.nan), "q": spec.get("q", np.nan),
-                         "space": space, "points": settings.points, **row})
+                         "space": space, "components": settings.components, "k": settings.k,
+                         "be_estimator": settings.be_estimator, "points": settings.points, **row})
             log.info("%s (%s): %s", rows[-1]["dataset"], space,
                      ", ".join(f"{key} {value:.3g}" for key, value in row.items()))
     frame = pd.DataFrame(rows)

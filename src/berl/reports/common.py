@@ -114,8 +114,12 @@ def interval_text(value: float, low: float, high: float, signed: bool = False) -
     return f"{value:{sign}.1f} [{low:{sign}.1f}, {high:{sign}.1f}]"
 
 
+TEX_SYMBOLS = {"±": r"$\pm$", "_": r"\_", "α": r"$\alpha$", "τ": r"$\tau$", "×": r"$\times$", "†": r"$\dagger$",
+               "…": r"\ldots{}", "%": r"\%"}
+
+
 def _tex(cell: str) -> str:
-    return cell.replace("±", r"$\pm$").replace("_", r"\_").replace("α", r"$\alpha$")
+    return "".join(TEX_SYMBOLS.get(char, char) for char in cell)
 
 
 def tex_table(labels: list[str], rows: list[list[str]], bold: list[set[int]], text_columns: int) -> str:

@@ -15,11 +15,11 @@ import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator, NullLocator  # noqa: E402
-from scipy.stats import spearmanr  # noqa: E402
+from scipy.stats import kendalltau, spearmanr  # noqa: E402
 
 from berl.core.constants import FAMILIES, family_of  # noqa: E402
 from berl.core.io import atomic_path, write_text  # noqa: E402
-from berl.coverage.measures import SPACES  # noqa: E402
+from berl.coverage.measures import SPACES, scale_suffix  # noqa: E402
 from berl.reports.common import (  # noqa: E402
     FAMILY_COLOURS, RETURN_COLUMNS, collection_seed_of, provenance_line, read_table, save_figure, table_page,
     tex_table, write_csv,
@@ -29,6 +29,9 @@ VOLUMETRIC = {"grid_occupancy": "grid occupancy", "ball_volume": "k-NN ball volu
 # Measures set against returns: both volumetric ones and the Shannon estimate.
 AGAINST_RETURN = {**VOLUMETRIC, "shannon": "Shannon entropy"}
 METHOD_STYLES = {"": "-", "corrected": "-", "paper": "--"}  # the estimator study's line style per BE method
+# A column whose estimator is off by more than this on some known density of the estimator
+# study, at the table's own dimension, sample size and k, is marked.
+UNRELIABLE_ERROR = 0.10
 
 
 def dataset_order(frame: pd.DataFrame) -> pd.DataFrame:
@@ -47,52 +50,106 @@ def read_coverage(coverage_csvs: list[Path]) -> pd.DataFrame:
 
 def mean_coverage(frame: pd.DataFrame) -> pd.DataFrame:
     """Each dataset's measures averaged over its collection seeds, with their number."""
-    keys = ["domain", "space", "dataset", "family", "alpha", "q", "points"]
+    keys = ["domain", "space", "dataset", "family", "alpha", "q", "components", "k", "be_estimator", "points"]
     numeric = [c for c in frame.select_dtypes("number") if c not in keys + ["collection_seed"]]
     grouped = frame.groupby(keys, sort=False, dropna=False)
     return grouped[numeric].mean().join(grouped.size().rename("collection_seeds")).reset_index()
 
 
 def measure_columns(frame: pd.DataFrame) -> list[str]:
+    """The table's columns: volumetric measures, Shannon, Rényi and BE (as log10 BE, at the
+    shared scale)."""
     entropies = ["shannon"] + [c for c in frame if c.startswith("renyi_q")] + \
-                [c for c in frame if c.startswith("be_a")]
+                [c for c in frame if c.startswith("log10_be_a") and not c.endswith(scale_suffix())]
     return list(VOLUMETRIC) + entropies
+
+
+def _quantity(column: str) -> str:
+    """The estimator study's name of the quantity a column estimates."""
+    if column.startswith("renyi_q"):
+        return f"Rényi q={column[7:]}"
+    if column.startswith("log10_be_a"):
+        return f"BE α={column[10:]}"
+    return "Shannon"
 
 
 def _label(column: str) -> str:
     if column in VOLUMETRIC:
         return VOLUMETRIC[column]
-    if column.startswith("renyi_q"):
-        return f"Rényi q={column[7:]}"
-    if column.startswith("be_a"):
-        return f"BE α={column[4:]}"
-    return "Shannon"
+    return ("log10 " if column.startswith("log10_be_a") else "") + _quantity(column)
 
 
-def write_table_coverage(coverage_csvs: list[Path], out_prefix: Path, meta: dict) -> pd.DataFrame:
+def study_errors(study: pd.DataFrame, page: pd.DataFrame, columns: list[str]) -> dict[str, pd.Series]:
+    """Per entropy column of a table page, the estimator study's mean relative error on each
+    of its densities (over repeats) at the page's dimension, sample size and k, by the BE
+    estimator the page used; no entry where the study has no such rows."""
+    at_page = study[(study.sweep == "coverage") & (study.dim == page.components.iloc[0])
+                    & (study.n == page.points.iloc[0]) & (study.k == page.k.iloc[0])]
+    errors = {}
+    for column in columns:
+        if column in VOLUMETRIC:
+            continue
+        method = page.be_estimator.iloc[0] if column.startswith("log10_be_a") else ""
+        rows = at_page[(at_page.quantity == _quantity(column)) & (at_page.method == method)]
+        if len(rows):
+            errors[column] = rows.groupby("distribution", sort=False).relative_error.mean()
+    return errors
+
+
+def _error_range(errors: pd.Series) -> str:
+    low, high = errors.min() * 100, errors.max() * 100
+    return f"{low:+.0f} %" if round(low) == round(high) else f"{low:+.0f}…{high:+.0f} %"
+
+
+def _order_holds(page: pd.DataFrame, column: str) -> str:
+    """Whether the datasets' order by a BE column is the same with the space stretched by
+    SCALE_CHECK; Kendall's tau between the two where it is not."""
+    here, stretched = page[column], page[column + scale_suffix()]
+    if len(page) < 2 or (here.rank().tolist() == stretched.rank().tolist()):
+        return "same"
+    return f"changes (τ {kendalltau(here, stretched, nan_policy='omit').statistic:.2f})"
+
+
+def write_table_coverage(coverage_csvs: list[Path], study_csv: Path, out_prefix: Path, meta: dict) -> pd.DataFrame:
     """Every coverage measure of every dataset (mean over collection seeds), one page per
-    (domain, space); the largest value of each measure within a page in bold. Writes
-    ``.pdf``, ``.tex`` and ``.csv`` (a row per collection seed)."""
+    (domain, space); the largest value of each measure within a page in bold. BE as log10
+    BE, which spans hundreds of decades across alphas. Under the datasets, two rows: the
+    estimator study's error on known densities at the page's own dimension, sample size and
+    k (range over its densities; columns off by more than UNRELIABLE_ERROR on one of them
+    marked †), and whether the datasets' order by each BE holds with the space stretched
+    twofold. Writes ``.pdf``, ``.tex`` and ``.csv`` (a row per collection seed)."""
     replicates = read_coverage(coverage_csvs)
+    study = read_table(study_csv, ("sweep", "quantity", "method", "relative_error"))
+    study["method"] = study.method.fillna("")  # the entropies other than BE have none
     out_prefix = Path(out_prefix)
     write_csv(out_prefix.with_suffix(".csv"), replicates, meta)
     frame = mean_coverage(replicates)
     columns = measure_columns(frame)
-    labels = ["dataset", "family"] + [_label(c) for c in columns]
     tex = ["% " + provenance_line(meta) + "\n"]
     with atomic_path(out_prefix.with_suffix(".pdf")) as tmp, PdfPages(tmp) as pdf:
         for (domain, space), page in frame.groupby(["domain", "space"], sort=False):
             page = dataset_order(page)
             records = page.to_dict("records")
+            errors = study_errors(study, page, columns)
+            unreliable = {c for c, e in errors.items() if (e.abs() > UNRELIABLE_ERROR).any()}
+            labels = ["dataset", "family"] + [_label(c) + " †" * (c in unreliable) for c in columns]
             rows = [[row["dataset"], row["family"]] + [f"{row[c]:.3g}" for c in columns] for row in records]
             best = {c: page[c].max() for c in columns}
             bold = [{2 + j for j, c in enumerate(columns) if row[c] == best[c]} for row in records]
-            points = int(page.points.iloc[0])
+            rows.append(["estimator's error", "known densities"]
+                        + [_error_range(errors[c]) if c in errors else "" for c in columns])
+            rows.append(["order at scale ×2", ""]
+                        + [_order_holds(page, c) if c.startswith("log10_be_a") else "" for c in columns])
+            bold += [set(), set()]
+            points, dim = int(page.points.iloc[0]), int(page.components.iloc[0])
             seeds = int(page.collection_seeds.max())
             title = (f"Coverage of the {domain} datasets, {space} space ({points} states each, "
-                     f"mean over {seeds} collection seed{'s' * (seeds > 1)}; {meta.get('preset', '?')})")
+                     f"mean over {seeds} collection seed{'s' * (seeds > 1)}; {meta.get('preset', '?')})\n"
+                     f"entropies on {dim} components, k = {int(page.k.iloc[0])}, BE by the "
+                     f"{page.be_estimator.iloc[0]} estimator; † off by over {UNRELIABLE_ERROR:.0%} "
+                     f"on a known density at this d and n")
             table_page(pdf, title, labels, rows, bold, meta)
-            tex.append(f"% {title}\n" + tex_table(labels, rows, bold, text_columns=2))
+            tex.append(f"% {title.replace(chr(10), ' ')}\n" + tex_table(labels, rows, bold, text_columns=2))
     write_text(out_prefix.with_suffix(".tex"), "".join(tex))
     return replicates
 
@@ -207,24 +264,33 @@ def _error_band(ax, frame: pd.DataFrame, x: str, colour, style: str) -> None:
 
 def write_estimator_figure(study_csv: Path, out: Path, meta: dict) -> None:
     """Rows: estimated quantities; columns: relative error versus n (at one k) and versus k (at
-    the largest n), one colour per (distribution, dimension), mean ± std over repeats; BE rows
+    the largest n), one colour per (distribution, dimension), and versus the dimension at the
+    coverage stage's n and k, one colour per distribution; mean ± std over repeats. BE rows
     draw the paper's estimator dashed and the corrected one solid."""
-    study = read_table(study_csv, ("quantity", "k", "n"), keep_default_na=False)  # method "" stays a string
+    study = read_table(study_csv, ("sweep", "quantity", "k", "n", "dim"))
+    study["method"] = study.method.fillna("")  # the entropies other than BE have none
+    grid, by_dim = study[study.sweep == "grid"], study[study.sweep == "coverage"]
     quantities = list(dict.fromkeys(study.quantity))
-    k_fixed, n_fixed = default_k(sorted(set(study.k))), study.n.max()
-    fig, axes = plt.subplots(len(quantities), 2, squeeze=False, figsize=(10, 2.6 * len(quantities)))
-    series = list(study.groupby(["distribution", "dim"], sort=False).groups)
+    k_fixed, n_fixed = default_k(sorted(set(grid.k))), grid.n.max()
+    fig, axes = plt.subplots(len(quantities), 3, squeeze=False, figsize=(15, 2.6 * len(quantities)))
+    series = list(grid.groupby(["distribution", "dim"], sort=False).groups)
     colours = plt.get_cmap("tab20")(np.linspace(0, 1, max(len(series), 2)))
+    distributions = list(dict.fromkeys(study.distribution))
+    distribution_colours = dict(zip(distributions, plt.get_cmap("Dark2")(np.arange(len(distributions)) % 8)))
     for i, quantity in enumerate(quantities):
-        part = study[study.quantity == quantity]
-        for method, by_method in part.groupby("method", sort=False):
+        for method, by_method in grid[grid.quantity == quantity].groupby("method", sort=False):
             for colour, (dist, dim) in zip(colours, series):
                 line = by_method[(by_method.distribution == dist) & (by_method.dim == dim)]
                 _error_band(axes[i, 0], line[line.k == k_fixed], "n", colour, METHOD_STYLES[method])
                 _error_band(axes[i, 1], line[line.n == n_fixed], "k", colour, METHOD_STYLES[method])
+        for method, by_method in by_dim[by_dim.quantity == quantity].groupby("method", sort=False):
+            for dist in distributions:
+                _error_band(axes[i, 2], by_method[by_method.distribution == dist], "dim",
+                            distribution_colours[dist], METHOD_STYLES[method])
         axes[i, 0].set_xscale("log")
         axes[i, 0].xaxis.set_minor_locator(NullLocator())
-        axes[i, 0].set_xticks(sorted(set(study.n)), [f"{n:g}" for n in sorted(set(study.n))])
+        axes[i, 0].set_xticks(sorted(set(grid.n)), [f"{n:g}" for n in sorted(set(grid.n))])
+        axes[i, 2].xaxis.set_major_locator(MaxNLocator(integer=True))
         axes[i, 0].set_ylabel(f"{quantity}\n(estimate − truth) / |truth|")
         for ax in axes[i]:
             # Linear within ±0.1, logarithmic beyond: small k can miss by orders of magnitude.
@@ -233,10 +299,16 @@ def write_estimator_figure(study_csv: Path, out: Path, meta: dict) -> None:
             ax.grid(alpha=0.3)
     axes[0, 0].set_title(f"versus n (k = {k_fixed})")
     axes[0, 1].set_title(f"versus k (n = {n_fixed})")
+    if len(by_dim):
+        axes[0, 2].set_title(f"versus dimension, at the coverage table's n = {by_dim.n.iloc[0]}, "
+                             f"k = {by_dim.k.iloc[0]}")
     axes[-1, 0].set_xlabel("sample size n")
     axes[-1, 1].set_xlabel("neighbour k")
+    axes[-1, 2].set_xlabel("dimension d")
     handles = [Line2D([], [], color=colour, marker="o", label=f"{dist}, d={dim}")
                for colour, (dist, dim) in zip(colours, series)]
+    handles += [Line2D([], [], color=distribution_colours[dist], marker="s", label=f"{dist} (versus d)")
+                for dist in distributions]
     handles += [Line2D([], [], color="grey", linestyle=METHOD_STYLES[method], label=f"BE: {label}")
                 for method, label in (("paper", "the paper's estimator"), ("corrected", "corrected estimator"))
                 if method in set(study.method)]
