@@ -219,4 +219,9 @@ def test_estimator_study_sweeps_the_dimension_at_the_coverage_stages_n_and_k(tmp
     beta = estimators.prelec_beta(2.0)
     expected = [4.0**d * beta * (d * math.log(4)) ** 2 * math.exp(-beta * (d * math.log(4)) ** 2) for d in (1, 2, 3)]
     assert cube.truth.tolist() == pytest.approx(expected, rel=1e-9)
+    laplace = by_dim[(by_dim.estimator == "Shannon") & (by_dim.distribution == "laplace b=1")]
+    assert laplace.truth.tolist() == pytest.approx([d * (1 + math.log(2)) for d in (1, 2, 3)])
+    # N(0, diag(0.3^2, 3^2)) at alpha = 0.5: 1.3123265117 by 2-D quadrature of g(-log f).
+    anisotropic = by_dim[(by_dim.estimator == "BE α=0.5") & (by_dim.distribution == "anisotropic σ≤3")]
+    assert anisotropic[anisotropic.dim == 2].truth.iloc[0] == pytest.approx(1.3123265117, rel=1e-9)
     assert np.allclose(study.relative_error, (study.estimate - study.truth) / study.truth.abs())

@@ -1,10 +1,17 @@
 """Bias and spread of the k-NN entropy estimators against known entropies, versus n, k and d.
 
-Four distributions per dimension d, two of them with densities above 1 (where behavioral
+Six distributions per dimension d, two of them with densities above 1 (where behavioral
 entropy needs its signed-power convention, ``berl.coverage.estimators``):
 
 - ``gaussian σ=1`` and ``gaussian σ=0.05``: isotropic Gaussians,
+- ``anisotropic σ≤3``: a Gaussian whose axes' standard deviations are log-spaced over a
+  decade up to 3 (as principal components are: one long axis, short ones),
+- ``laplace b=1``: a product of Laplace laws, a density with a cusp and kinks along the axes,
 - ``uniform side=4`` and ``uniform side=0.5``: uniform cubes.
+
+Every truth is in closed form or a 1-D integral: for the Gaussians and the Laplace product
+u = -log f(X) is u_min + Gamma(shape, 1) (shape d / 2 and d), whose BE is
+``estimators.behavioral_of_gamma_law``.
 
 Estimates: Shannon (Kozachenko–Leonenko), Rényi of order 0.5 and 1.5, and BE at each alpha
 the coverage stage estimates (beta from the paper's tie to the representation size), each BE
@@ -43,6 +50,8 @@ log = get_logger(__name__)
 DISTRIBUTIONS = {  # name: (kind, scale)
     "gaussian σ=1": ("gaussian", 1.0),
     "gaussian σ=0.05": ("gaussian", 0.05),
+    "anisotropic σ≤3": ("anisotropic", 3.0),
+    "laplace b=1": ("laplace", 1.0),
     "uniform side=4": ("uniform", 4.0),
     "uniform side=0.5": ("uniform", 0.5),
 }
@@ -65,22 +74,41 @@ def estimate_names(alphas) -> dict[str, tuple[str, str, float | None, str]]:
     return names
 
 
+def standard_deviations(kind: str, scale: float, dim: int) -> np.ndarray:
+    """The axes' standard deviations of a Gaussian kind: ``scale`` on every axis, or
+    log-spaced from ``scale`` / 10 to ``scale`` (anisotropic)."""
+    return np.geomspace(scale / 10, scale, dim) if kind == "anisotropic" else np.full(dim, scale)
+
+
 def sample(distribution: str, n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
     kind, scale = DISTRIBUTIONS[distribution]
-    if kind == "gaussian":
-        return rng.normal(scale=scale, size=(n, dim))
+    if kind in ("gaussian", "anisotropic"):
+        return rng.normal(size=(n, dim)) * standard_deviations(kind, scale, dim)
+    if kind == "laplace":
+        return rng.laplace(scale=scale, size=(n, dim))
     return rng.uniform(0.0, scale, size=(n, dim))
 
 
 def truth(distribution: str, dim: int, measure: str, parameter: float | None) -> float:
     kind, scale = DISTRIBUTIONS[distribution]
-    if kind == "gaussian":
-        cov = np.eye(dim) * scale**2
+    if kind in ("gaussian", "anisotropic"):
+        stds = standard_deviations(kind, scale, dim)
+        cov = np.diag(stds**2)
         if measure == "shannon":
             return estimators.gaussian_shannon(cov)
         if measure == "renyi":
             return estimators.gaussian_renyi(cov, parameter)
-        return estimators.gaussian_behavioral(scale, dim, parameter)
+        # u = (d log 2 pi) / 2 + sum log sigma + |z|^2 / 2, |z|^2 / 2 ~ Gamma(d / 2, 1)
+        u_min = 0.5 * dim * np.log(2 * np.pi) + float(np.log(stds).sum())
+        return estimators.behavioral_of_gamma_law(u_min, dim / 2, parameter)
+    if kind == "laplace":
+        # u = d log 2b + |x|_1 / b, |x|_1 / b ~ Gamma(d, 1); per axis ∫ f^q = (2b)^(1-q) / q
+        log_width = np.log(2 * scale)
+        if measure == "shannon":
+            return dim * (1 + log_width)
+        if measure == "renyi":
+            return dim * (log_width - np.log(parameter) / (1 - parameter))
+        return estimators.behavioral_of_gamma_law(dim * log_width, dim, parameter)
     sides = [scale] * dim
     if measure == "shannon":
         return estimators.uniform_shannon(sides)
