@@ -96,9 +96,17 @@ def study_errors(study: pd.DataFrame, page: pd.DataFrame, columns: list[str]) ->
     return errors
 
 
+def _percent(share: float) -> str:
+    """A relative error in per cent: whole numbers, powers of ten past ±1000 %."""
+    value = share * 100
+    if abs(value) >= 1000:
+        return f"{value:+.0e}"
+    return "0" if round(value) == 0 else f"{value:+.0f}"
+
+
 def _error_range(errors: pd.Series) -> str:
-    low, high = errors.min() * 100, errors.max() * 100
-    return f"{low:+.0f} %" if round(low) == round(high) else f"{low:+.0f}…{high:+.0f} %"
+    low, high = _percent(errors.min()), _percent(errors.max())
+    return f"{low} %" if low == high else f"{low}…{high} %"
 
 
 def _order_holds(page: pd.DataFrame, column: str) -> str:
