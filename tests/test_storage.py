@@ -79,3 +79,21 @@ def test_failed_write_keeps_the_previous_file(tmp_path):
             raise RuntimeError("killed")
     assert target.read_text() == "previous"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_a_killed_writes_temporaries_are_not_episodes_and_go_with_their_checkpoint(tmp_path):
+    from berl.core.io import remove_with_temporaries
+
+    # What a SIGKILL between atomic_path's creating and renaming leaves: ".<name>.<random><suffix>".
+    path = storage.save_episode(tmp_path, 0, fake_episode("walker", 5, 0))
+    (tmp_path / f".{path.name}.k3x9q.npz").write_bytes(b"half an episode")
+    assert storage.episode_files(tmp_path) == [path]
+    checkpoint = tmp_path / "collect.ckpt"
+    checkpoint.write_bytes(b"state")
+    leftovers = [tmp_path / ".collect.ckpt.qcxhm1tm.ckpt", tmp_path / ".collect.ckpt.a1b2.ckpt"]
+    for leftover in leftovers:
+        leftover.write_bytes(b"half a checkpoint")
+    other = tmp_path / ".collect.ckpt2.zz.ckpt"  # another file's temporary stays
+    other.write_bytes(b"")
+    remove_with_temporaries(checkpoint)
+    assert not checkpoint.exists() and not any(leftover.exists() for leftover in leftovers) and other.exists()

@@ -7,6 +7,7 @@ truncated file that a later stage would mistake for a finished one.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import tempfile
@@ -47,6 +48,20 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         raise WriteError(f"{target}: writing failed ({exc})") from exc
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def temporaries_of(path: str | os.PathLike) -> list[Path]:
+    """The temporary files that writes to ``path`` through ``atomic_path`` leave behind when
+    their process is killed between creating and renaming them."""
+    target = Path(path)
+    return sorted(target.parent.glob(f".{glob.escape(target.name)}.*"))
+
+
+def remove_with_temporaries(path: str | os.PathLike) -> None:
+    """Delete ``path`` and its killed writes' temporaries (a finished job's checkpoint)."""
+    Path(path).unlink(missing_ok=True)
+    for leftover in temporaries_of(path):
+        leftover.unlink(missing_ok=True)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -116,8 +116,10 @@ def load_domain_episode(path: Path, domain: str) -> dict[str, np.ndarray]:
 
 
 def episode_files(directory: Path) -> list[Path]:
-    """Episode files of a folder, in index order."""
-    return sorted(Path(directory).glob("*.npz"), key=lambda p: parse_episode_name(p)[0])
+    """Episode files of a folder, in index order; hidden files (a killed write's temporary,
+    ``berl.core.io.atomic_path``) are not episodes."""
+    return sorted((path for path in Path(directory).glob("*.npz") if not path.name.startswith(".")),
+                  key=lambda p: parse_episode_name(p)[0])
 
 
 def write_manifest(dataset_dir: Path, metadata: dict) -> Path:

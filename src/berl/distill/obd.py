@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from berl.core.checkpoint import load_checkpoint, save_checkpoint, save_torch
+from berl.core.io import remove_with_temporaries
 from berl.core.log import checked_metrics, get_logger
 from berl.core.settings import describe, setting
 from berl.core.validate import InputError
@@ -685,5 +686,5 @@ def distill(data_path: Path, agents_path: Path, task: str, config: DistillConfig
         "generalisation": {name: pooled(run["generalisation"][name] for run in runs) for name in learners},
     }
     save_torch(out_path, result)
-    checkpoint.unlink(missing_ok=True)
+    remove_with_temporaries(checkpoint)
     return result

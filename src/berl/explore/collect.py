@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from berl.core.checkpoint import load_checkpoint, save_checkpoint
+from berl.core.io import remove_with_temporaries
 from berl.core.log import checked_metrics, get_logger
 from berl.core.settings import setting
 from berl.core.validate import InputError
@@ -100,8 +101,10 @@ def _resume(members: list[Member], checkpoint: Path, run: dict, environments: li
     kept: list[list[Path]] = []
     for member in members:
         if member.folder != checkpoint.parent:
-            (member.folder / CHECKPOINT).unlink(missing_ok=True)
+            remove_with_temporaries(member.folder / CHECKPOINT)
         kept.append([])
+        for leftover in (member.folder / storage.EPISODE_DIR).glob(".*"):
+            leftover.unlink()  # a killed write's temporary (berl.core.io.atomic_path)
         for path in storage.episode_files(member.folder / storage.EPISODE_DIR):
             if storage.parse_episode_name(path)[0] < done:
                 kept[-1].append(path)
@@ -171,7 +174,7 @@ def collect_group(
     manifests = [storage.write_manifest(member.folder, {
         "domain": domain, **member.spec, "seed": member.seed, "collection_task": env.name,
     }) for member in members]
-    checkpoint.unlink(missing_ok=True)
+    remove_with_temporaries(checkpoint)
     return manifests
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from berl.core.checkpoint import load_checkpoint, save_checkpoint, save_torch
-from berl.core.io import write_json
+from berl.core.io import remove_with_temporaries, write_json
 from berl.core.log import checked_metrics, get_logger
 from berl.core.nets import MemberStreams
 from berl.core.settings import setting
@@ -199,5 +199,5 @@ def train(
     save_torch(out_path, result)
     if eval_path is not None:
         write_json(eval_path, record)
-    checkpoint.unlink(missing_ok=True)
+    remove_with_temporaries(checkpoint)
     return result
