@@ -631,7 +631,7 @@ def estimator_figure_study_without_columns(tmp, good):
     study.write_text("quantity,n\nshannon,100\n")
     out = tmp / "out" / "fig.pdf"
     return Case(["fig-estimator-accuracy", *REPORT_FLAGS, "--study", str(study), "--out", str(out)], [out],
-                f"{study}: missing columns sweep, k, dim")
+                f"{study}: missing columns sweep, distribution, dim, k, method, relative_error")
 
 
 @case

@@ -59,6 +59,7 @@ SPACES = ("state", "representation")
 # (``density_scale``), each BE is also estimated with the space stretched by this factor
 # along every axis, so the report can say whether the datasets' ranking hinges on the scale.
 SCALE_CHECK = 2.0
+SCALE_SUFFIX = f"_x{SCALE_CHECK:g}"  # of the columns of BE in the stretched space
 
 
 @dataclass
@@ -160,16 +161,11 @@ def entropy_row(points: np.ndarray, settings: CoverageSettings) -> dict[str, flo
     be = estimators.behavioral_estimates(radius, dim, k, settings.be_alphas, method=settings.be_estimator)
     row.update({f"be_a{alpha:g}": value for alpha, value in zip(settings.be_alphas, be)})
     # Scaling the space by c multiplies every k-NN distance by c.
-    for scale, suffix in ((1.0, ""), (SCALE_CHECK, scale_suffix())):
+    for scale, suffix in ((1.0, ""), (SCALE_CHECK, SCALE_SUFFIX)):
         logs = estimators.behavioral_log10_estimates(scale * radius, dim, k, settings.be_alphas,
                                                      method=settings.be_estimator)
         row.update({f"log10_be_a{alpha:g}{suffix}": value for alpha, value in zip(settings.be_alphas, logs)})
     return row
-
-
-def scale_suffix() -> str:
-    """The suffix of the columns of BE in the space scaled by SCALE_CHECK."""
-    return f"_x{SCALE_CHECK:g}"
 
 
 def density_scale(pooled: np.ndarray, datasets: int, k: int) -> float:

@@ -19,7 +19,7 @@ from scipy.stats import kendalltau, spearmanr  # noqa: E402
 
 from berl.core.constants import FAMILIES, family_of  # noqa: E402
 from berl.core.io import atomic_path, write_text  # noqa: E402
-from berl.coverage.measures import SPACES, scale_suffix  # noqa: E402
+from berl.coverage.measures import SCALE_SUFFIX, SPACES  # noqa: E402
 from berl.reports.common import (  # noqa: E402
     FAMILY_COLOURS, RETURN_COLUMNS, collection_seed_of, provenance_line, read_table, save_figure, table_page,
     tex_table, write_csv,
@@ -60,7 +60,7 @@ def measure_columns(frame: pd.DataFrame) -> list[str]:
     """The table's columns: volumetric measures, Shannon, Rényi and BE (as log10 BE, at the
     shared scale)."""
     entropies = ["shannon"] + [c for c in frame if c.startswith("renyi_q")] + \
-                [c for c in frame if c.startswith("log10_be_a") and not c.endswith(scale_suffix())]
+                [c for c in frame if c.startswith("log10_be_a") and not c.endswith(SCALE_SUFFIX)]
     return list(VOLUMETRIC) + entropies
 
 
@@ -77,6 +77,14 @@ def _label(column: str) -> str:
     if column in VOLUMETRIC:
         return VOLUMETRIC[column]
     return ("log10 " if column.startswith("log10_be_a") else "") + _quantity(column)
+
+
+def read_study(study_csv: Path) -> pd.DataFrame:
+    """The estimator study's rows (``berl.coverage.estimator_study``), BE method "" for the
+    entropies other than BE."""
+    study = read_table(study_csv, ("sweep", "distribution", "dim", "n", "k", "quantity", "method", "relative_error"))
+    study["method"] = study.method.fillna("")
+    return study
 
 
 def study_errors(study: pd.DataFrame, page: pd.DataFrame, columns: list[str]) -> dict[str, pd.Series]:
@@ -112,7 +120,7 @@ def _error_range(errors: pd.Series) -> str:
 def _order_holds(page: pd.DataFrame, column: str) -> str:
     """Whether the datasets' order by a BE column is the same with the space stretched by
     SCALE_CHECK; Kendall's tau between the two where it is not."""
-    here, stretched = page[column], page[column + scale_suffix()]
+    here, stretched = page[column], page[column + SCALE_SUFFIX]
     if len(page) < 2 or (here.rank().tolist() == stretched.rank().tolist()):
         return "same"
     return f"changes (τ {kendalltau(here, stretched, nan_policy='omit').statistic:.2f})"
@@ -127,8 +135,7 @@ def write_table_coverage(coverage_csvs: list[Path], study_csv: Path, out_prefix:
     marked †), and whether the datasets' order by each BE holds with the space stretched
     twofold. Writes ``.pdf``, ``.tex`` and ``.csv`` (a row per collection seed)."""
     replicates = read_coverage(coverage_csvs)
-    study = read_table(study_csv, ("sweep", "quantity", "method", "relative_error"))
-    study["method"] = study.method.fillna("")  # the entropies other than BE have none
+    study = read_study(study_csv)
     out_prefix = Path(out_prefix)
     write_csv(out_prefix.with_suffix(".csv"), replicates, meta)
     frame = mean_coverage(replicates)
@@ -275,8 +282,7 @@ def write_estimator_figure(study_csv: Path, out: Path, meta: dict) -> None:
     the largest n), one colour per (distribution, dimension), and versus the dimension at the
     coverage stage's n and k, one colour per distribution; mean ± std over repeats. BE rows
     draw the paper's estimator dashed and the corrected one solid."""
-    study = read_table(study_csv, ("sweep", "quantity", "k", "n", "dim"))
-    study["method"] = study.method.fillna("")  # the entropies other than BE have none
+    study = read_study(study_csv)
     grid, by_dim = study[study.sweep == "grid"], study[study.sweep == "coverage"]
     quantities = list(dict.fromkeys(study.quantity))
     k_fixed, n_fixed = default_k(sorted(set(grid.k))), grid.n.max()
