@@ -157,7 +157,10 @@ def _coverage_csv(folder, be_doubled):
     rows = [{"domain": "walker", "dataset": name, "family": family, "alpha": alpha, "q": np.nan,
              "space": "state", "components": 2, "k": 3, "be_estimator": "paper", "points": 100,
              "shannon": 1.0 + i, "renyi_q0.5": 1.0, "be_a2": 10.0 ** (3 - i), "log10_be_a2": 3.0 - i,
-             "log10_be_a2_x2": doubled, "grid_occupancy": 0.5, "ball_volume": 0.1}
+             "log10_be_a2_x2": doubled, "grid_occupancy": 0.5, "ball_volume": 0.1,
+             # the banded band: 2.9 to 3.2 for the first, a lower bound not positive for the last
+             "log10_be_a2_low": 2.9 - i if i < 2 else np.nan, "log10_be_a2_high": 3.2 - i,
+             "be_a2_reached": 0.9, "be_a2_extrapolated": float(i == 2)}
             for i, (name, family, alpha, doubled) in enumerate(
                 zip(["be_a2", "shannon", "random"], ["BE", "Shannon", "random"], [2.0, np.nan, np.nan], be_doubled))]
     path = folder / "seed0" / "coverage.csv"
@@ -178,6 +181,10 @@ def _study_csv(path):
                   "quantity": quantity, "method": method, "relative_error": e} for r, e in enumerate(errors)]
     rows.append({"sweep": "coverage", "distribution": "g", "dim": 3, "n": 100, "k": 3, "repeat": 0,
                  "quantity": "Shannon", "method": "", "relative_error": 5.0})
+    # The banded estimator's band covered the truth in 3 of its 4 cases at this d and n.
+    rows += [{"sweep": "coverage", "distribution": dist, "dim": 2, "n": 100, "k": 3, "repeat": r,
+              "quantity": "BE α=2", "method": "banded", "relative_error": 0.0, "covers": covers}
+             for dist, r, covers in [("g", 0, True), ("g", 1, True), ("u", 0, False), ("u", 1, True)]]
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
 
@@ -197,6 +204,10 @@ def test_coverage_table_quotes_the_studys_error_at_its_d_and_n_and_the_order_at_
     assert r"+1\ldots{}+3 \%" in error_row and r"-20\ldots{}+4 \%" in error_row
     order_row = next(line for line in tex.splitlines() if "order at scale" in line)
     assert order_row.split("&")[-1].strip().removesuffix(r"\\").strip() == order.replace("τ", r"$\tau$")
+    # Each log10 BE with its band, * where extrapolated; the band's measured coverage below.
+    assert "3 [2.9, 3.2]" in tex and "1 [≤0, 1.2]*" in tex
+    covers_row = next(line for line in tex.splitlines() if "band covers truth" in line)
+    assert covers_row.split("&")[-1].strip().removesuffix(r"\\").strip() == r"75\% of 4"
     assert "BE by the paper estimator" in tex
 
 
@@ -209,9 +220,13 @@ def test_estimator_study_sweeps_the_dimension_at_the_coverage_stages_n_and_k(tmp
     assert sorted(set(by_dim.dim)) == [1, 2, 3] and set(by_dim.n) == {150} and set(by_dim.k) == {4}
     grid = study[study.sweep == "grid"]
     assert set(grid.dim) == {1} and set(grid.n) == {100} and set(grid.k) == {2}
-    # Every BE alpha of the coverage stage, by both estimators; truths in closed form.
+    # Every BE alpha of the coverage stage, by both distance estimators, and by the banded one
+    # in the coverage sweep only; truths in closed form.
     assert set(study.estimator) == {"Shannon", "Rényi q=0.5", "Rényi q=1.5", "BE α=0.5", "BE α=2",
-                                    "BE α=0.5 corrected", "BE α=2 corrected"}
+                                    "BE α=0.5 corrected", "BE α=2 corrected", "BE α=0.5 banded", "BE α=2 banded"}
+    banded = study[study.method == "banded"]
+    assert set(banded.sweep) == {"coverage"} and len(banded) == 6 * 3 * 2
+    assert (banded.covers == ((banded.low <= banded.truth) & (banded.truth <= banded.high))).all()
     shannon = by_dim[(by_dim.estimator == "Shannon") & (by_dim.distribution == "gaussian σ=1")]
     assert shannon.truth.tolist() == pytest.approx([0.5 * d * math.log(2 * math.pi * math.e) for d in (1, 2, 3)])
     cube = by_dim[(by_dim.estimator == "BE α=2") & (by_dim.distribution == "uniform side=4")]

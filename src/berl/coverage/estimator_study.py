@@ -25,10 +25,14 @@ Two sweeps (column ``sweep``):
 - ``grid``: the block's sizes x ks x dims, to show how the errors fall with n and k;
 - ``coverage``: d = 1 ... the coverage stage's components at its own n (states per dataset)
   and k: the errors of the values the coverage table prints, which it quotes beside them.
+  This sweep also runs the banded estimator (``berl.coverage.be_band``, method "banded"),
+  whose rows add its band (low, high), reached share, whether the band covers the truth
+  (covers) and whether the value is flagged extrapolated.
 
 CSV columns: sweep, distribution, dim, n, k, repeat, estimator (a unique name), quantity
 (what is estimated: the panel of the figure), method (the BE estimator; empty for the
-others), estimate, truth, error, relative_error.
+others), estimate, truth, error, relative_error; and low, high, reached, covers,
+extrapolated for the banded rows.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from berl.core.io import atomic_path
 from berl.core.log import get_logger
 from berl.core.settings import setting
 from berl.coverage import estimators
+from berl.coverage.be_band import behavioral_band
 from berl.coverage.measures import CoverageSettings
 
 log = get_logger(__name__)
@@ -133,6 +138,20 @@ def estimates(radius: np.ndarray, dim: int, k: int, names: dict) -> dict[str, fl
     return values
 
 
+def banded_rows(points: np.ndarray, coverage: CoverageSettings, truths: dict[str, float],
+                common: dict) -> list[dict]:
+    """The banded estimator's rows of one sample: estimate, band, reached share, and whether
+    the band covers the truth."""
+    rows = []
+    for alpha, band in zip(coverage.be_alphas, behavioral_band(points, coverage.be_alphas, coverage.k)):
+        truth_value = truths[f"BE α={alpha:g}"]
+        rows.append({**common, "k": coverage.k, "estimator": f"BE α={alpha:g} banded", "quantity": f"BE α={alpha:g}",
+                     "method": "banded", "estimate": band.value, "truth": truth_value, "low": band.low,
+                     "high": band.high, "reached": band.reached, "covers": band.covers(truth_value),
+                     "extrapolated": band.extrapolated})
+    return rows
+
+
 @dataclass
 class StudySettings:
     """The ``estimator_study`` block: the grid of the study."""
@@ -159,13 +178,16 @@ def run_study(settings: StudySettings, coverage: CoverageSettings, out_csv: Path
                 for n in sizes:
                     usable = [k for k in ks if k < n]
                     for repeat in range(settings.repeats):
-                        neighbours = estimators.neighbour_distances(sample(dist, n, dim, rng), max(usable))
+                        points = sample(dist, n, dim, rng)
+                        neighbours = estimators.neighbour_distances(points, max(usable))
+                        common = {"sweep": sweep, "distribution": dist, "dim": dim, "n": n, "repeat": repeat}
                         for k in usable:
                             for name, value in estimates(neighbours[:, k - 1], dim, k, names).items():
                                 quantity, _, _, method = names[name]
-                                rows.append({"sweep": sweep, "distribution": dist, "dim": dim, "n": n, "k": k,
-                                             "repeat": repeat, "estimator": name, "quantity": quantity,
+                                rows.append({**common, "k": k, "estimator": name, "quantity": quantity,
                                              "method": method, "estimate": value, "truth": truths[name]})
+                        if sweep == "coverage":  # the banded estimator where the coverage table uses it
+                            rows += banded_rows(points, coverage, truths, common)
             log.info("%s sweep, %s: dims %s done", sweep, dist, list(dims))
     frame = pd.DataFrame(rows)
     frame["error"] = frame.estimate - frame.truth

@@ -11,7 +11,7 @@ Measures (columns of ``coverage.csv``):
 - ``shannon``, ``renyi_q<q>``, ``be_a<alpha>``, ``log10_be_a<alpha>``: k-NN entropy
   estimates on the first
   ``components`` principal components (BE by the estimator ``be_estimator`` names:
-  "paper" or "corrected", ``berl.coverage.estimators``). k-NN estimators need the dimension of the space
+  "paper" or "corrected", ``berl.coverage.estimators``, or "banded", ``berl.coverage.be_band``). k-NN estimators need the dimension of the space
   they integrate over; a 24-to-78-dimensional state or a 512-dimensional representation
   of a low-dimensional state manifold would make every density estimate degenerate, so
   the estimates use the leading components. Behavioral entropy is defined for densities
@@ -23,6 +23,11 @@ Measures (columns of ``coverage.csv``):
   (``SCALE_CHECK``), and the coverage table says where the datasets' ranking changes with it.
   BE spans hundreds of decades across alphas (past float64 at alpha = 5 on 8 components),
   so the table shows ``log10_be_a<alpha>``, computed in log space.
+- ``log10_be_a<alpha>_low`` and ``_high``, ``be_a<alpha>_reached``, ``be_a<alpha>_extrapolated``:
+  the banded estimator's 90 % band (log10, NaN where a bound is not positive), the share of
+  |BE| from densities the sample reaches, and whether the value is the model's rather than the
+  sample's (reached share below one half or band wider than ±10 %), whichever estimator
+  gives the values.
 - ``grid_occupancy``: the fraction of cells of a regular grid (``grid_bins`` per axis,
   ``grid_components`` axes spanning the pooled states' range) holding at least one of the
   dataset's states.
@@ -49,6 +54,7 @@ from berl.core.log import get_logger
 from berl.core.settings import setting
 from berl.core.validate import InputError
 from berl.coverage import estimators
+from berl.coverage.be_band import behavioral_band
 from berl.datasets import storage
 from berl.explore.encoder import load_encoder
 
@@ -73,9 +79,10 @@ class CoverageSettings:
     renyi_qs: list[float] = setting(RENYI_QS, "orders of the Rényi-entropy estimates")
     # The paper's estimator is the reconstruction the paper reports with; the corrected one
     # is more accurate in 1-5 dimensions but not shown to be so on 8 components of 5000 states.
-    be_estimator: Literal["paper", "corrected"] = setting(
-        "paper", "behavioral-entropy estimator: the paper's importance-sampling plug-in, or the corrected "
-        "one (k-NN noise and tails modelled, estimators.LogDensityLaw)")
+    be_estimator: Literal["paper", "corrected", "banded"] = setting(
+        "paper", "behavioral-entropy estimator: the paper's importance-sampling plug-in, the corrected "
+        "one (k-NN noise and tails modelled, estimators.LogDensityLaw), or the banded one (k-NN bias "
+        "measured on a fitted Gaussian mixture, be_band.behavioral_band), whose 90 % band every table shows")
     grid_components: int = setting(3, "axes of the occupancy grid")
     grid_bins: int = setting(10, "cells per axis of the occupancy grid")
     ball_components: int = setting(4, "axes of the ball-union volume")
@@ -153,19 +160,38 @@ def ball_union_volume(points: np.ndarray, radius: float, low: np.ndarray, high: 
 
 
 def entropy_row(points: np.ndarray, settings: CoverageSettings) -> dict[str, float]:
-    """Every entropy estimate of one dataset from a single k-NN search."""
+    """Every entropy estimate of one dataset: Shannon, Rényi and the paper's or corrected BE
+    from a single k-NN search; the banded BE (value, 90 % band, reached share, extrapolated
+    flag) from its own searches, whichever estimator the values come from."""
     radius, dim, k = estimators.knn_distances(points, settings.k), points.shape[1], settings.k
     row = {"shannon": estimators.shannon_from_distances(radius, dim, k)}
     for q in settings.renyi_qs:
         row[f"renyi_q{q:g}"] = estimators.renyi_from_distances(radius, dim, k, q)
-    be = estimators.behavioral_estimates(radius, dim, k, settings.be_alphas, method=settings.be_estimator)
-    row.update({f"be_a{alpha:g}": value for alpha, value in zip(settings.be_alphas, be)})
-    # Scaling the space by c multiplies every k-NN distance by c.
+    bands = behavioral_band(points, settings.be_alphas, k)
+    banded = settings.be_estimator == "banded"
+    if banded:
+        be = [band.value for band in bands]
+    else:
+        be = estimators.behavioral_estimates(radius, dim, k, settings.be_alphas, method=settings.be_estimator)
+    for alpha, value, band in zip(settings.be_alphas, be, bands):
+        row.update({f"be_a{alpha:g}": value, f"log10_be_a{alpha:g}_low": _log10(band.low),
+                    f"log10_be_a{alpha:g}_high": _log10(band.high), f"be_a{alpha:g}_reached": band.reached,
+                    f"be_a{alpha:g}_extrapolated": float(band.extrapolated)})
+    # Scaling the space by c multiplies every point, and every k-NN distance, by c.
     for scale, suffix in ((1.0, ""), (SCALE_CHECK, SCALE_SUFFIX)):
-        logs = estimators.behavioral_log10_estimates(scale * radius, dim, k, settings.be_alphas,
-                                                     method=settings.be_estimator)
+        if banded:
+            at_scale = bands if scale == 1.0 else behavioral_band(scale * points, settings.be_alphas, k)
+            logs = [_log10(band.value) for band in at_scale]
+        else:
+            logs = estimators.behavioral_log10_estimates(scale * radius, dim, k, settings.be_alphas,
+                                                         method=settings.be_estimator)
         row.update({f"log10_be_a{alpha:g}{suffix}": value for alpha, value in zip(settings.be_alphas, logs)})
     return row
+
+
+def _log10(value: float) -> float:
+    """log10 of a BE value or band bound, NaN where it is not positive."""
+    return float(np.log10(value)) if value > 0 else float("nan")
 
 
 def density_scale(pooled: np.ndarray, datasets: int, k: int) -> float:

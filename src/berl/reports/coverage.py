@@ -4,6 +4,7 @@ the estimator study's figure."""
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import matplotlib
@@ -28,7 +29,7 @@ from berl.reports.common import (  # noqa: E402
 VOLUMETRIC = {"grid_occupancy": "grid occupancy", "ball_volume": "k-NN ball volume"}
 # Measures set against returns: both volumetric ones and the Shannon estimate.
 AGAINST_RETURN = {**VOLUMETRIC, "shannon": "Shannon entropy"}
-METHOD_STYLES = {"": "-", "corrected": "-", "paper": "--"}  # the estimator study's line style per BE method
+METHOD_STYLES = {"": "-", "corrected": "-", "paper": "--", "banded": ":"}  # the estimator study's line style per BE method
 # A column whose estimator is off by more than this on some known density of the estimator
 # study, at the table's own dimension, sample size and k, is marked.
 UNRELIABLE_ERROR = 0.10
@@ -60,7 +61,7 @@ def measure_columns(frame: pd.DataFrame) -> list[str]:
     """The table's columns: volumetric measures, Shannon, Rényi and BE (as log10 BE, at the
     shared scale)."""
     entropies = ["shannon"] + [c for c in frame if c.startswith("renyi_q")] + \
-                [c for c in frame if c.startswith("log10_be_a") and not c.endswith(SCALE_SUFFIX)]
+                [c for c in frame if re.fullmatch(r"log10_be_a[0-9.]+", c)]
     return list(VOLUMETRIC) + entropies
 
 
@@ -104,6 +105,28 @@ def study_errors(study: pd.DataFrame, page: pd.DataFrame, columns: list[str]) ->
     return errors
 
 
+def band_coverage(study: pd.DataFrame, page: pd.DataFrame) -> dict[str, str]:
+    """Per BE column of a table page, the share of the estimator study's cases at the page's
+    dimension, sample size and k whose banded 90 % band covered the truth."""
+    if "covers" not in study:
+        return {}
+    banded = study[(study.sweep == "coverage") & (study.method == "banded") & (study.dim == page.components.iloc[0])
+                   & (study.n == page.points.iloc[0]) & (study.k == page.k.iloc[0])]
+    return {f"log10_be_a{quantity.split('=')[1]}": f"{rows.covers.astype(bool).mean():.0%} of {len(rows)}"
+            for quantity, rows in banded.groupby("quantity", sort=False)}
+
+
+def _cell(row: dict, column: str) -> str:
+    """A measure's value; log10 BE with the banded 90 % band, "≤0" for a bound that is not
+    positive, and * where the value is extrapolated for some collection seed."""
+    if not re.fullmatch(r"log10_be_a[0-9.]+", column) or f"{column}_low" not in row:
+        return f"{row[column]:.3g}"
+    low, high = (f"{row[f'{column}_{side}']:.3g}" if row[f"{column}_{side}"] == row[f"{column}_{side}"] else "≤0"
+                 for side in ("low", "high"))
+    extrapolated = row[f"be_a{column[10:]}_extrapolated"] > 0
+    return f"{row[column]:.3g} [{low}, {high}]" + "*" * extrapolated
+
+
 def _percent(share: float) -> str:
     """A relative error in per cent: whole numbers, powers of ten past ±1000 %."""
     value = share * 100
@@ -129,11 +152,12 @@ def _order_holds(page: pd.DataFrame, column: str) -> str:
 def write_table_coverage(coverage_csvs: list[Path], study_csv: Path, out_prefix: Path, meta: dict) -> pd.DataFrame:
     """Every coverage measure of every dataset (mean over collection seeds), one page per
     (domain, space); the largest value of each measure within a page in bold. BE as log10
-    BE, which spans hundreds of decades across alphas. Under the datasets, two rows: the
+    BE, which spans hundreds of decades across alphas, each value with the banded
+    estimator's 90 % band and * where it is extrapolated. Under the datasets, three rows: the
     estimator study's error on known densities at the page's own dimension, sample size and
     k (range over its densities; columns off by more than UNRELIABLE_ERROR on one of them
-    marked †), and whether the datasets' order by each BE holds with the space stretched
-    twofold. Writes ``.pdf``, ``.tex`` and ``.csv`` (a row per collection seed)."""
+    marked †), how often the banded band covered the truth there, and whether the datasets'
+    order by each BE holds with the space stretched twofold. Writes ``.pdf``, ``.tex`` and ``.csv`` (a row per collection seed)."""
     replicates = read_coverage(coverage_csvs)
     study = read_study(study_csv)
     out_prefix = Path(out_prefix)
@@ -148,21 +172,24 @@ def write_table_coverage(coverage_csvs: list[Path], study_csv: Path, out_prefix:
             errors = study_errors(study, page, columns)
             unreliable = {c for c, e in errors.items() if (e.abs() > UNRELIABLE_ERROR).any()}
             labels = ["dataset", "family"] + [_label(c) + " †" * (c in unreliable) for c in columns]
-            rows = [[row["dataset"], row["family"]] + [f"{row[c]:.3g}" for c in columns] for row in records]
+            rows = [[row["dataset"], row["family"]] + [_cell(row, c) for c in columns] for row in records]
             best = {c: page[c].max() for c in columns}
             bold = [{2 + j for j, c in enumerate(columns) if row[c] == best[c]} for row in records]
             rows.append(["estimator's error", "known densities"]
                         + [_error_range(errors[c]) if c in errors else "" for c in columns])
+            covered = band_coverage(study, page)
+            rows.append(["band covers truth", "known densities"] + [covered.get(c, "") for c in columns])
             rows.append(["order at scale ×2", ""]
                         + [_order_holds(page, c) if c.startswith("log10_be_a") else "" for c in columns])
-            bold += [set(), set()]
+            bold += [set(), set(), set()]
             points, dim = int(page.points.iloc[0]), int(page.components.iloc[0])
             seeds = int(page.collection_seeds.max())
             title = (f"Coverage of the {domain} datasets, {space} space ({points} states each, "
                      f"mean over {seeds} collection seed{'s' * (seeds > 1)}; {meta.get('preset', '?')})\n"
                      f"entropies on {dim} components, k = {int(page.k.iloc[0])}, BE by the "
                      f"{page.be_estimator.iloc[0]} estimator; † off by over {UNRELIABLE_ERROR:.0%} "
-                     f"on a known density at this d and n")
+                     f"on a known density at this d and n;\n[ ] the banded estimator's 90 % band, "
+                     f"* extrapolated (under half of BE from densities the sample reaches, or band over ±10 %)")
             table_page(pdf, title, labels, rows, bold, meta)
             tex.append(f"% {title.replace(chr(10), ' ')}\n" + tex_table(labels, rows, bold, text_columns=2))
     write_text(out_prefix.with_suffix(".tex"), "".join(tex))
@@ -324,7 +351,8 @@ def write_estimator_figure(study_csv: Path, out: Path, meta: dict) -> None:
     handles += [Line2D([], [], color=distribution_colours[dist], marker="s", label=f"{dist} (versus d)")
                 for dist in distributions]
     handles += [Line2D([], [], color="grey", linestyle=METHOD_STYLES[method], label=f"BE: {label}")
-                for method, label in (("paper", "the paper's estimator"), ("corrected", "corrected estimator"))
+                for method, label in (("paper", "the paper's estimator"), ("corrected", "corrected estimator"),
+                                      ("banded", "banded estimator"))
                 if method in set(study.method)]
     fig.legend(handles=handles, loc="upper center", ncol=4, fontsize=7, bbox_to_anchor=(0.5, 1.04))
     fig.suptitle("k-NN entropy estimators against known entropies (mean ± std over repeats)", y=1.07)
