@@ -23,10 +23,11 @@ at the cut, for the value.
 
 Band (``BAND_LEVEL``), the sum of three widths:
 - sampling: percentiles of the estimate over ``BOOTSTRAPS`` resamples of both readings;
-- the mapping's residual bias, gauged on the data: the estimate from the two halves of the
-  data (each mapped against half of the mixture's sample) differs from the whole's by the
-  part of the bias that shrinks with n; at the slowest rate of k-NN bias, n^(-1/d) (at a
-  support's edge), the rest is that difference over 2^(1/d) - 1;
+- the mapping's residual error, gauged on the data: the same estimate from the readings at
+  2k neighbours (both samples) differs from the one at k by the part of the error that
+  grows with the balls. k-NN bias grows as (k / n)^(1/d) at the slowest (at a support's
+  edge), so the error left at k is at most that difference over 2^(1/d) - 1; errors of the
+  k-NN noise, which falls with k, are within it too;
 - the unreached parts: the alternatives the sample cannot exclude, the mass beyond a cut
   (REACH_POINTS / n) all at the cut (a support that ends there), or spread as a level-set
   volume growing as (u - u_min)^a beyond it, a = d / 2 (Gaussian tails) and a = d
@@ -55,7 +56,7 @@ from berl.coverage.estimators import (
     _check_alpha_beta,
     _log_density_from_distances,
     _log_weighted_integrand,
-    knn_distances,
+    neighbour_distances,
 )
 
 BAND_LEVEL = 0.9
@@ -103,22 +104,22 @@ def behavioral_band(points: np.ndarray, alphas: Sequence[float], k: int = BEHAVI
     betas = [prelec_beta(alpha) for alpha in alphas] if betas is None else list(betas)
     for alpha, beta in zip(alphas, betas):
         _check_alpha_beta(alpha, beta)
-    if n < 4 * (k + 1) or n <= 4 * REACH_POINTS:
-        raise ValueError(f"behavioral_band needs more than {max(4 * (k + 1), 4 * REACH_POINTS)} points, got {n}")
+    if n <= 4 * max(2 * k, REACH_POINTS):
+        raise ValueError(f"behavioral_band needs more than {4 * max(2 * k, REACH_POINTS)} points, got {n}")
     rng = np.random.default_rng(seed)
     mixture = _fit_mixture(x, rng)
     simulated = _sample_mixture(mixture, n, rng)
-    halves = np.array_split(rng.permutation(n), 2)
     share = REACH_POINTS / n
     levels = _levels(share)
 
-    def read(sample: np.ndarray) -> np.ndarray:
-        return -_log_density_from_distances(knn_distances(sample, k, threads=threads), dim, k)
+    def read(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """u_hat at k and at 2k neighbours, from one search."""
+        distances = neighbour_distances(sample, 2 * k, threads=threads)
+        return tuple(-_log_density_from_distances(distances[:, j - 1], dim, j) for j in (k, 2 * k))
 
-    data_u, sim_u = read(x), read(simulated)
+    (data_u, data_u2), (sim_u, sim_u2) = read(x), read(simulated)
     shift = np.quantile(data_u, levels) - np.quantile(sim_u, levels)
-    half_shift = np.mean([np.quantile(read(x[h]), levels) - np.quantile(read(simulated[h]), levels)
-                          for h in halves], axis=0)
+    shift_at_2k = np.quantile(data_u2, levels) - np.quantile(sim_u2, levels)
     resample = rng.integers(0, n, (2, BOOTSTRAPS, n))
     boot_shift = (np.quantile(data_u[resample[0]], levels, axis=1)
                   - np.quantile(sim_u[resample[1]], levels, axis=1)).T
@@ -137,8 +138,15 @@ def behavioral_band(points: np.ndarray, alphas: Sequence[float], k: int = BEHAVI
 
         lower, reached, upper = parts(shift)
         value = lower + reached + upper
-        boot = np.array([sum(parts(row)) for row in boot_shift])
-        residual = abs(value - sum(parts(half_shift))) / (2 ** (1 / dim) - 1)
+        # The unreached parts move with the shift at their cut only: tabulated over the
+        # bootstrap's range of it, not summed over a million draws for every resample.
+        tails = [_tabulated(lambda c, mask=mask: _masked_integral(draws_u + c, draws_log_weight, mask, alpha, beta),
+                            boot_shift[:, end]) for end, mask in ((0, draws_u < model_u[0]), (-1, draws_u > model_u[-1]))]
+        boot = np.array([tails[0][i] + _integral_over_levels(model_u + row, levels, alpha, beta) + tails[1][i]
+                         for i, row in enumerate(boot_shift)])
+        # The k-NN bias grows with the balls, as (k / n)^(1/d) at the slowest (an edge):
+        # what doubling k changes, over 2^(1/d) - 1, bounds what remains at k.
+        residual = abs(value - sum(parts(shift_at_2k))) / (2 ** (1 / dim) - 1)
         lower_options = _unreached_alternatives(float(model_u[0] + shift[0]), share, alpha, beta, above=False,
                                                 u_min=float(plain_u.min() + shift[0]), dim=dim)
         upper_options = _unreached_alternatives(float(model_u[-1] + shift[-1]), share, alpha, beta, above=True,
@@ -150,6 +158,14 @@ def behavioral_band(points: np.ndarray, alphas: Sequence[float], k: int = BEHAVI
         total = abs(lower) + abs(reached) + abs(upper)
         bands.append(BehavioralBand(value, low, high, abs(reached) / total if total else 1.0))
     return bands
+
+
+def _tabulated(function, at: np.ndarray, points: int = 17) -> np.ndarray:
+    """A smooth monotone scalar function at many arguments, from ``points`` evaluations
+    spanning them, interpolated linearly (it is evaluated exactly where they coincide)."""
+    grid = np.linspace(at.min(), at.max(), points) if at.max() > at.min() else at[:1]
+    values = np.array([function(float(c)) for c in grid])
+    return np.interp(at, grid, values) if len(grid) > 1 else np.full(len(at), values[0])
 
 
 def _levels(share: float, count: int = 801) -> np.ndarray:
