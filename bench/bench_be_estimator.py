@@ -29,8 +29,10 @@ are dropped). Truths are cached in bench/results/be_estimator_truths.json.
                                        [--families ...] [--alphas 0.2 0.5 0.7 2 5]
 
 Each run adds its cases to bench/results/be_estimator_cpu.json (a case run again replaces
-its old row) and prints, per (method, n, d), the share of bands covering the truth and the
-largest relative error, so a sweep can be split into runs of a few minutes.
+its old row) and prints, per (n, d) and per (n, family), the share of bands covering the
+truth, the largest relative errors at alpha in [0.5, 2], and how many of those cases at
+d <= 6 are within 5 % with a band within ±5 %; a sweep can be split into runs of a few
+minutes. ``--table N`` prints the stored cases at sample size N as a markdown table.
 """
 
 from __future__ import annotations
@@ -248,6 +250,50 @@ def summary(rows: list[dict]) -> dict:
     return out
 
 
+def accuracy_target(rows: list[dict]) -> dict:
+    """Per n: of the banded cases at alpha in [0.5, 2] and d <= 6, the share within 5 % of
+    the truth, the share whose band is no wider than ±5 %, and the share with both."""
+    out = {}
+    for n in sorted({r["n"] for r in rows}):
+        central = [r for r in rows if r["n"] == n and r["method"] == "banded" and 0.5 <= r["alpha"] <= 2
+                   and r["dim"] <= 6]
+        if central:
+            out[f"n={n}"] = {"cases": len(central),
+                             "within_5pc": float(np.mean([abs(r["rel_error"]) <= 0.05 for r in central])),
+                             "band_within_5pc": float(np.mean([r["band_rel_half_width"] <= 0.05 for r in central])),
+                             "both": float(np.mean([abs(r["rel_error"]) <= 0.05 and r["band_rel_half_width"] <= 0.05
+                                                    for r in central]))}
+    return out
+
+
+def family_coverage(rows: list[dict]) -> dict:
+    """Per n and family: the share of bands covering the truth."""
+    return {f"n={n} {family}": float(np.mean([r["covers"] for r in rows
+                                               if r["n"] == n and r["family"] == family and r["method"] == "banded"]))
+            for n in sorted({r["n"] for r in rows}) for family in dict.fromkeys(r["family"] for r in rows)
+            if any(r["n"] == n and r["family"] == family for r in rows)}
+
+
+def markdown_table(rows: list[dict], n: int) -> str:
+    """One line per (family, d, alpha) at sample size n, first repeat: the truth, the paper's
+    error, and the banded estimate's error, band (relative to the truth), reached share,
+    whether the band covers the truth, and its extrapolated flag (e)."""
+    def percent(x: float) -> str:
+        return f"{100 * x:+.0f}" if abs(x) < 10 else f"{x:+.0e}×"
+
+    lines = ["| family | d | α | truth | paper | banded [band] | reached | covers |", "|---|---|---|---|---|---|---|---|"]
+    paper = {(r["family"], r["dim"], r["alpha"]): r for r in rows if r["n"] == n and r["method"] == "paper" and r["repeat"] == 0}
+    for r in rows:
+        if r["n"] != n or r["method"] != "banded" or r["repeat"] != 0:
+            continue
+        truth = r["truth"]
+        band = f"{percent(r['rel_error'])} [{percent((r['low'] - truth) / abs(truth))}, {percent((r['high'] - truth) / abs(truth))}] %"
+        lines.append(f"| {r['family']} | {r['dim']} | {r['alpha']:g} | {truth:.3g} | "
+                     f"{percent(paper[r['family'], r['dim'], r['alpha']]['rel_error'])} % | {band}{' e' * r['extrapolated']} | "
+                     f"{r['reached']:.2f} | {'yes' if r['covers'] else '**no**'} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[5000])
@@ -257,7 +303,12 @@ def main() -> None:
                                                            "beta", "mixture", "shell", "student"])
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.2, 0.5, 0.7, 2.0, 5.0])
     parser.add_argument("--truth-rel-se", type=float, default=0.01)
+    parser.add_argument("--table", type=int, metavar="N",
+                        help="print the stored cases at sample size N as a markdown table, and stop")
     args = parser.parse_args()
+    if args.table:
+        print(markdown_table(json.loads(TABLE.read_text())["cases"], args.table))
+        return
     known = {key: value for key, value in truths(args.families, args.dims, args.alphas).items()
              if value[1] <= args.truth_rel_se}
     previous = json.loads(TABLE.read_text())["cases"] if TABLE.exists() else []
@@ -266,9 +317,11 @@ def main() -> None:
     replaced = {(r["family"], r["dim"], r["n"], r["repeat"]) for r in new}
     rows = [r for r in previous if (r["family"], r["dim"], r["n"], r["repeat"]) not in replaced] + new
     RESULTS.mkdir(exist_ok=True)
+    overview = {"by_dimension": summary(rows), "by_family": family_coverage(rows),
+                "accuracy_target": accuracy_target(rows)}
     TABLE.write_text(json.dumps({"machine": platform.processor() or platform.machine(), "k": K,
-                                 "summary": summary(rows), "cases": rows}, indent=1) + "\n")
-    print(json.dumps(summary(new), indent=1))
+                                 "summary": overview, "cases": rows}, indent=1) + "\n")
+    print(json.dumps(overview, indent=1))
 
 
 if __name__ == "__main__":

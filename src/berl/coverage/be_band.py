@@ -21,6 +21,10 @@ cancelled as far as the mixture shares them.
 Unreached parts: the mixture's own tails beyond the cuts, moved by the readings' difference
 at the cut, for the value.
 
+The value and reached share are read against the mixture of best BIC; the band spans the
+bands read against the ``REFERENCES`` best, as the choice between near-equal mixtures is
+itself uncertain (a Gaussian sample of 5000 points in 8-D sometimes prefers two components).
+
 Band (``BAND_LEVEL``), the sum of three widths:
 - sampling: percentiles of the estimate over ``BOOTSTRAPS`` resamples of both readings;
 - the mapping's residual error, gauged on the data: the same estimate from the readings at
@@ -47,7 +51,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import gammainc, gammaln, logsumexp
+from scipy.special import logsumexp
 from sklearn.mixture import GaussianMixture
 
 from berl.core.constants import prelec_beta
@@ -65,6 +69,7 @@ REACH_POINTS = 10  # points beyond each cut: the reached range runs from the 10t
 EXTRAPOLATED_REACH = 0.5
 EXTRAPOLATED_HALF_WIDTH = 0.1
 MIXTURE_COMPONENTS = (1, 2, 4, 8)
+REFERENCES = 2  # mixtures of best BIC read against: the band spans the choice between them
 MIXTURE_FIT_POINTS = 20_000  # points the mixture is fitted on (a fixed subsample beyond that)
 MIXTURE_DRAWS = (100_000, 1_000_000)  # least and most Monte Carlo draws of the mixture's law of u
 MIXTURE_DRAWS_PER_POINT = 20  # draws per sample point: its extreme quantiles need many beyond them
@@ -98,7 +103,8 @@ def behavioral_band(points: np.ndarray, alphas: Sequence[float], k: int = BEHAVI
                     betas: Sequence[float] | None = None, threads: int | None = None,
                     seed: int = SEED) -> list[BehavioralBand]:
     """BE at each alpha (beta from ``prelec_beta`` unless given) with its band and reached
-    share (module docstring)."""
+    share (module docstring): the value and reached share against the mixture of best BIC,
+    the band spanning the bands against the REFERENCES best."""
     x = np.asarray(points, dtype=np.float64)
     n, dim = x.shape
     betas = [prelec_beta(alpha) for alpha in alphas] if betas is None else list(betas)
@@ -107,24 +113,37 @@ def behavioral_band(points: np.ndarray, alphas: Sequence[float], k: int = BEHAVI
     if n <= 4 * max(2 * k, REACH_POINTS):
         raise ValueError(f"behavioral_band needs more than {4 * max(2 * k, REACH_POINTS)} points, got {n}")
     rng = np.random.default_rng(seed)
-    mixture = _fit_mixture(x, rng)
-    simulated = _sample_mixture(mixture, n, rng)
-    share = REACH_POINTS / n
-    levels = _levels(share)
 
     def read(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """u_hat at k and at 2k neighbours, from one search."""
         distances = neighbour_distances(sample, 2 * k, threads=threads)
         return tuple(-_log_density_from_distances(distances[:, j - 1], dim, j) for j in (k, 2 * k))
 
-    (data_u, data_u2), (sim_u, sim_u2) = read(x), read(simulated)
+    data = read(x)
+    against = [_against_reference(mixture, data, read(_sample_mixture(mixture, n, rng)), alphas, betas, dim, rng)
+               for mixture in _fit_mixtures(x, rng)[:REFERENCES]]
+    return [BehavioralBand(bands[0].value, min(band.low for band in bands), max(band.high for band in bands),
+                           bands[0].reached) for bands in zip(*against)]
+
+
+def _against_reference(mixture: GaussianMixture, data: tuple[np.ndarray, np.ndarray],
+                       simulated: tuple[np.ndarray, np.ndarray], alphas: Sequence[float], betas: Sequence[float],
+                       dim: int, rng: np.random.Generator) -> list[BehavioralBand]:
+    """The bands read against one reference mixture, from the k-NN readings (at k and 2k)
+    of the data and of an equally large sample of the mixture."""
+    (data_u, data_u2), (sim_u, sim_u2) = data, simulated
+    n = len(data_u)
+    share = REACH_POINTS / n
+    levels = _levels(share)
     shift = np.quantile(data_u, levels) - np.quantile(sim_u, levels)
     shift_at_2k = np.quantile(data_u2, levels) - np.quantile(sim_u2, levels)
     resample = rng.integers(0, n, (2, BOOTSTRAPS, n))
     boot_shift = (np.quantile(data_u[resample[0]], levels, axis=1)
                   - np.quantile(sim_u[resample[1]], levels, axis=1)).T
-    draws_u, draws_log_weight, plain_u = _mixture_draws(mixture, min(max(MIXTURE_DRAWS_PER_POINT * n, MIXTURE_DRAWS[0]), MIXTURE_DRAWS[1]), rng)
+    draws = min(max(MIXTURE_DRAWS_PER_POINT * n, MIXTURE_DRAWS[0]), MIXTURE_DRAWS[1])
+    draws_u, draws_log_weight, plain_u = _mixture_draws(mixture, draws, rng)
     model_u = np.quantile(plain_u, levels)
+    masks = (draws_u < model_u[0], draws_u > model_u[-1])
     tail = (1 - BAND_LEVEL) / 2
     bands = []
     for alpha, beta in zip(alphas, betas):
@@ -132,8 +151,8 @@ def behavioral_band(points: np.ndarray, alphas: Sequence[float], k: int = BEHAVI
             """(densest unreached, reached, sparsest unreached) BE with the k-NN reading's
             quantile shifts ``moved`` applied to the mixture's law of u."""
             reached = _integral_over_levels(model_u + moved, levels, alpha, beta)
-            lower = _masked_integral(draws_u + moved[0], draws_log_weight, draws_u < model_u[0], alpha, beta)
-            upper = _masked_integral(draws_u + moved[-1], draws_log_weight, draws_u > model_u[-1], alpha, beta)
+            lower = _masked_integral(draws_u + moved[0], draws_log_weight, masks[0], alpha, beta)
+            upper = _masked_integral(draws_u + moved[-1], draws_log_weight, masks[1], alpha, beta)
             return lower, reached, upper
 
         lower, reached, upper = parts(shift)
@@ -141,16 +160,17 @@ def behavioral_band(points: np.ndarray, alphas: Sequence[float], k: int = BEHAVI
         # The unreached parts move with the shift at their cut only: tabulated over the
         # bootstrap's range of it, not summed over a million draws for every resample.
         tails = [_tabulated(lambda c, mask=mask: _masked_integral(draws_u + c, draws_log_weight, mask, alpha, beta),
-                            boot_shift[:, end]) for end, mask in ((0, draws_u < model_u[0]), (-1, draws_u > model_u[-1]))]
+                            boot_shift[:, end]) for end, mask in zip((0, -1), masks)]
         boot = np.array([tails[0][i] + _integral_over_levels(model_u + row, levels, alpha, beta) + tails[1][i]
                          for i, row in enumerate(boot_shift)])
         # The k-NN bias grows with the balls, as (k / n)^(1/d) at the slowest (an edge):
         # what doubling k changes, over 2^(1/d) - 1, bounds what remains at k.
         residual = abs(value - sum(parts(shift_at_2k))) / (2 ** (1 / dim) - 1)
+        u_min = float(plain_u.min() + shift[0])
         lower_options = _unreached_alternatives(float(model_u[0] + shift[0]), share, alpha, beta, above=False,
-                                                u_min=float(plain_u.min() + shift[0]), dim=dim)
+                                                u_min=u_min, dim=dim)
         upper_options = _unreached_alternatives(float(model_u[-1] + shift[-1]), share, alpha, beta, above=True,
-                                                u_min=float(plain_u.min() + shift[0]), dim=dim)
+                                                u_min=u_min, dim=dim)
         low = (min(float(np.quantile(boot, tail)), value) - residual
                + min(min(lower_options) - lower, 0.0) + min(min(upper_options) - upper, 0.0))
         high = (max(float(np.quantile(boot, 1 - tail)), value) + residual
@@ -194,11 +214,13 @@ def _masked_integral(u: np.ndarray, log_weight: np.ndarray, mask: np.ndarray, al
         return float(value_sign * np.exp(value - math.log(len(u))))
 
 
-def _fit_mixture(x: np.ndarray, rng: np.random.Generator) -> GaussianMixture:
+def _fit_mixtures(x: np.ndarray, rng: np.random.Generator) -> list[GaussianMixture]:
+    """Gaussian mixtures of MIXTURE_COMPONENTS components (those with at least ten points per
+    parameter of a component) fitted by maximum likelihood, best BIC first."""
     fit_on = x if len(x) <= MIXTURE_FIT_POINTS else x[np.sort(rng.choice(len(x), MIXTURE_FIT_POINTS, replace=False))]
     fits = [GaussianMixture(c, covariance_type="full", random_state=SEED).fit(fit_on)
-            for c in MIXTURE_COMPONENTS if c * (x.shape[1] + 2) < len(fit_on) / 10]
-    return min(fits, key=lambda fit: fit.bic(fit_on))
+            for c in MIXTURE_COMPONENTS if c == 1 or c * (x.shape[1] + 2) < len(fit_on) / 10]
+    return sorted(fits, key=lambda fit: fit.bic(fit_on))
 
 
 def _mixture_draws(mixture: GaussianMixture, draws: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -264,13 +286,13 @@ def _unreached_alternatives(cut: float, share: float, alpha: float, beta: float,
     for shape in (dim / 2, float(dim)):
         if above:  # at small alpha the integrand peaks thousands of nats out
             excess = span + np.geomspace(1e-8, 1e7, 8001)
-            side = 1 - gammainc(shape, span)
         else:
             excess = span * np.linspace(1e-6, 1.0, 4001)
-            side = gammainc(shape, span)
-        log_mass = (shape - 1) * np.log(excess) - excess - gammaln(shape) + np.log(np.gradient(excess))
+        # The conditional law of u - u_min beyond the cut, normalised on its own grid (the
+        # Gamma's mass there can be past float64 when the cut is far out).
+        log_mass = (shape - 1) * np.log(excess) - excess + np.log(np.gradient(excess))
         log_terms, sign = _log_weighted_integrand(u_min + excess, alpha, beta)
         value, value_sign = logsumexp(log_terms + log_mass, b=sign, return_sign=True)
-        with np.errstate(over="ignore", divide="ignore"):
-            out.append(share * float(value_sign * np.exp(value - math.log(max(side, 1e-300)))))
+        with np.errstate(over="ignore"):
+            out.append(share * float(value_sign * np.exp(value - logsumexp(log_mass))))
     return out
