@@ -10,6 +10,7 @@ import pytest
 from conftest import fake_episode, write_dataset
 
 from berl.coverage import estimators, measures
+from berl.coverage.be_band import behavioral_band
 from berl.coverage.embedding import EmbeddingSettings, joint_embedding
 from berl.coverage.measures import (
     CoverageSettings,
@@ -83,6 +84,23 @@ def test_entropy_row_estimates_be_with_the_configured_estimator(method):
                                                 method=method)
     assert [row["log10_be_a0.5_x2"], row["log10_be_a2_x2"]] == pytest.approx(np.log10(stretched), rel=1e-9)
     assert CoverageSettings().be_estimator == "paper"  # the default, in this one place
+    # The banded estimator's band, reached share and flag, whichever estimator gives the values.
+    bands = behavioral_band(points, [0.5, 2.0], 5)
+    assert [row["log10_be_a0.5_low"], row["log10_be_a2_high"]] == pytest.approx(
+        [np.log10(bands[0].low), np.log10(bands[1].high)], rel=1e-9)
+    assert row["be_a2_reached"] == bands[1].reached
+    assert row["be_a0.5_extrapolated"] == float(bands[0].extrapolated)
+
+
+def test_entropy_row_by_the_banded_estimator_gives_its_values():
+    points = np.random.default_rng(4).normal(size=(2000, 3))
+    row = measures.entropy_row(points, CoverageSettings(k=5, be_alphas=[0.7], renyi_qs=[0.5], be_estimator="banded"))
+    (band,) = behavioral_band(points, [0.7], 5)
+    (stretched,) = behavioral_band(2 * points, [0.7], 5)
+    assert row["be_a0.7"] == band.value and row["log10_be_a0.7"] == pytest.approx(np.log10(band.value), rel=1e-12)
+    assert row["log10_be_a0.7_x2"] == pytest.approx(np.log10(stretched.value), rel=1e-12)
+    # N(0, I_3) at alpha = 0.7, within the band.
+    assert band.covers(estimators.gaussian_behavioral(1.0, 3, 0.7))
 
 
 def _fake_dataset(root, name, states, episodes=2):
