@@ -275,22 +275,32 @@ def family_coverage(rows: list[dict]) -> dict:
 
 
 def markdown_table(rows: list[dict], n: int) -> str:
-    """One line per (family, d, alpha) at sample size n, first repeat: the truth, the paper's
-    error, and the banded estimate's error, band (relative to the truth), reached share,
-    whether the band covers the truth, and its extrapolated flag (e)."""
+    """One line per (family, d) at sample size n (first repeat), a cell per alpha: the
+    paper's error, then the banded error with its band (both relative to the truth, in
+    per cent), its reached share, whether the band covers the truth (✓ or ✗), and "e" where
+    the value is flagged extrapolated."""
     def percent(x: float) -> str:
         return f"{100 * x:+.0f}" if abs(x) < 10 else f"{x:+.0e}×"
 
-    lines = ["| family | d | α | truth | paper | banded [band] | reached | covers |", "|---|---|---|---|---|---|---|---|"]
-    paper = {(r["family"], r["dim"], r["alpha"]): r for r in rows if r["n"] == n and r["method"] == "paper" and r["repeat"] == 0}
-    for r in rows:
-        if r["n"] != n or r["method"] != "banded" or r["repeat"] != 0:
-            continue
-        truth = r["truth"]
-        band = f"{percent(r['rel_error'])} [{percent((r['low'] - truth) / abs(truth))}, {percent((r['high'] - truth) / abs(truth))}] %"
-        lines.append(f"| {r['family']} | {r['dim']} | {r['alpha']:g} | {truth:.3g} | "
-                     f"{percent(paper[r['family'], r['dim'], r['alpha']]['rel_error'])} % | {band}{' e' * r['extrapolated']} | "
-                     f"{r['reached']:.2f} | {'yes' if r['covers'] else '**no**'} |")
+    banded = [r for r in rows if r["n"] == n and r["method"] == "banded" and r["repeat"] == 0]
+    paper = {(r["family"], r["dim"], r["alpha"]): r["rel_error"] for r in rows
+             if r["n"] == n and r["method"] == "paper" and r["repeat"] == 0}
+    alphas = sorted({r["alpha"] for r in banded})
+    lines = ["| family | d | " + " | ".join(f"α = {a:g}: paper · banded [band] reached" for a in alphas) + " |",
+             "|---|---|" + "---|" * len(alphas)]
+    for family, dim in dict.fromkeys((r["family"], r["dim"]) for r in banded):
+        cells = []
+        for alpha in alphas:
+            match = [r for r in banded if (r["family"], r["dim"], r["alpha"]) == (family, dim, alpha)]
+            if not match:
+                cells.append("—")
+                continue
+            r = match[0]
+            truth = abs(r["truth"])
+            cells.append(f"{percent(paper[family, dim, alpha])} · {percent(r['rel_error'])} "
+                         f"[{percent((r['low'] - r['truth']) / truth)}, {percent((r['high'] - r['truth']) / truth)}] "
+                         f"{r['reached']:.2f} {'✓' if r['covers'] else '✗'}{' e' if r['extrapolated'] else ''}")
+        lines.append(f"| {family} | {dim} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
