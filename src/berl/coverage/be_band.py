@@ -143,7 +143,8 @@ def _against_reference(mixture: GaussianMixture, data: tuple[np.ndarray, np.ndar
     draws = min(max(MIXTURE_DRAWS_PER_POINT * n, MIXTURE_DRAWS[0]), MIXTURE_DRAWS[1])
     draws_u, draws_log_weight, plain_u = _mixture_draws(mixture, draws, rng)
     model_u = np.quantile(plain_u, levels)
-    masks = (draws_u < model_u[0], draws_u > model_u[-1])
+    # The draws beyond each cut, taken out once: every alpha and resample sums over them.
+    beyond = [(draws_u[mask], draws_log_weight[mask]) for mask in (draws_u < model_u[0], draws_u > model_u[-1])]
     tail = (1 - BAND_LEVEL) / 2
     bands = []
     for alpha, beta in zip(alphas, betas):
@@ -151,16 +152,16 @@ def _against_reference(mixture: GaussianMixture, data: tuple[np.ndarray, np.ndar
             """(densest unreached, reached, sparsest unreached) BE with the k-NN reading's
             quantile shifts ``moved`` applied to the mixture's law of u."""
             reached = _integral_over_levels(model_u + moved, levels, alpha, beta)
-            lower = _masked_integral(draws_u + moved[0], draws_log_weight, masks[0], alpha, beta)
-            upper = _masked_integral(draws_u + moved[-1], draws_log_weight, masks[1], alpha, beta)
+            lower = _tail_integral(*beyond[0], moved[0], len(draws_u), alpha, beta)
+            upper = _tail_integral(*beyond[1], moved[-1], len(draws_u), alpha, beta)
             return lower, reached, upper
 
         lower, reached, upper = parts(shift)
         value = lower + reached + upper
         # The unreached parts move with the shift at their cut only: tabulated over the
         # bootstrap's range of it, not summed over a million draws for every resample.
-        tails = [_tabulated(lambda c, mask=mask: _masked_integral(draws_u + c, draws_log_weight, mask, alpha, beta),
-                            boot_shift[:, end]) for end, mask in zip((0, -1), masks)]
+        tails = [_tabulated(lambda c, part=part: _tail_integral(*part, c, len(draws_u), alpha, beta),
+                            boot_shift[:, end]) for end, part in zip((0, -1), beyond)]
         boot = np.array([tails[0][i] + _integral_over_levels(model_u + row, levels, alpha, beta) + tails[1][i]
                          for i, row in enumerate(boot_shift)])
         # The k-NN bias grows with the balls, as (k / n)^(1/d) at the slowest (an edge):
@@ -204,14 +205,16 @@ def _integral_over_levels(u: np.ndarray, levels: np.ndarray, alpha: float, beta:
         return float(value_sign * np.exp(value))
 
 
-def _masked_integral(u: np.ndarray, log_weight: np.ndarray, mask: np.ndarray, alpha: float, beta: float) -> float:
-    """mean(weight * phi(u) * mask) in log space: the BE integral over the draws in ``mask``."""
-    if not mask.any():
+def _tail_integral(u: np.ndarray, log_weight: np.ndarray, shift: float, draws: int, alpha: float,
+                   beta: float) -> float:
+    """The BE integral over the draws beyond a cut, their u moved by ``shift``: the sum of
+    weight * phi(u + shift) over them, divided by all ``draws``, in log space."""
+    if not len(u):
         return 0.0
-    log_terms, sign = _log_weighted_integrand(u[mask], alpha, beta)
-    value, value_sign = logsumexp(log_terms + log_weight[mask], b=sign, return_sign=True)
+    log_terms, sign = _log_weighted_integrand(u + shift, alpha, beta)
+    value, value_sign = logsumexp(log_terms + log_weight, b=sign, return_sign=True)
     with np.errstate(over="ignore"):
-        return float(value_sign * np.exp(value - math.log(len(u))))
+        return float(value_sign * np.exp(value - math.log(draws)))
 
 
 def _fit_mixtures(x: np.ndarray, rng: np.random.Generator) -> list[GaussianMixture]:
