@@ -60,6 +60,9 @@ from berl.coverage.estimators import (
     _check_alpha_beta,
     _log_density_from_distances,
     _log_weighted_integrand,
+    _signed_exp,
+    _weighted_integrand,
+    log_unit_ball_volume,
     neighbour_distances,
 )
 
@@ -200,9 +203,7 @@ def _integral_over_levels(u: np.ndarray, levels: np.ndarray, alpha: float, beta:
     """∫ phi(Q(p)) dp over the levels (trapezoid), Q the quantile function given at them."""
     log_terms, sign = _log_weighted_integrand(u, alpha, beta)
     widths = np.gradient(levels)
-    value, value_sign = logsumexp(log_terms, b=sign * widths, return_sign=True)
-    with np.errstate(over="ignore"):
-        return float(value_sign * np.exp(value))
+    return _signed_exp(logsumexp(log_terms, b=sign * widths, return_sign=True))
 
 
 def _tail_integral(u: np.ndarray, log_weight: np.ndarray, shift: float, draws: int, alpha: float,
@@ -212,9 +213,7 @@ def _tail_integral(u: np.ndarray, log_weight: np.ndarray, shift: float, draws: i
     if not len(u):
         return 0.0
     log_terms, sign = _log_weighted_integrand(u + shift, alpha, beta)
-    value, value_sign = logsumexp(log_terms + log_weight, b=sign, return_sign=True)
-    with np.errstate(over="ignore"):
-        return float(value_sign * np.exp(value - math.log(draws)))
+    return _signed_exp(logsumexp(log_terms + log_weight - math.log(draws), b=sign, return_sign=True))
 
 
 def _fit_mixtures(x: np.ndarray, rng: np.random.Generator) -> list[GaussianMixture]:
@@ -244,7 +243,7 @@ def _mixture_draws(mixture: GaussianMixture, draws: int, rng: np.random.Generato
     points = np.vstack([own, centre + radius[:, None] * direction])
     log_f = mixture.score_samples(points)
     distance = np.linalg.norm(points - centre, axis=1)
-    log_sphere = math.log(2) + 0.5 * dim * math.log(math.pi) - math.lgamma(0.5 * dim)
+    log_sphere = math.log(dim) + log_unit_ball_volume(dim)  # the unit sphere's surface, d V_d
     log_radial = -math.log(log_high - log_low) - log_sphere - dim * np.log(distance)
     log_proposal = np.logaddexp(log_f, log_radial) - math.log(2)
     return -log_f, log_f - log_proposal, -log_f[:half]
@@ -261,30 +260,13 @@ def _sample_mixture(mixture: GaussianMixture, count: int, rng: np.random.Generat
     return out
 
 
-def _phi(u: np.ndarray, alpha: float, beta: float) -> np.ndarray:
-    log_terms, sign = _log_weighted_integrand(u, alpha, beta)
-    with np.errstate(over="ignore"):
-        return sign * np.exp(log_terms)
-
-
-def _reached_reading(u_hat: np.ndarray, levels: tuple[float, float], alpha: float, beta: float) -> np.ndarray:
-    """(1 / n) sum of phi(u_hat) over the points between the sample's quantiles at ``levels``
-    (rows of a 2-D array are samples)."""
-    u = np.atleast_2d(u_hat)
-    low, high = np.quantile(u, levels, axis=1)
-    inside = (u >= low[:, None]) & (u <= high[:, None])
-    out = np.where(inside, _phi(u, alpha, beta), 0.0).sum(axis=1) / u.shape[1]
-    return out if np.ndim(u_hat) == 2 else out[0]
-
-
 def _unreached_alternatives(cut: float, share: float, alpha: float, beta: float, *, above: bool,
                             u_min: float, dim: int) -> list[float]:
     """BE from beyond a cut that holds ``share`` of the mass, under the alternatives the
     sample cannot exclude: all of that mass at the cut, or spread as a level-set volume
     growing as (u - u_min)^a for a = dim / 2 and a = dim (u - u_min ~ Gamma(a, 1),
     conditioned on lying beyond the cut)."""
-    log_cut, cut_sign = _log_weighted_integrand(np.array([cut]), alpha, beta)
-    out = [share * float(cut_sign[0] * np.exp(log_cut[0]))]
+    out = [share * _weighted_integrand(np.float64(cut), alpha, beta)]
     span = max(cut - u_min, 1e-6)
     for shape in (dim / 2, float(dim)):
         if above:  # at small alpha the integrand peaks thousands of nats out
@@ -295,7 +277,6 @@ def _unreached_alternatives(cut: float, share: float, alpha: float, beta: float,
         # Gamma's mass there can be past float64 when the cut is far out).
         log_mass = (shape - 1) * np.log(excess) - excess + np.log(np.gradient(excess))
         log_terms, sign = _log_weighted_integrand(u_min + excess, alpha, beta)
-        value, value_sign = logsumexp(log_terms + log_mass, b=sign, return_sign=True)
-        with np.errstate(over="ignore"):
-            out.append(share * float(value_sign * np.exp(value - logsumexp(log_mass))))
+        out.append(share * _signed_exp(logsumexp(log_terms + log_mass - logsumexp(log_mass), b=sign,
+                                                 return_sign=True)))
     return out
