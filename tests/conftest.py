@@ -21,6 +21,62 @@ WORKFLOW_FILES = ("Snakefile", "config.yaml", "workflow", "envs", "profiles")
 SMOKE = ("--config", "preset=smoke")
 
 
+# ------------------------------------------------------------------------------ figures
+
+
+def artists_outside_axes(fig) -> list[str]:
+    """Every plotted point (line vertices, markers, error bars, scatter offsets, segments)
+    of the figure's visible axes that lies outside its axes, as 'axes title: artist'. Axes
+    turned off (tables, text) are skipped; limits are taken as drawn (autoscaled)."""
+    from matplotlib.collections import PathCollection
+
+    problems = []
+    for ax in fig.axes:
+        if not ax.axison:
+            continue
+        ax.get_xlim(), ax.get_ylim()  # settle autoscaled limits before reading transforms
+        box = ax.bbox
+        for artist in [*ax.lines, *ax.collections]:
+            if not artist.get_visible():
+                continue
+            if isinstance(artist, PathCollection):  # scatter: the markers sit at the offsets
+                points = artist.get_offset_transform().transform(np.asarray(artist.get_offsets(), dtype=float))
+            elif hasattr(artist, "get_xydata"):
+                points = artist.get_transform().transform(np.asarray(artist.get_xydata(), dtype=float))
+            else:
+                vertices = [path.vertices for path in artist.get_paths() if len(path.vertices)]
+                if not vertices:
+                    continue
+                points = artist.get_transform().transform(np.concatenate(vertices).astype(float))
+            points = points[np.isfinite(points).all(axis=1)]
+            # A marker centred on the frame is half hidden: markers (points, caps, scatter)
+            # must sit 2 pixels inside; a line may run along the frame (a reference line does).
+            marked = isinstance(artist, PathCollection) or (
+                hasattr(artist, "get_marker") and artist.get_marker() not in (None, "None", "", " "))
+            tolerance = -2.0 if marked else 1.0
+            outside = ((points[:, 0] < box.x0 - tolerance) | (points[:, 0] > box.x1 + tolerance)
+                       | (points[:, 1] < box.y0 - tolerance) | (points[:, 1] > box.y1 + tolerance))
+            if outside.any():
+                problems.append(f"{ax.get_title() or ax.get_ylabel() or 'axes'}: {artist.get_label() or artist}")
+    return problems
+
+
+@pytest.fixture(autouse=True)
+def figures_show_their_data(monkeypatch):
+    """Every figure a test saves must show all its data inside its axes (a point on an
+    axis edge or beyond it is not seen): saving one that does not fails the test."""
+    from matplotlib.figure import Figure
+
+    save = Figure.savefig
+
+    def checked_savefig(self, *args, **kwargs):
+        problems = artists_outside_axes(self)
+        assert not problems, f"data outside the axes of {self.get_suptitle() or 'a figure'}: {problems}"
+        return save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", checked_savefig)
+
+
 # ------------------------------------------------------------------------------ helpers
 
 

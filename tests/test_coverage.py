@@ -258,3 +258,32 @@ def test_estimator_study_sweeps_the_dimension_at_the_coverage_stages_n_and_k(tmp
     anisotropic = by_dim[(by_dim.estimator == "BE α=0.5") & (by_dim.distribution == "anisotropic σ≤3")]
     assert anisotropic[anisotropic.dim == 2].truth.iloc[0] == pytest.approx(1.3123265117, rel=1e-9)
     assert np.allclose(study.relative_error, (study.estimate - study.truth) / study.truth.abs())
+    # Its figure shows every point inside its axes (the autouse figures_show_their_data).
+    from berl.reports.coverage import write_estimator_figure
+
+    write_estimator_figure(tmp_path / "study.csv", tmp_path / "accuracy.pdf", {"preset": "test"})
+
+
+def test_coverage_figures_show_their_data(fake_domain, tmp_path):
+    """The embedding map and coverage-against-return figures from a small real coverage run;
+    the autouse ``figures_show_their_data`` fails the save if a point lies outside its axes."""
+    from berl.reports.coverage import write_coverage_vs_return, write_embedding_figure
+
+    manifests, datasets, encoder = fake_domain
+    settings = CoverageSettings(points=300, k=5, components=3, be_alphas=[2.0], renyi_qs=[0.5],
+                                grid_components=2, grid_bins=5, ball_components=2, ball_samples=2000)
+    coverage = tmp_path / "walker" / "seed0" / "coverage.csv"
+    coverage.parent.mkdir(parents=True)
+    measures.measure("walker", manifests, datasets, encoder, settings, coverage)
+    returns = pd.DataFrame([{"domain": "walker", "dataset": name, "family": family, "alpha": alpha, "q": np.nan,
+                             "algorithm": "td3", "task": "walker_walk", "collection_seed": 0, "seed": seed,
+                             "return": base + 10 * seed, "best_return": base + 10 * seed, "episodes": 5}
+                            for name, family, alpha, base in [("random", "random", np.nan, 40.0),
+                                                              ("be_a2.0", "BE", 2.0, 300.0)] for seed in range(3)])
+    returns.to_csv(tmp_path / "returns.csv", index=False)
+    meta = {"preset": "test"}
+    write_coverage_vs_return([coverage], tmp_path / "returns.csv", tmp_path / "vs_return", meta)
+    joint_embedding(manifests, "tsne", tmp_path / "tsne.csv", EmbeddingSettings(points=100, perplexity=10))
+    write_embedding_figure({"walker": tmp_path / "tsne.csv"}, datasets, "tsne", tmp_path / "tsne.pdf", meta)
+    for name in ("vs_return.pdf", "tsne.pdf"):
+        assert (tmp_path / name).read_bytes().startswith(b"%PDF")

@@ -7,14 +7,24 @@ import torch
 
 from berl.core.checkpoint import save_torch
 from berl.core.io import write_json
-from berl.core.stats import bootstrap_candidates
+from berl.core.stats import (
+    BootstrapTest,
+    bootstrap_candidates,
+    bootstrap_test,
+    detectable_difference,
+    holm_adjust,
+    runs_to_detect,
+)
 from berl.reports.reproduction import (
     FAILS,
     HOLDS,
     INCONCLUSIVE,
     NOT_TESTED,
+    Claim,
+    Part,
     best_below_one,
-    combine,
+    decide,
+    distillation_learns,
     family_beats,
     improves_with_size,
     objective_order,
@@ -65,7 +75,80 @@ def test_stratified_statistics_resample_each_stratum_on_its_own():
     ([FAILS, FAILS, INCONCLUSIVE], 2, FAILS),
 ])
 def test_combined_verdicts(verdicts, needed, expected):
-    assert combine(verdicts, needed) == expected
+    """Parts that hold (+1, p 0.001), fail (-1, p 0.001) or neither (+1, p 0.5)."""
+    tests = {HOLDS: (1.0, 0.001), FAILS: (-1.0, 0.001), INCONCLUSIVE: (1.0, 0.5)}
+    claim = Claim("BE", "a claim", "", needed=needed,
+                  parts=[Part(str(i), BootstrapTest(tests[v][0], -1, 1, tests[v][1], 1.0, 10))
+                         for i, v in enumerate(verdicts)])
+    assert decide([claim])[0].verdict == expected
+
+
+def part(value: float, p: float, se: float = 1.0, runs: int = 10) -> Part:
+    return Part("task", BootstrapTest(value, value - 2 * se, value + 2 * se, p, se, runs))
+
+
+def test_a_claim_p_value_corrects_for_the_parts_the_data_pick():
+    """'Every task' holds on its largest p and fails on its smallest times the parts; '2 of 3'
+    holds on the second smallest times 2."""
+    every = Claim("BE", "every task", "", needed=3, parts=[part(1, 0.01), part(2, 0.02), part(3, 0.03)])
+    assert every.direction() == (HOLDS, 0.03)
+    one_fails = Claim("BE", "every task", "", needed=3, parts=[part(1, 0.01), part(2, 0.02), part(-3, 0.02)])
+    assert one_fails.direction() == (FAILS, pytest.approx(0.06))
+    two_of_three = Claim("BE", "2 of 3", "", needed=2, parts=[part(1, 0.01), part(2, 0.02), part(-1, 0.9)])
+    assert two_of_three.direction() == (HOLDS, pytest.approx(0.04))
+
+
+def test_holm_adjustment_by_hand():
+    # Sorted 0.005, 0.01, 0.03, 0.04: times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04 -> monotone 0.06.
+    assert holm_adjust([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm_adjust([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_verdicts_follow_the_adjusted_p_values_and_show_the_raw_ones():
+    strong, weak = (Claim("BE", s, "", parts=[part(5, p)]) for s, p in (("strong", 0.001), ("weak", 0.03)))
+    untested = Claim("BE", "untested", "")
+    decide([strong, weak, untested])
+    assert (strong.verdict, strong.p_adjusted) == (HOLDS, pytest.approx(0.002))
+    # 0.03 passes alone but not among two: Holm's second step is 0.05 / 1 after the first's 0.05 / 2,
+    # the first being 0.001, so weak's adjusted p is max(0.002, 1 x 0.03) = 0.03: it holds.
+    assert (weak.raw_verdict, weak.verdict, weak.p_adjusted) == (HOLDS, HOLDS, pytest.approx(0.03))
+    weak.parts = [part(5, 0.04)]
+    third = Claim("BE", "third", "", parts=[part(5, 0.04)])
+    decide([strong, weak, third])  # 0.04 twice: 2 x 0.04 = 0.08 for both
+    assert (weak.raw_verdict, weak.verdict, weak.p_adjusted) == (HOLDS, INCONCLUSIVE, pytest.approx(0.08))
+    assert untested.verdict == NOT_TESTED and np.isnan(untested.p_adjusted)
+
+
+def test_fourteen_claims_with_no_true_difference_give_no_verdict_in_most_repeats():
+    """14 single-part claims, each a paired bootstrap of two candidates with equal means: a raw
+    verdict somewhere in most repeats, an adjusted one in at most about 5 % of them."""
+    rng = np.random.default_rng(0)
+    raw_any, adjusted_any, repeats = 0, 0, 200
+    for _ in range(repeats):
+        claims = []
+        for i in range(14):
+            runs = rng.normal(0.0, 1.0, size=(1, 10))
+            claims.append(Claim("BE", str(i), "", parts=[Part("t", bootstrap_test([runs], lambda m: m[0][:, 0],
+                                                                                   resamples=400, seed=i))]))
+        decide(claims)
+        raw_any += any(c.raw_verdict != INCONCLUSIVE for c in claims)
+        adjusted_any += any(c.verdict != INCONCLUSIVE for c in claims)
+    # At level 0.05 a 10-run percentile bootstrap rejects a true null somewhat more often than
+    # 5 % (it is narrow at 10 runs); 14 rows then give at least one raw verdict in over half of
+    # the repeats, the adjusted ones in few.
+    assert raw_any / repeats > 0.5
+    assert adjusted_any / repeats <= 0.10
+
+
+def test_power_line_matches_a_hand_computation():
+    """se 5 over 5 runs, one claim (level 0.05): (1.95996 + 0.84162) x 5 = 14.0 detectable;
+    the observed 10 needs 5 x (14.008 / 10)^2 = 9.8 -> 10 runs."""
+    claim = Claim("BE", "one", "", unit="return", parts=[Part("t", BootstrapTest(10.0, -0.5, 20.5, 0.07, 5.0, 5))])
+    decide([claim])
+    assert claim.verdict == INCONCLUSIVE
+    assert "detects 14.0 return with 5 runs" in claim.power and "needs 10 runs" in claim.power
+    assert detectable_difference(5.0, 0.05) == pytest.approx(14.0079, abs=1e-3)
+    assert runs_to_detect(10.0, 5.0, 5, 0.05) == 10
 
 
 def returns_frame(means: dict, runs: int = 6, noise: float = 1.0) -> pd.DataFrame:
@@ -178,7 +261,7 @@ def fake_distillation(path, task, objective, final, random_pairs, synthetic=16, 
 
 
 def test_the_scorecard_names_its_preset_and_gives_every_claim_a_verdict(tmp_path):
-    from test_report import DATASETS, fake_evaluation
+    from test_report import DATASETS, fake_evaluation, random_reference
 
     from berl.reports.offline import aggregate
 
@@ -207,21 +290,23 @@ def test_the_scorecard_names_its_preset_and_gives_every_claim_a_verdict(tmp_path
                                                generalisation=general))
         sizes += [distilled[-1], fake_distillation(folder / "av_pbc_n8.pt", "walker_walk", "av_pbc",
                                                    [100 + s for s in range(3)], [50, 51, 52], synthetic=8)]
-        write_json(folder / "baselines.json", {"task": "walker_walk", "whole_data_bc": [600, 610, 620],
-                                                "teacher": [700, 720]})
+        write_json(folder / "baselines.json", {"task": "walker_walk", "whole_data_bc": [600, 610, 620, 630, 640],
+                                                "teacher": [700, 720, 710, 730, 690]})
         baselines.append(folder / "baselines.json")
 
     d4rl_rows = [{"dataset": name, "collection_seed": 0, "task": "Hopper-v4", "method": method, "seed": seed,
                   "score": value + seed + 0.5 * n}
                  for n, name in enumerate(["hopper-medium-v2", "hopper-medium-replay-v2", "walker2d-medium-v2",
                                            "walker2d-medium-expert-v2", "halfcheetah-medium-v2"])  # 5: an interval
-                 for method, value in (("random", 5), ("dbc", 20), ("pbc", 30), ("av_pbc", 38), ("whole_data_bc", 46))
+                 for method, value in (("random", 5), ("dbc", 20), ("pbc", 30), ("av_pbc", 38), ("whole_data_bc", 46),
+                                       ("teacher", 60))
                  for seed in range(3)]
     d4rl_scores = tmp_path / "d4rl_scores.csv"
     pd.DataFrame(d4rl_rows).to_csv(d4rl_scores, index=False)
+    reference = random_reference(tmp_path, {task: [10.0 + r for r in range(10)] for task in TASKS})
     claims = write_reproduction(tmp_path / "returns.csv", TASKS, coverage, distilled, baselines, sizes,
                                 tmp_path / "reproduction", {"preset": "quick", "config hash": "abc"},
-                                d4rl_scores=d4rl_scores)
+                                random_reference=reference, d4rl_scores=d4rl_scores)
     verdicts = {claim.statement.split(" (")[0]: claim.verdict for claim in claims}
     assert verdicts["BE beats Shannon on every task"] == HOLDS
     assert verdicts["BE beats Rényi on 4 of 5 tasks"] == HOLDS
@@ -235,7 +320,9 @@ def test_the_scorecard_names_its_preset_and_gives_every_claim_a_verdict(tmp_path
     markdown = (tmp_path / "reproduction.md").read_text()
     assert markdown.startswith("# Reproduction scorecard, preset quick")
     assert "not as a reproduction" in markdown and "2 collection seed(s) x 3 training seeds" in markdown
-    assert markdown.count("| BE |") == 9 and markdown.count("| OBD |") == 3 and markdown.count("| OBD (D4RL) |") == 2
+    # Each claim twice: its line in the summary, its row in the details.
+    assert markdown.count("| BE |") == 18 and markdown.count("| OBD |") == 6 and markdown.count("| OBD (D4RL) |") == 4
+    assert "adjusted for the 8 claims tested (Holm-Bonferroni)" in markdown
     assert (tmp_path / "reproduction.pdf").read_bytes().startswith(b"%PDF")
     assert torch.load(distilled[0], weights_only=False)["objective"] == "dbc"
 
@@ -272,3 +359,43 @@ def test_table2_shows_normalised_scores_an_average_row_and_the_generalisation_ta
     assert second.split("&")[3:] == [" 21.0 ", " 22.0 ", r" 26.0 \\"]  # as distilled, 2 layers, ensemble
     general = pd.read_csv(tmp_path / "table2_generalisation.csv", comment="#")
     assert set(general.learner) == {"default", "mlp2", "ensemble10"} and (general.runs == 2).all()
+
+
+def random_policy(mean: float, tasks=TASKS) -> pd.DataFrame:
+    """The random policy's reference at ``mean`` on every task, interval ±1."""
+    return pd.DataFrame({"mean": mean, "ci_low": mean - 1, "ci_high": mean + 1}, index=pd.Index(tasks, name="task"))
+
+
+def test_return_claims_are_scored_only_on_tasks_where_learning_shows():
+    grid = be_grid(600)  # BE 400 / 400 / 600, Shannon 300 on every task
+    assert family_beats(grid, TASKS, "Shannon", 1.0, random_policy(100.0)).verdict == HOLDS
+    # Everything at or below the random policy: nothing learned, nothing decided.
+    claim = family_beats(grid, TASKS, "Shannon", 1.0, random_policy(700.0))
+    assert claim.verdict == NOT_TESTED and "walker stand: no learning, best 400.1 [399.8, 400.4]" in claim.measured
+    assert "vs random policy 700.0 [699.0, 701.0]" in claim.measured
+    # Shannon at the random policy's level and BE above it is a finding, not noise.
+    assert family_beats(grid, TASKS, "Shannon", 1.0, random_policy(300.0)).verdict == HOLDS
+    # Only walker run (BE 600) is above a random policy at 500: the claim is scored there alone.
+    claim = family_beats(grid, TASKS, "Shannon", 1.0, random_policy(500.0))
+    assert [part.label for part in claim.parts] == ["walker run"] and claim.verdict == HOLDS
+    assert "Not scored: walker stand: no learning" in claim.measured
+
+
+def test_a_teacher_at_random_level_leaves_the_distillation_claims_untested_never_failed():
+    # PBC above Av-PBC would fail the chain, but the teacher scores like random selection.
+    noise = scores_frame({"av_pbc": 2.0, "pbc": 2.6, "dbc": 2.1, "random": 2.0, "teacher": 2.05,
+                          "whole_data_bc": 2.1}, seeds=6)
+    reference = random_policy(20.0, ["walker_walk"])  # 2.0 % normalised
+    gate = distillation_learns(noise, reference)
+    assert gate.startswith("walker walk: no learning at this preset, teacher 2.0 [")
+    assert "random policy 2.0 [1.9, 2.1]" in gate
+    claim = objective_order(noise, gate=gate)
+    assert claim.verdict == NOT_TESTED and not claim.parts and gate in claim.measured
+    assert improves_with_size(noise.rename(columns={"method": "size"}), gate=gate).verdict == NOT_TESTED
+    learnt = scores_frame({"av_pbc": 40, "pbc": 30, "dbc": 20, "random": 8, "teacher": 60, "whole_data_bc": 45},
+                          seeds=6)
+    assert distillation_learns(learnt, reference) == ""
+    assert objective_order(learnt, gate=distillation_learns(learnt, reference)).verdict == HOLDS
+    # Whole-data BC at random level is enough to leave it untested.
+    no_bc = learnt.assign(score=np.where(learnt.method == "whole_data_bc", 2.0, learnt.score))
+    assert "whole-data BC 2.0 [" in distillation_learns(no_bc, reference)

@@ -521,10 +521,11 @@ STAGES = {
         lambda a, meta: _reports("obd_d4rl").write_table(a.info, a.distilled, a.baselines, a.out_prefix, meta)),
     "reproduction": _report(
         "score each published claim: measured value, interval and verdict",
-        ("returns", "tasks", "coverage", "distilled", "baselines", "sizes", "d4rl_scores", "out_prefix"),
+        ("returns", "tasks", "random_reference", "coverage", "distilled", "baselines", "sizes", "d4rl_scores",
+         "out_prefix"),
         lambda a, meta: _reports("reproduction").write_reproduction(
             a.returns, a.tasks, a.coverage, a.distilled, a.baselines, a.sizes, a.out_prefix, meta,
-            d4rl_scores=a.d4rl_scores)),
+            random_reference=a.random_reference, d4rl_scores=a.d4rl_scores)),
 }
 
 

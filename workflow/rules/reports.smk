@@ -348,6 +348,7 @@ rule reproduction:
     """The claim scorecard: each published claim, its measured value and interval, a verdict."""
     input:
         returns=f"{RESULTS}/returns.csv",
+        random_reference=RANDOM_REFERENCE,
         coverage=coverage_files,
         distilled=distill_files,
         baselines=distill_baseline_files,
@@ -372,5 +373,5 @@ rule reproduction:
         "../../envs/berl.yaml"
     shell:
         "python -m berl reproduction --returns {input.returns} --tasks {params.tasks}"
-        " --coverage {input.coverage} --distilled {input.distilled} --baselines {input.baselines}"
+        " --random-reference {input.random_reference} --coverage {input.coverage} --distilled {input.distilled} --baselines {input.baselines}"
         " --sizes {input.sizes} {params.d4rl} --out-prefix reports/reproduction {params.provenance} > {log} 2>&1"

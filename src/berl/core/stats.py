@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import rankdata
+from scipy.stats import norm, rankdata
 
 
 def interquartile_mean(scores: np.ndarray) -> float:
@@ -55,6 +56,45 @@ def percentile_interval(draws: np.ndarray, confidence: float = 0.95) -> tuple[fl
 MIN_BOOTSTRAP_RUNS = 5
 
 
+@dataclass(frozen=True)
+class BootstrapTest:
+    """A bootstrapped statistic: its value, percentile interval, two-sided p-value against
+    zero and standard error (NaN but the value where the runs were too few), over ``runs``
+    runs (the smallest stratum's)."""
+
+    value: float
+    low: float
+    high: float
+    p: float
+    se: float
+    runs: int
+
+
+def bootstrap_test(
+    groups: list[np.ndarray], statistic, *, resamples: int = 2000, confidence: float = 0.95,
+    seed: int = 0, min_runs: int = MIN_BOOTSTRAP_RUNS,
+) -> BootstrapTest:
+    """``bootstrap_candidates``, with the two-sided p-value of the statistic against zero:
+    twice the smaller share of draws on either side of it, each counted as (k + 1) /
+    (resamples + 1) so that no p is 0; p < 1 - confidence where the interval excludes zero."""
+    rng = np.random.default_rng(seed)
+    groups = [np.asarray(g, dtype=float) for g in groups]
+    if not groups or any(g.ndim != 2 or g.shape[1] == 0 for g in groups):
+        raise ValueError("every stratum needs a (candidates, runs) array with at least one run")
+    point = float(statistic([g.mean(axis=1)[None, :] for g in groups])[0])
+    runs = min(g.shape[1] for g in groups)
+    if runs < min_runs:
+        return BootstrapTest(point, math.nan, math.nan, math.nan, math.nan, runs)
+    means = []
+    for g in groups:
+        index = rng.integers(0, g.shape[1], size=(resamples, g.shape[1]))
+        means.append(g[:, index].mean(axis=2).T)  # (resamples, candidates)
+    draws = np.asarray(statistic(means), dtype=float)
+    side = min(int((draws <= 0).sum()), int((draws >= 0).sum()))
+    p = min(1.0, 2 * (side + 1) / (resamples + 1))
+    return BootstrapTest(point, *percentile_interval(draws, confidence), p, float(draws.std(ddof=1)), runs)
+
+
 def bootstrap_candidates(
     groups: list[np.ndarray], statistic, *, resamples: int = 2000, confidence: float = 0.95,
     seed: int = 0, min_runs: int = MIN_BOOTSTRAP_RUNS,
@@ -70,18 +110,9 @@ def bootstrap_candidates(
     candidate, say) is reselected in every resample and its interval carries the selection.
     The bounds are NaN (no interval) when a stratum has fewer than ``min_runs`` runs.
     """
-    rng = np.random.default_rng(seed)
-    groups = [np.asarray(g, dtype=float) for g in groups]
-    if not groups or any(g.ndim != 2 or g.shape[1] == 0 for g in groups):
-        raise ValueError("every stratum needs a (candidates, runs) array with at least one run")
-    point = float(statistic([g.mean(axis=1)[None, :] for g in groups])[0])
-    if min(g.shape[1] for g in groups) < min_runs:
-        return point, float("nan"), float("nan")
-    means = []
-    for g in groups:
-        index = rng.integers(0, g.shape[1], size=(resamples, g.shape[1]))
-        means.append(g[:, index].mean(axis=2).T)  # (resamples, candidates)
-    return (point, *percentile_interval(statistic(means), confidence))
+    test = bootstrap_test(groups, statistic, resamples=resamples, confidence=confidence, seed=seed,
+                          min_runs=min_runs)
+    return test.value, test.low, test.high
 
 
 def spearman_permutation_test(x, y, *, resamples: int = 20000, seed: int = 0) -> tuple[float, float]:
@@ -100,3 +131,36 @@ def spearman_permutation_test(x, y, *, resamples: int = 20000, seed: int = 0) ->
         orders = np.random.default_rng(seed).permuted(np.tile(np.arange(n), (resamples, 1)), axis=1)
     permuted = rank_y[orders] @ rank_x / scale
     return rho, float(np.mean(np.abs(permuted) >= abs(rho) - 1e-12))
+
+
+def holm_adjust(p_values: list[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values, in the order given: the i-th smallest of m is
+    multiplied by m - i + 1 (i from 1), made monotone in that order and capped at 1. A
+    verdict at level a on the adjusted p-values errs on any of the m rows with probability
+    at most a, whatever their dependence."""
+    order = np.argsort(p_values, kind="stable")
+    m = len(p_values)
+    adjusted, running = [0.0] * m, 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+POWER = 0.8
+
+
+def detectable_difference(se: float, level: float, power: float = POWER) -> float:
+    """The smallest true difference a two-sided test at ``level`` detects with probability
+    ``power``, for an estimate of standard error ``se`` (normal approximation):
+    (z_(1 - level / 2) + z_power) se."""
+    return (norm.ppf(1 - level / 2) + norm.ppf(power)) * se
+
+
+def runs_to_detect(difference: float, se: float, runs: int, level: float, power: float = POWER) -> float:
+    """Runs at which a true ``difference`` is detected with probability ``power``, from an
+    estimate of standard error ``se`` over ``runs`` runs (se falls as 1 / sqrt(runs));
+    inf for a difference of 0."""
+    if difference == 0:
+        return math.inf
+    return float(math.ceil(runs * (detectable_difference(se, level, power) / abs(difference)) ** 2))

@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
+from matplotlib.ticker import NullLocator  # noqa: E402
 
 from berl.core.io import atomic_path  # noqa: E402
 from berl.core.stats import MIN_BOOTSTRAP_RUNS  # noqa: E402
@@ -159,6 +160,20 @@ def table_page(pdf: PdfPages, title: str, labels: list[str], rows: list[list[str
     fig.text(0.01, 0.01, provenance_line(meta), fontsize=6, wrap=True)
     pdf.savefig(fig, bbox_inches="tight")
     plt.close(fig)
+
+
+LOG_AXIS_MARGIN = 1.6  # a log axis of sweep values reaches this factor beyond the smallest and largest
+
+
+def log_axis_at(ax, values) -> None:
+    """A logarithmic x-axis with ticks at the sweep's own ``values`` and limits a factor
+    LOG_AXIS_MARGIN beyond them: autoscaling a log axis (shared by panels) of one value
+    collapses it onto that value, its points on the frame."""
+    values = sorted(set(values))
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticks(values, [f"{v:g}" for v in values])
+    ax.set_xlim(values[0] / LOG_AXIS_MARGIN, values[-1] * LOG_AXIS_MARGIN)
 
 
 def save_figure(fig, out: Path, meta: dict) -> None:

@@ -15,15 +15,15 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import MaxNLocator, NullLocator  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 from scipy.stats import kendalltau, spearmanr  # noqa: E402
 
 from berl.core.constants import FAMILIES, family_of  # noqa: E402
 from berl.core.io import atomic_path, write_text  # noqa: E402
 from berl.coverage.measures import SCALE_SUFFIX, SPACES  # noqa: E402
 from berl.reports.common import (  # noqa: E402
-    FAMILY_COLOURS, RETURN_COLUMNS, collection_seed_of, provenance_line, read_table, save_figure, table_page,
-    tex_table, write_csv,
+    FAMILY_COLOURS, RETURN_COLUMNS, collection_seed_of, log_axis_at, provenance_line, read_table, save_figure,
+    table_page, tex_table, write_csv,
 )
 
 VOLUMETRIC = {"grid_occupancy": "grid occupancy", "ball_volume": "k-NN ball volume"}
@@ -297,6 +297,19 @@ def default_k(ks: list[int]) -> int:
     return max([k for k in ks if k <= 10] or [min(ks)])
 
 
+SYMLOG_PAD = 0.06  # share of the drawn height left above and below the data of a symlog axis
+
+
+def _pad_y_in_scale(ax, fraction: float) -> None:
+    """Widen the y-limits by ``fraction`` of their span as drawn (in the axis' scale):
+    autoscaling pads a symlog axis in data units, which its logarithmic part shrinks to a
+    pixel, leaving the outermost markers half outside the frame."""
+    scale = ax.yaxis.get_transform()
+    low, high = scale.transform(np.array(ax.get_ylim()))
+    pad = fraction * (high - low)
+    ax.set_ylim(*scale.inverted().transform(np.array([low - pad, high + pad])))
+
+
 def _error_band(ax, frame: pd.DataFrame, x: str, colour, style: str) -> None:
     stats = frame.groupby(x)["relative_error"].agg(["mean", "std"]).reset_index()
     ax.plot(stats[x], stats["mean"], marker="o", color=colour, linestyle=style)
@@ -328,9 +341,7 @@ def write_estimator_figure(study_csv: Path, out: Path, meta: dict) -> None:
             for dist in distributions:
                 _error_band(axes[i, 2], by_method[by_method.distribution == dist], "dim",
                             distribution_colours[dist], METHOD_STYLES[method])
-        axes[i, 0].set_xscale("log")
-        axes[i, 0].xaxis.set_minor_locator(NullLocator())
-        axes[i, 0].set_xticks(sorted(set(grid.n)), [f"{n:g}" for n in sorted(set(grid.n))])
+        log_axis_at(axes[i, 0], grid.n)
         axes[i, 2].xaxis.set_major_locator(MaxNLocator(integer=True))
         axes[i, 0].set_ylabel(f"{quantity}\n(estimate − truth) / |truth|")
         for ax in axes[i]:
@@ -338,6 +349,7 @@ def write_estimator_figure(study_csv: Path, out: Path, meta: dict) -> None:
             ax.set_yscale("symlog", linthresh=0.1)
             ax.axhline(0, color="black", linewidth=0.8)
             ax.grid(alpha=0.3)
+            _pad_y_in_scale(ax, SYMLOG_PAD)
     axes[0, 0].set_title(f"versus n (k = {k_fixed})")
     axes[0, 1].set_title(f"versus k (n = {n_fixed})")
     if len(by_dim):

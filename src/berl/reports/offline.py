@@ -20,7 +20,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
-from matplotlib.ticker import NullLocator  # noqa: E402
 
 from berl.core.constants import FAMILIES, family_of  # noqa: E402
 from berl.core.io import atomic_path, read_json, write_text  # noqa: E402
@@ -29,8 +28,8 @@ from berl.core.validate import InputError  # noqa: E402
 from berl.datasets import envs  # noqa: E402
 from berl.datasets.envs import MAX_EPISODE_RETURN  # noqa: E402
 from berl.reports.common import (  # noqa: E402
-    FAMILY_COLOURS, RETURN_COLUMNS, collection_seed_of, interval_text, mean_std_text, provenance_line, read_table,
-    run_matrix, save_figure, seed_statistics, table_page, tex_table, write_csv,
+    FAMILY_COLOURS, RETURN_COLUMNS, collection_seed_of, interval_text, log_axis_at, mean_std_text, provenance_line,
+    read_table, run_matrix, save_figure, seed_statistics, table_page, tex_table, write_csv,
 )
 
 ROW_KEYS = ["domain", "dataset", "algorithm"]  # one row each in the full table
@@ -357,9 +356,7 @@ def write_fig4(returns_csv: Path, random_reference: list[Path], out: Path, meta:
                 for value in ref["mean"]:
                     ax.axhline(value, linestyle="--", color=colour, linewidth=1, label=family)
             if ticks:
-                ax.set_xscale("log")
-                ax.xaxis.set_minor_locator(NullLocator())  # ticks at the grid's own α and q
-                ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+                log_axis_at(ax, ticks)  # ticks at the grid's own α and q
             else:  # a grid of, e.g., ExORL datasets only: nothing to sweep, references only
                 ax.text(0.5, 0.5, "no BE or Rényi datasets", transform=ax.transAxes, ha="center")
             ax.grid(alpha=0.3)
