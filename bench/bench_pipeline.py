@@ -7,6 +7,7 @@ benchmark record; a record's file time is the job's end and its `s` column the j
 so each stage's wall-clock span (first start to last end) and summed job time follow.
 
   python bench/bench_pipeline.py                      # fresh run of the default preset
+  python bench/bench_pipeline.py --preset claims --workdir DIR   # of another, in DIR
   python bench/bench_pipeline.py --summarise DIR      # stage times of a finished run in DIR
 
 Project: the `paper` preset's device-hours, from per-step rates that the other benchmarks
@@ -35,6 +36,7 @@ from _common import RESULTS, write_results
 from berl.config import with_defaults
 
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PRESET = "quick"  # config.yaml's `preset`
 
 STAGES = {
     "pretrain_encoder": "encoder",
@@ -109,8 +111,9 @@ def timed(command: str, cwd: Path, env: dict, log: Path) -> float:
     return time.perf_counter() - start
 
 
-def fresh_run(workdir: Path, cores: str) -> dict:
-    """The README's first command in a fresh clone, with its own virtual environment."""
+def fresh_run(workdir: Path, cores: str, preset: str) -> dict:
+    """The README's first command in a fresh clone, with its own virtual environment (and
+    ``--config preset=<preset>`` for a preset other than the default)."""
     clone = workdir / "clone"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(workdir / "venv")], check=True)
@@ -119,7 +122,8 @@ def fresh_run(workdir: Path, cores: str) -> dict:
                             check=True).stdout.strip()
     install = timed("pip install -q -e .", clone, env, workdir / "install.log")
     # `python -m snakemake`: the venv's interpreter, which imports the clone's package.
-    pipeline = timed(f"python -m snakemake --cores {cores}", clone, env, workdir / "snakemake.log")
+    choice = "" if preset == DEFAULT_PRESET else f" --config preset={preset}"
+    pipeline = timed(f"python -m snakemake --cores {cores}{choice}", clone, env, workdir / "snakemake.log")
     return {"commit": commit, "cores": cores, "install_seconds": round(install, 1),
             "pipeline_seconds": round(pipeline, 1), "clone": str(clone)}
 
@@ -206,7 +210,8 @@ def main() -> None:
     parser.add_argument("--summarise", type=Path, help="a finished run's directory (skip the fresh run)")
     parser.add_argument("--workdir", type=Path, help="where the fresh clone goes (default: a temporary directory)")
     parser.add_argument("--cores", default="all")
-    parser.add_argument("--preset", default="quick", help="the preset the run used (names its benchmarks)")
+    parser.add_argument("--preset", default=DEFAULT_PRESET,
+                        help="the preset to run (or that the summarised run used; names its benchmarks)")
     parser.add_argument("--device", default="cpu", help="whose per-step rates the projection uses")
     args = parser.parse_args()
 
@@ -216,7 +221,7 @@ def main() -> None:
     else:
         workdir = args.workdir or Path(tempfile.mkdtemp(prefix="berl-run-"))
         workdir.mkdir(parents=True, exist_ok=True)
-        results["run"] = fresh_run(workdir, args.cores)
+        results["run"] = fresh_run(workdir, args.cores, args.preset)
         run_dir = Path(results["run"]["clone"])
         print(json.dumps(results["run"], indent=2), flush=True)
     results["stages"] = stage_times(run_dir / "benchmarks" / args.preset)

@@ -18,16 +18,16 @@ def schema(repo):
     return repo / "workflow/schemas/config.schema.yaml"
 
 
-@pytest.mark.parametrize("preset", ["smoke", "quick", "paper"])
+@pytest.mark.parametrize("preset", ["smoke", "quick", "claims", "paper"])
 def test_shipped_presets_are_valid(config, schema, preset):
     config["preset"] = preset
     settings = check_config(config, schema)
-    assert domains(settings) == (["walker"] if preset == "quick" else ["walker", "quadruped"])
+    assert domains(settings) == (["walker"] if preset in ("quick", "claims") else ["walker", "quadruped"])
 
 
 def test_presets_differ_only_in_sizes(config):
-    smoke, quick, paper = (config["presets"][p] for p in ("smoke", "quick", "paper"))
-    assert smoke.keys() == quick.keys() == paper.keys()
+    smoke, quick, claims, paper = (config["presets"][p] for p in ("smoke", "quick", "claims", "paper"))
+    assert smoke.keys() == quick.keys() == claims.keys() == paper.keys()
     assert paper["collect"]["transitions"] == 500_000
     offline = {key: paper["offline"][key] for key in ("steps", "seeds", "batch_size", "hidden_dim")}
     assert offline == {"steps": 100_000, "seeds": 5, "batch_size": 1024, "hidden_dim": 1024}
@@ -100,7 +100,7 @@ def test_config_hash_tracks_settings(config):
 # --------------------------------------------------------------- the workflow, dry runs
 
 
-@pytest.mark.parametrize("preset", ["smoke", "quick", "paper"])
+@pytest.mark.parametrize("preset", ["smoke", "quick", "claims", "paper"])
 def test_dry_run_lists_every_stage(dry_run, preset):
     printed = dry_run(preset).stdout
     for rule in ("pretrain_encoder", "collect_random", "collect_apt", "relabel", "train_offline", "aggregate",

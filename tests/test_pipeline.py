@@ -45,9 +45,10 @@ def test_smoke_pipeline_produces_table1_from_real_evaluations(smoke_run):
     assert len(general) == 2 * 3 * 8  # datasets x objectives x learners
     scorecard = (root / "reports/reproduction.md").read_text()
     assert scorecard.startswith("# Reproduction scorecard, preset smoke")
-    verdicts = [line.rsplit("|", 2)[1].strip() for line in scorecard.splitlines() if line.startswith("| BE |")
-                or line.startswith("| OBD |")]
-    assert len(verdicts) == 12 and set(verdicts) <= {"**holds**", "**fails**", "**inconclusive**", "**not tested**"}
+    summary = scorecard.split("## Details")[0]
+    verdicts = [line.split("|")[3].strip() for line in summary.splitlines() if line.startswith(("| BE |", "| OBD |"))]
+    # Smoke's learners do not learn (2 seeds, 300 steps): the gate leaves every claim untested.
+    assert len(verdicts) == 12 and set(verdicts) <= {"**inconclusive**", "**not tested**"}
     correlations = pd.read_csv(root / "reports/fig_coverage_vs_return.csv", comment="#")
     assert set(correlations.task) == {"walker_walk", "quadruped_walk"}
     assert correlations.spearman_rho.between(-1, 1).all()

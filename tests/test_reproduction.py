@@ -399,3 +399,28 @@ def test_a_teacher_at_random_level_leaves_the_distillation_claims_untested_never
     # Whole-data BC at random level is enough to leave it untested.
     no_bc = learnt.assign(score=np.where(learnt.method == "whole_data_bc", 2.0, learnt.score))
     assert "whole-data BC 2.0 [" in distillation_learns(no_bc, reference)
+
+
+def test_the_claims_preset_has_what_every_be_claim_needs(repo):
+    """Returns on the claims preset's datasets and tasks (every one above the random policy)
+    and coverage per collection seed: each of the BE paper's nine claims is tested, none is
+    left 'not tested' for want of a dataset, an alpha or a replicate."""
+    import yaml
+
+    from berl.core.constants import family_of
+    from berl.reports.reproduction import scorecard
+
+    preset = yaml.safe_load((repo / "config.yaml").read_text())["presets"]["claims"]
+    rng = np.random.default_rng(0)
+    means = {(spec["name"], family_of(spec), spec.get("alpha", np.nan), spec.get("q", np.nan), "td3", task):
+             300 + 10 * i for i, spec in enumerate(preset["datasets"]) for task in preset["tasks"]}
+    returns = returns_frame(means, runs=preset["offline"]["seeds"] * preset["collect"]["seeds"])
+    alphas = [spec["alpha"] for spec in preset["datasets"] if "alpha" in spec]
+    coverage = coverage_frame({alpha: list(0.1 * i + 0.01 * rng.normal(size=preset["collect"]["seeds"]))
+                               for i, alpha in enumerate(sorted(alphas))})
+    empty = pd.DataFrame(columns=["method", "dataset", "collection_seed", "task", "score", "objective", "learner",
+                                  "size"])
+    claims = scorecard(returns, preset["tasks"], coverage, empty, empty, empty.rename(columns={}), empty,
+                       random_policy(100.0, preset["tasks"]))
+    be = [claim for claim in claims if claim.paper == "BE"]
+    assert len(be) == 9 and all(claim.tested for claim in be), [c.measured for c in be if not c.tested]
