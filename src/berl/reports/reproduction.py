@@ -413,6 +413,19 @@ def _mean_difference(units: np.ndarray, first: int, second: int) -> BootstrapTes
 NO_D4RL = "needs D4RL data (README, 'D4RL')"
 
 
+def _scored_difference(claim: Claim, units: np.ndarray, first: int, second: int, label: str, means: str,
+                       gate: str) -> Claim:
+    """``claim`` scored on one paired difference of distillation units (row ``first`` minus
+    row ``second``), or left untested with the gate's reason."""
+    if gate:
+        claim.measured = f"{means}; not scored: {gate}"
+        return claim
+    test = _mean_difference(units, first, second)
+    claim.parts.append(Part(label, test))
+    claim.measured = f"{means}; {label} {_test_text(test)}"
+    return decide([claim])[0]
+
+
 def objective_order(scores: pd.DataFrame, paper: str = "OBD", where: str = "",
                     without_scores: str = "no distillation scores", gate: str = "") -> Claim:
     """Av-PBC > PBC > DBC > random selection, every link; ``gate`` (why nothing learned)
@@ -448,13 +461,7 @@ def whole_data_beats_distilled(scores: pd.DataFrame, gate: str = "") -> Claim:
         return claim
     units = _units(scores[scores.method.isin(["whole_data_bc", "av_pbc"])], "method", ["whole_data_bc", "av_pbc"])
     means = f"{units[0].mean():.1f} vs {units[1].mean():.1f} (D4RL normalised, {units.shape[1]} datasets)"
-    if gate:
-        claim.measured = f"{means}; not scored: {gate}"
-        return claim
-    test = _mean_difference(units, 0, 1)
-    claim.parts.append(Part("whole-data BC - Av-PBC", test))
-    claim.measured = f"{means}; difference {_test_text(test)}"
-    return decide([claim])[0]
+    return _scored_difference(claim, units, 0, 1, "whole-data BC - Av-PBC", means, gate)
 
 
 def ensembles_lift(general: pd.DataFrame, gate: str = "") -> Claim:
@@ -464,14 +471,8 @@ def ensembles_lift(general: pd.DataFrame, gate: str = "") -> Claim:
         claim.measured = "needs the generalisation scores (distill.generalisation)"
         return claim
     units = _units(part, "learner", ["ensemble10", "default"])
-    means = f"{units[1].mean():.1f} -> {units[0].mean():.1f}"
-    if gate:
-        claim.measured = f"{means} (normalised); not scored: {gate}"
-        return claim
-    test = _mean_difference(units, 0, 1)
-    claim.parts.append(Part("ensemble - one policy", test))
-    claim.measured = f"{means}; ensemble minus one policy {_test_text(test)} (normalised)"
-    return decide([claim])[0]
+    means = f"{units[1].mean():.1f} -> {units[0].mean():.1f} (normalised)"
+    return _scored_difference(claim, units, 0, 1, "ensemble - one policy", means, gate)
 
 
 def size_rows(size_files: list[Path]) -> pd.DataFrame:
@@ -490,14 +491,8 @@ def improves_with_size(sizes: pd.DataFrame, gate: str = "") -> Claim:
         return claim
     order = sorted(set(sizes["size"]))
     units = _units(sizes, "size", order)
-    means = ", ".join(f"{n} -> {mean:.1f}" for n, mean in zip(order, units.mean(axis=1)))
-    if gate:
-        claim.measured = f"{means} (normalised); not scored: {gate}"
-        return claim
-    test = _mean_difference(units, len(order) - 1, 0)
-    claim.parts.append(Part("largest - smallest", test))
-    claim.measured = f"{means}; largest minus smallest {_test_text(test)} (normalised)"
-    return decide([claim])[0]
+    means = ", ".join(f"{n} -> {mean:.1f}" for n, mean in zip(order, units.mean(axis=1))) + " (normalised)"
+    return _scored_difference(claim, units, len(order) - 1, 0, "largest - smallest", means, gate)
 
 
 # ------------------------------------------------------------------------------ report
