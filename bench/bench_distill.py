@@ -9,6 +9,11 @@ multiplies the step time by the paper grid's outer steps (datasets x tasks x obj
 and sweep sizes x outer steps).
 
     python bench/bench_distill.py [--threads 2] [--rounds 3] [--device cpu|cuda]
+                                  [--presets quick paper] [--precisions fp32 tf32 bf16]
+
+Precisions other than fp32 are timed the same way, each with its drift: the synthetic set
+after DRIFT_STEPS outer steps against the same steps in fp32 (``_common.relative_drift``),
+usable within PRECISION_TOLERANCE.
 """
 
 from __future__ import annotations
@@ -16,11 +21,15 @@ from __future__ import annotations
 from dataclasses import fields
 
 import torch
-from _common import interleaved, preset_benchmark_arguments, write_results
+from _common import (
+    PRECISION_TOLERANCE, flat_parameters, interleaved, peak_memory_mb, precision, preset_benchmark_arguments,
+    relative_drift, usable_precisions, write_results,
+)
 
 from berl.distill.obd import DistillConfig, Distiller, RealData
 
 OBS_DIM, ACT_DIM, REAL = 24, 6, 20_000  # walker's sizes
+DRIFT_STEPS = 5  # outer steps compared across precisions
 
 
 def preset_config(preset: dict) -> DistillConfig:
@@ -53,42 +62,65 @@ def saved_bytes(config: DistillConfig, device: torch.device) -> int:
     return total
 
 
-def stepper(config: DistillConfig, device: torch.device, steps: int, obs_dim: int = OBS_DIM, act_dim: int = ACT_DIM):
+def stepper(config: DistillConfig, device: torch.device, steps: int, obs_dim: int = OBS_DIM, act_dim: int = ACT_DIM,
+            numerics: str = "fp32"):
+    """A callable running ``steps`` outer steps in precision ``numerics``, and its distiller."""
     distiller, real, g = setup(config, device, obs_dim, act_dim)
 
     def run():
-        for _ in range(steps):
-            distiller.step(real, g)
+        with precision(numerics, device):
+            for _ in range(steps):
+                distiller.step(real, g)
         if device.type == "cuda":
             torch.cuda.synchronize()
 
-    run()  # warm-up
+    run.distiller = distiller
     return run
 
 
+def precision_drift(config: DistillConfig, device: torch.device, numerics: str) -> float:
+    """The synthetic set after DRIFT_STEPS outer steps in ``numerics`` against fp32's."""
+    runs = {name: stepper(config, device, DRIFT_STEPS, numerics=name) for name in ("fp32", numerics)}
+    start = flat_parameters(runs["fp32"].distiller)
+    for run in runs.values():
+        run()
+    return relative_drift(start, flat_parameters(runs["fp32"].distiller), flat_parameters(runs[numerics].distiller))
+
+
 def main() -> None:
-    args, device, presets = preset_benchmark_arguments(__doc__)
-    configs = {name: preset_config(presets[name]) for name in ("quick", "paper")}
+    args, device, presets = preset_benchmark_arguments(__doc__, precisions=True)
+    configs = {name: preset_config(presets[name]) for name in args.presets}
     steps = {"quick": 5, "paper": 1}
-    seconds = interleaved({name: stepper(cfg, device, steps[name]) for name, cfg in configs.items()},
-                          rounds=args.rounds)
-    results = {"threads": args.threads, "rounds": args.rounds, "device": str(device)}
-    for name, cfg in configs.items():
-        per_step = seconds[name] / steps[name]
-        row = {"config": cfg.__dict__, "outer_steps_per_second": round(1 / per_step, 3),
-               "saved_for_backward_mb": round(saved_bytes(cfg, device) / 2**20, 1)}
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-            stepper(cfg, device, 1)()
-            row["peak_allocated_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-        preset = presets[name]
-        distill = preset["distill"]
-        datasets, tasks = len(preset["datasets"]), len(distill.get("tasks", preset["tasks"]))
-        runs = datasets * tasks * (len(distill.get("objectives", [0, 0, 0])) + len(distill["sizes"]))
-        row["grid_jobs"] = runs
-        row["grid_hours_outer_steps_only"] = round(runs * distill["outer_steps"] * per_step / 3600, 1)
-        results[name] = row
-        print(name, row, flush=True)
+    results = {"threads": args.threads, "rounds": args.rounds, "device": str(device), "drift_steps": DRIFT_STEPS,
+               "tolerance": PRECISION_TOLERANCE}
+    for numerics in usable_precisions(args.precisions, device):
+        runners = {}
+        for name, cfg in configs.items():
+            runners[name] = stepper(cfg, device, steps.get(name, 1), numerics=numerics)
+            runners[name]()  # warm-up
+        seconds = interleaved(runners, rounds=args.rounds)
+        for name, cfg in configs.items():
+            per_step = seconds[name] / steps.get(name, 1)
+            row = {"outer_steps_per_second": round(1 / per_step, 3)}
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+                stepper(cfg, device, 1, numerics=numerics)()
+                row["peak_allocated_mb"] = peak_memory_mb(device)
+            if numerics != "fp32":
+                drift = precision_drift(cfg, device, numerics)
+                results[name].setdefault("precisions", {})[numerics] = {
+                    **row, "drift_vs_fp32": round(drift, 4), "within_tolerance": drift <= PRECISION_TOLERANCE}
+                print(name, numerics, results[name]["precisions"][numerics], flush=True)
+                continue
+            row.update({"config": cfg.__dict__, "saved_for_backward_mb": round(saved_bytes(cfg, device) / 2**20, 1)})
+            preset = presets[name]
+            distill = preset["distill"]
+            datasets, tasks = len(preset["datasets"]), len(distill.get("tasks", preset["tasks"]))
+            runs = datasets * tasks * (len(distill.get("objectives", [0, 0, 0])) + len(distill["sizes"]))
+            row["grid_jobs"] = runs
+            row["grid_hours_outer_steps_only"] = round(runs * distill["outer_steps"] * per_step / 3600, 1)
+            results[name] = row
+            print(name, row, flush=True)
     write_results(f"distill_{device.type}", results)
 
 

@@ -160,7 +160,8 @@ def project_paper(preset: dict, rates: dict) -> dict:
     domains = sorted({task.split("_")[0] for task in preset["tasks"]})
     replicates = preset["collect"]["seeds"]
     hours = {}
-    if "explore" in rates:
+    # A stage is projected where its rates include the paper sizes (a cut-down check's do not).
+    if "explore" in rates and "paper" in rates["explore"].get("walker", {}):
         explore = rates["explore"]
         group_size = preset["collect"]["group_size"]
         apt_sets = sum(dataset["agent"] == "apt" for dataset in preset["datasets"])
@@ -177,7 +178,7 @@ def project_paper(preset: dict, rates: dict) -> dict:
                 if kind and kind != "apt_be":
                     seconds += preset["collect"]["transitions"] / measured[kind]["env_steps_per_second"]
         hours["collect"] = replicates * seconds / 3600
-    if "offline" in rates:
+    if "paper" in rates.get("offline", {}):
         offline = rates["offline"]["paper"]
         seconds = 0.0
         for domain in domains:
@@ -188,7 +189,7 @@ def project_paper(preset: dict, rates: dict) -> dict:
                 size = max((int(k) for k in measured if int(k) <= members), default=1)
                 seconds += len(preset["datasets"]) * members * preset["offline"]["steps"] / measured[str(size)]
         hours["offline RL"] = replicates * seconds / 3600
-    if "distill" in rates:
+    if "paper" in rates.get("distill", {}):
         distill = preset["distill"]
         distilled = len(distill["datasets"] or preset["datasets"]) * len(distill["tasks"] or preset["tasks"])
         runs = replicates * distilled * (len(distill["objectives"]) + len(distill["sizes"]))
@@ -213,9 +214,15 @@ def main() -> None:
     parser.add_argument("--preset", default=DEFAULT_PRESET,
                         help="the preset to run (or that the summarised run used; names its benchmarks)")
     parser.add_argument("--device", default="cpu", help="whose per-step rates the projection uses")
+    parser.add_argument("--project-only", action="store_true",
+                        help="no run: only the paper projection from the device's rate files")
     args = parser.parse_args()
 
     results: dict = {"preset": args.preset}
+    if args.project_only:
+        projection = paper_projection(args.device)
+        write_results(f"paper_projection_{args.device}", projection)
+        return
     if args.summarise:
         run_dir = args.summarise
     else:
@@ -227,11 +234,19 @@ def main() -> None:
     results["stages"] = stage_times(run_dir / "benchmarks" / args.preset)
     print_stages(results["stages"])
 
-    presets = yaml.safe_load((ROOT / "config.yaml").read_text())["presets"]
-    rates = load_rates(args.device)
-    results["paper_projection"] = {"device": args.device, "rates_from": sorted(rates),
-                                   "hours": project_paper(with_defaults(presets["paper"]), rates)}
+    results["paper_projection"] = paper_projection(args.device)
     write_results(f"pipeline_{args.preset}_{args.device}", results)
+
+
+def paper_projection(device: str) -> dict:
+    """The `paper` preset's device-hours from ``device``'s rate files: on one device, and the
+    wall hours on two (``--resources gpu=2``: the heavy jobs are independent, so two devices
+    halve them)."""
+    presets = yaml.safe_load((ROOT / "config.yaml").read_text())["presets"]
+    rates = load_rates(device)
+    hours = project_paper(with_defaults(presets["paper"]), rates)
+    return {"device": device, "rates_from": sorted(rates), "hours": hours,
+            "wall_hours_on_two_devices": round(hours["total"] / 2, 1)}
 
 
 if __name__ == "__main__":
