@@ -630,12 +630,12 @@ def write_reproduction(returns_csv: Path, tasks: list[str], coverage_csvs: list[
     lines += ["", "## Details", "", legend, "", "| " + " | ".join(labels) + " |", "|" + "---|" * len(labels)]
     details = [[c.paper, c.statement, c.published, c.measured,
                 f"{_p_text(c.p)}: {c.raw_verdict}" if c.tested else "–",
-                f"{_p_text(c.p_adjusted)}: {c.verdict}", c.power or "–"] for c in claims]
+                f"{_p_text(c.p_adjusted)}: {c.verdict}" if c.tested else c.verdict, c.power or "–"] for c in claims]
     lines += ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in details]
     lines += ["", f"<sub>{provenance_line(meta)}</sub>", ""]
     out_prefix = Path(out_prefix)
     write_text(out_prefix.with_suffix(".md"), "\n".join(lines))
-    widths = [6, 30, 24, 54, 14, 16, 36]
+    widths = [10, 30, 24, 54, 17, 19, 36]
     rows = [["\n".join(textwrap.wrap(cell, width - 2, break_long_words=False)) for cell, width in zip(row, widths)]
             for row in details]
     with atomic_path(out_prefix.with_suffix(".pdf")) as tmp, PdfPages(tmp) as pdf:
