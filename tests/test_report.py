@@ -157,7 +157,7 @@ def test_figures_and_iqm_are_drawn_from_the_returns(tmp_path):
     assert iqm_table(returns, resamples=50).equals(iqm_table(returns, resamples=50))
 
 
-def test_fig4_shows_a_sweep_of_one_alpha_and_one_q_inside_its_axes(tmp_path):
+def test_fig4_shows_a_sweep_of_one_alpha_and_one_q_inside_its_axes(tmp_path, monkeypatch):
     """The default run's grid: BE at one alpha, Rényi at one q (the same value). The autouse
     ``figures_show_their_data`` fails the save if a point sits on or beyond the frame."""
     from conftest import artists_outside_axes
@@ -170,20 +170,16 @@ def test_fig4_shows_a_sweep_of_one_alpha_and_one_q_inside_its_axes(tmp_path):
              for d, r in (("be_a0.5", 300), ("renyi_q0.5", 200), ("shannon", 250), ("rnd", 100))]
     aggregate(files, tmp_path / "returns.csv", DATASETS)
     drawn = []
-    original = Figure.savefig  # the autouse check's wrapper: record the figure it checks
+    checked_save = Figure.savefig  # the autouse check's wrapper: record the figure it checks
 
     def keep(self, *args, **kwargs):
         drawn.append(self)
-        return original(self, *args, **kwargs)
+        return checked_save(self, *args, **kwargs)
 
-    import matplotlib.figure
-    matplotlib.figure.Figure.savefig = keep
-    try:
-        write_fig4(tmp_path / "returns.csv", random_reference(tmp_path, {t: [30.0, 50.0] for t in
-                                                                         ("walker_stand", "walker_walk")}),
-                   tmp_path / "fig4.pdf", provenance("quick", "abc"))
-    finally:
-        matplotlib.figure.Figure.savefig = original
+    monkeypatch.setattr(Figure, "savefig", keep)
+    write_fig4(tmp_path / "returns.csv", random_reference(tmp_path, {t: [30.0, 50.0] for t in
+                                                                     ("walker_stand", "walker_walk")}),
+               tmp_path / "fig4.pdf", provenance("quick", "abc"))
     assert len(drawn) == 1 and artists_outside_axes(drawn[0]) == []
     for axes in drawn[0].axes:
         left, right = axes.get_xlim()
