@@ -33,7 +33,6 @@ import statistics
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
 from _common import interleaved, write_results

@@ -10,7 +10,7 @@ import torch
 import test_offline
 from test_offline import CPU, contextual_bandit, run, saved_bandits
 
-from berl.core.nets import EnsembleLinear, MemberStreams
+from berl.core.nets import EnsembleLinear, MemberStreams, member_equality
 from berl.datasets import storage
 from berl.datasets.d4rl import D4RLSettings
 from berl.offline import registry
@@ -186,8 +186,9 @@ def test_a_corl_member_trained_in_a_batch_follows_its_trajectory_alone(tmp_path)
     """Member (task b, seed 1) of a 2-task x 3-seed job == the same agent trained alone."""
     data = saved_bandits(tmp_path, a=0.5, b=-0.3)
     config = dict(hidden_dim=32, batch_size=64, actor_lr=1e-3, critic_lr=1e-3, action_samples=3)
-    run("corl_calql", data, tmp_path / "batch.pt", [0, 1, 2], 20, **config)
-    run("corl_calql", {"b": data["b"]}, tmp_path / "alone.pt", [1], 20, **config)
+    with member_equality():
+        run("corl_calql", data, tmp_path / "batch.pt", [0, 1, 2], 20, **config)
+        run("corl_calql", {"b": data["b"]}, tmp_path / "alone.pt", [1], 20, **config)
     batch, _ = load_agent(tmp_path / "batch.pt", CPU)
     alone, _ = load_agent(tmp_path / "alone.pt", CPU)
     obs = torch.rand(1, 200, 2) * 2 - 1

@@ -10,7 +10,7 @@ from berl.datasets.relabel import relabel
 from berl.explore.agents import make_agent
 from berl.explore.collect import Member, collect, collect_group
 from berl.explore.encoder import EncoderConfig, ICMEncoder, PretrainSettings, load_encoder, pretrain
-from berl.core.nets import MemberStreams
+from berl.core.nets import MemberStreams, member_equality
 from berl.explore.replay import NStepReplay
 
 
@@ -274,9 +274,10 @@ def test_a_member_of_a_batched_job_explores_exactly_as_it_does_alone(walker_enco
     built = []
     monkeypatch.setattr(collection, "make_agent", lambda *a, **k: built.append(make_agent(*a, **k)) or built[-1])
     members = [Member(spec, 10 + m, tmp_path / f"group{m}") for m, spec in enumerate(GROUPS[kind])]
-    group = collect_group("walker", members, 2000, settings=SMALL, encoder_path=walker_encoder)
-    alone = [collect("walker", m.spec, 2000, m.seed, tmp_path / f"alone{i}", settings=SMALL,
-                     encoder_path=walker_encoder) for i, m in enumerate(members)]
+    with member_equality():
+        group = collect_group("walker", members, 2000, settings=SMALL, encoder_path=walker_encoder)
+        alone = [collect("walker", m.spec, 2000, m.seed, tmp_path / f"alone{i}", settings=SMALL,
+                         encoder_path=walker_encoder) for i, m in enumerate(members)]
     _assert_same_episodes(_episodes(group), _episodes(alone))
 
     batched, solos = built[0], built[1:]

@@ -8,9 +8,9 @@ import torch
 
 from berl.core.validate import InputError
 from berl.core.log import DivergenceError
-from berl.core.nets import MemberStreams
+from berl.core.nets import MemberStreams, member_equality
 from berl.datasets import storage
-from berl.offline import registry
+from berl.offline import cql, registry
 from berl.offline.common import smoothed
 from berl.offline.cql import CQL, CQLConfig
 from berl.offline.registry import load_agent
@@ -58,8 +58,9 @@ def test_a_member_trained_in_a_batch_follows_its_trajectory_alone(tmp_path, algo
     including its own minibatch indices and noise."""
     data = saved_bandits(tmp_path, a=0.5, b=-0.3)
     config = dict(hidden_dim=32, batch_size=64, lr=1e-3)
-    run(algorithm, data, tmp_path / "batch.pt", [0, 1, 2], 30, **config)
-    run(algorithm, {"b": data["b"]}, tmp_path / "alone.pt", [1], 30, **config)
+    with member_equality():
+        run(algorithm, data, tmp_path / "batch.pt", [0, 1, 2], 30, **config)
+        run(algorithm, {"b": data["b"]}, tmp_path / "alone.pt", [1], 30, **config)
     batch, _ = load_agent(tmp_path / "batch.pt", CPU)
     alone, _ = load_agent(tmp_path / "alone.pt", CPU)
     obs = torch.rand(1, 200, 2) * 2 - 1
@@ -67,6 +68,29 @@ def test_a_member_trained_in_a_batch_follows_its_trajectory_alone(tmp_path, algo
     np.testing.assert_allclose(actions[4], alone.act(obs)[0], rtol=0, atol=1e-5)
     # Same seed, other task: same start, different data, so a different policy by now.
     assert not torch.allclose(actions[1], actions[4], atol=1e-3)
+
+
+def test_a_one_member_layer_matches_a_batched_member_exactly_only_under_member_equality():
+    """The plain kernel computes the same function (to float32 rounding); the paired one is
+    bit for bit the batched member's, for a single row or column (matrix-vector) as for a
+    batch (a critic's output layer, of one column, is where the two kernels' rounding differs)."""
+    from berl.core.nets import EnsembleLinear
+
+    torch.manual_seed(0)
+    batched = EnsembleLinear(3, 40, 1)
+    torch.nn.init.normal_(batched.weight)
+    torch.nn.init.normal_(batched.bias)
+    alone = EnsembleLinear(1, 40, 1)
+    alone.load_state_dict({key: value[1:2] for key, value in batched.state_dict().items()})
+    for rows in (1, 57):
+        x = torch.randn(3, rows, 40)
+        with torch.no_grad():
+            member = batched(x)[1]
+            plain = alone(x[1:2])[0]
+            with member_equality():
+                paired = alone(x[1:2])[0]
+        assert torch.equal(paired, member)
+        torch.testing.assert_close(plain, member, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.slow
@@ -204,8 +228,9 @@ def test_cql_entropy_terms_are_per_action_dimension(monkeypatch, per_dimension):
         for param in agent.actor.net[-1].parameters():
             param.zero_()
     samples = []
-    real = agent.actor.sample
-    monkeypatch.setattr(agent.actor, "sample", lambda obs, noise: samples.append(real(obs, noise)) or samples[-1])
+    real = cql.tanh_gaussian_sample
+    monkeypatch.setattr(cql, "tanh_gaussian_sample",
+                        lambda *args: samples.append(real(*args)) or samples[-1])
     batch = bandit_batch()
     batch["action"] = torch.cat([batch["action"], batch["action"][..., :1]], dim=-1)  # |A| = 3
     metrics = agent.update(batch, MemberStreams([1], CPU))

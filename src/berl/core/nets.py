@@ -4,18 +4,41 @@ Member ``m`` of every layer only ever sees slice ``m`` of the input, so K member
 with a summed loss receive exactly the gradients they would get if trained alone, and one
 optimiser step updates all of them. Inputs have shape (members, batch, features).
 
-A member's arithmetic is also bit for bit the same whatever K is: torch hands a batched
-product of one matrix pair to a different kernel (a matrix-vector one for a single row or
-column) than a batch of several, whose rounding differs, so a one-member layer is evaluated
-as a batch of two views of the same member. That is what lets a job of one explorer write
-exactly the dataset the same explorer writes inside a batched job.
+A member's arithmetic can also be made bit for bit the same whatever K is: torch hands a
+batched product of one matrix pair to a different kernel (a matrix-vector one for a single
+row or column) than a batch of several, whose rounding differs. Under ``member_equality()``
+a one-member layer is evaluated as a batch of two views of the same member, so that a job of
+one explorer writes exactly the dataset the same explorer writes inside a batched job. That
+doubles a one-member job's arithmetic, so by default a one-member layer runs torch's plain
+matrix product: the same function, rounded differently (the environment variable
+``BERL_MEMBER_EQUALITY=1`` switches equality on for a whole run). Member equality also
+keeps the optimisers off torch's fused Adam (``adam``).
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+_MEMBER_EQUALITY = os.environ.get("BERL_MEMBER_EQUALITY", "0") == "1"
+
+
+@contextmanager
+def member_equality(enabled: bool = True) -> Iterator[None]:
+    """Within the block, a one-member layer computes exactly what the same member computes
+    inside a batch of several (module docstring)."""
+    global _MEMBER_EQUALITY
+    previous, _MEMBER_EQUALITY = _MEMBER_EQUALITY, enabled
+    try:
+        yield
+    finally:
+        _MEMBER_EQUALITY = previous
 
 
 class EnsembleLinear(nn.Module):
@@ -25,10 +48,13 @@ class EnsembleLinear(nn.Module):
         self.bias = nn.Parameter(torch.zeros(members, 1, out_features))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.weight.shape[0] == 1:  # the batched kernel, as for K > 1 (module docstring)
+        if self.weight.shape[0] > 1:
+            return torch.baddbmm(self.bias, x, self.weight)
+        if _MEMBER_EQUALITY:  # the batched kernel, as for K > 1 (module docstring)
             pair = (2, -1, -1)
             return torch.baddbmm(self.bias.expand(pair), x.expand(pair), self.weight.expand(pair))[:1]
-        return torch.baddbmm(self.bias, x, self.weight)
+        # squeeze, not [0]: a view whose backward is a view too (select's allocates and copies)
+        return torch.addmm(self.bias.squeeze(0), x.squeeze(0), self.weight.squeeze(0)).unsqueeze(0)
 
     @torch.no_grad()
     def orthogonal_(self, generators: list[torch.Generator]) -> None:
@@ -48,7 +74,7 @@ class EnsembleLayerNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(members, 1, features))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.layer_norm(x, x.shape[-1:]) * self.weight + self.bias
+        return torch.addcmul(self.bias, F.layer_norm(x, x.shape[-1:]), self.weight)  # one pass, not two
 
 
 def ensemble_mlp(
@@ -85,6 +111,15 @@ def orthogonal_(module: nn.Module, generators: list[torch.Generator]) -> nn.Modu
 def member_generators(seeds: list[int], salt: int) -> list[torch.Generator]:
     """One CPU generator per member, so member m's draws depend on its seed alone."""
     return [torch.Generator().manual_seed(seed * 1_000_003 + salt) for seed in seeds]
+
+
+def adam(parameters, lr: float) -> torch.optim.Adam:
+    """torch's Adam with its fused kernel: one pass over every tensor per step instead of a
+    Python loop of small ops, which dominates a small network's step on a CPU. The update
+    rule is Adam's; only the rounding differs, and the fused kernel's rounding of an element
+    depends on where it falls in its tensor, so under ``member_equality`` (when the optimiser
+    is made) the per-tensor loop keeps members bit for bit alike."""
+    return torch.optim.Adam(parameters, lr=lr, fused=not _MEMBER_EQUALITY)
 
 
 @torch.no_grad()

@@ -40,6 +40,7 @@ from torch import nn
 from berl.core.checkpoint import load_checkpoint, save_checkpoint, save_torch
 from berl.core.io import remove_with_temporaries
 from berl.core.log import checked_metrics, get_logger
+from berl.core.nets import adam
 from berl.core.settings import describe, setting
 from berl.core.validate import InputError
 from berl.datasets import envs, storage
@@ -314,7 +315,7 @@ def adam_cloning(net: Policy, params: list[torch.Tensor], obs: torch.Tensor, act
     minibatches (noise and minibatches from ``generator``); the given parameters are left
     as they are."""
     params = [p.detach().clone().requires_grad_(True) for p in params]
-    optimizer = torch.optim.Adam(params, lr=lr)
+    optimizer = adam(params, lr=lr)
     for _ in range(steps):
         batch_obs, batch_actions = obs, actions
         if batch_size is not None:

@@ -19,7 +19,7 @@ from torch import nn
 from berl.core.constants import REPRESENTATION_SIZE
 from berl.core.checkpoint import check_finite, load_torch, save_torch
 from berl.core.log import checked_metrics, get_logger
-from berl.core.nets import EnsembleLayerNorm, EnsembleLinear, member_generators, orthogonal_
+from berl.core.nets import EnsembleLayerNorm, EnsembleLinear, adam, member_generators, orthogonal_
 from berl.core.settings import setting
 from berl.core.validate import InputError, one_line
 from berl.datasets import storage
@@ -62,7 +62,7 @@ class ICMEncoder(nn.Module):
             nn.Tanh(),
         )
         orthogonal_(self, member_generators(seeds, salt=3))
-        self.optimizer = torch.optim.Adam(self.parameters(), lr=config.lr)
+        self.optimizer = adam(self.parameters(), lr=config.lr)
 
     def encode(self, obs: torch.Tensor) -> torch.Tensor:
         """(K, B, obs) -> (K, B, rep)."""

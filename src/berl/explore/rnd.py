@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from berl.core.nets import ensemble_relu_mlp, member_generators
+from berl.core.nets import adam, ensemble_relu_mlp, member_generators
 from berl.explore.explorer import Explorer, ExplorerConfig
 
 
@@ -69,7 +69,7 @@ class RNDAgent(Explorer):
         self.predictor = ensemble_relu_mlp(members, widths, member_generators(self.seeds, salt=5)).to(device)
         self.target = ensemble_relu_mlp(members, widths, member_generators(self.seeds, salt=6)).to(device)
         self.target.requires_grad_(False)
-        self.predictor_optimizer = torch.optim.Adam(self.predictor.parameters(), lr=config.lr)
+        self.predictor_optimizer = adam(self.predictor.parameters(), lr=config.lr)
         self.error_moments = RunningMoments(members).to(device)
         self.stateful |= {
             "predictor": self.predictor, "target": self.target,

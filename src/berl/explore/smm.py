@@ -19,7 +19,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from berl.core.nets import EnsembleLinear, MemberStreams, ensemble_relu_mlp, member_generators, orthogonal_
+from berl.core.nets import (
+    EnsembleLinear,
+    MemberStreams,
+    adam,
+    ensemble_relu_mlp,
+    member_generators,
+    orthogonal_,
+)
 from berl.explore.explorer import Explorer, ExplorerConfig
 
 
@@ -77,10 +84,8 @@ class SMMAgent(Explorer):
             members, (obs_dim, config.hidden_dim, config.hidden_dim, config.skills), init).to(device)
         self.vae = SkillVAE(members, obs_dim + config.skills, config.vae_hidden_dim, config.vae_code_dim,
                             config.vae_beta, init).to(device)
-        self.discriminator_optimizer = torch.optim.Adam(
-            self.discriminator.parameters(), lr=config.discriminator_lr
-        )
-        self.vae_optimizer = torch.optim.Adam(self.vae.parameters(), lr=config.vae_lr)
+        self.discriminator_optimizer = adam(self.discriminator.parameters(), lr=config.discriminator_lr)
+        self.vae_optimizer = adam(self.vae.parameters(), lr=config.vae_lr)
         self.schedule = SkillSchedule(members, math.ceil(capacity / episode_length)).to(device)
         self.members = torch.arange(members, device=device)[:, None]
         self.episode_started(0)

@@ -58,13 +58,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from berl.core.nets import EnsembleLinear, ensemble_relu_mlp, member_generators, soft_update_
+from berl.core.nets import EnsembleLinear, adam, ensemble_relu_mlp, member_generators, soft_update_
 from berl.core.settings import setting
 from berl.offline.common import (
     OfflineAgent,
     frozen_critic_value,
     optimise,
     repeat,
+    repeated_samples,
     tanh_gaussian_sample,
     twin_td_loss,
 )
@@ -194,9 +195,9 @@ class CORLCalQL(OfflineAgent):
         self.log_temperature = nn.Parameter(torch.zeros(len(self.seeds)))
         self.target_entropy = -float(act_dim)  # SAC's, for log pi summed over action dimensions
         self.optimizers = {
-            "actor": torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr),
-            "critic": torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr),
-            "temperature": torch.optim.Adam([self.log_temperature], lr=config.actor_lr),
+            "actor": adam(self.actor.parameters(), lr=config.actor_lr),
+            "critic": adam(self.critic.parameters(), lr=config.critic_lr),
+            "temperature": adam([self.log_temperature], lr=config.actor_lr),
         }
 
     def fit_to_data(self, data: dict[str, torch.Tensor]) -> None:
@@ -212,7 +213,8 @@ class CORLCalQL(OfflineAgent):
         one_per_row = action.shape[1:]  # (B, A)
 
         # Temperature and actor, from a fresh sample of the policy at s.
-        new_action, log_pi = self.actor.sample(obs, streams.normal(one_per_row))
+        policy = self.actor(obs)
+        new_action, log_pi = tanh_gaussian_sample(*policy, streams.normal(one_per_row))
         entropy_gap = (log_pi.detach() + self.target_entropy).mean(dim=(1, 2))
         temperature_loss = -(self.log_temperature * entropy_gap)
         temperature = self.log_temperature.exp().detach()[:, None, None]
@@ -223,12 +225,13 @@ class CORLCalQL(OfflineAgent):
         n, rows = cfg.action_samples, action.shape[1]
         sample_shape = (n * rows, self.act_dim)
         with torch.no_grad():
-            next_action, _ = self.actor.sample(next_obs, streams.normal(one_per_row))
+            next_policy = self.actor(next_obs)
+            next_action, _ = tanh_gaussian_sample(*next_policy, streams.normal(one_per_row))
             next_q = self.target_critic(next_obs, next_action).amin(dim=0)
             target = batch["reward"] + cfg.discount * batch["discount"] * next_q
             uniform = streams.uniform(sample_shape, -1.0, 1.0)
-            from_obs, log_pi_obs = self.actor.sample(repeat(obs, n), streams.normal(sample_shape))
-            from_next, log_pi_next = self.actor.sample(repeat(next_obs, n), streams.normal(sample_shape))
+            from_obs, log_pi_obs = repeated_samples(policy, streams.normal(sample_shape))
+            from_next, log_pi_next = repeated_samples(next_policy, streams.normal(sample_shape))
         q = self.critic(obs, action)  # (2, K, B, 1)
         proposal_q = self.critic(repeat(obs, 3 * n), torch.cat([uniform, from_obs, from_next], dim=1))
         proposal_q = proposal_q.unflatten(2, (3 * n, rows))  # (2, K, 3n, B, 1)

@@ -18,6 +18,7 @@ from torch import nn
 from berl.core.nets import (
     EnsembleLayerNorm,
     EnsembleLinear,
+    adam,
     ensemble_mlp,
     member_generators,
     orthogonal_,
@@ -90,6 +91,15 @@ def smoothed(action: torch.Tensor, noise: torch.Tensor, std: float, clip: float)
 def repeat(x: torch.Tensor, times: int) -> torch.Tensor:
     """(K, B, D) -> (K, times * B, D), row b of copy j at j * B + b."""
     return x.unsqueeze(1).expand(-1, times, -1, -1).flatten(1, 2)
+
+
+def repeated_samples(policy: tuple[torch.Tensor, torch.Tensor], noise: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``tanh_gaussian_sample`` of a policy's (mean, std), (K, B, A), at each row
+    noise.shape[1] // B times, laid out as ``repeat``: the policy net runs once per state,
+    not once per sample."""
+    times = noise.shape[1] // policy[0].shape[1]
+    return tanh_gaussian_sample(*(repeat(x, times) for x in policy), noise)
 
 
 def frozen_critic_value(critic: nn.Module, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
@@ -199,8 +209,8 @@ class DeterministicActorCritic(OfflineAgent):
         self.critic = critic_class(obs_dim, act_dim, config.hidden_dim, self.seeds)
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
         self.optimizers = {
-            "actor": torch.optim.Adam(self.actor.parameters(), lr=config.lr),
-            "critic": torch.optim.Adam(self.critic.parameters(), lr=config.lr),
+            "actor": adam(self.actor.parameters(), lr=config.lr),
+            "critic": adam(self.critic.parameters(), lr=config.lr),
         }
 
     @torch.no_grad()

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from berl.core.nets import soft_update_
+from berl.core.nets import adam, soft_update_
 from berl.offline.common import (
     OfflineAgent,
     OfflineConfig,
@@ -36,6 +36,8 @@ from berl.offline.common import (
     frozen_critic_value,
     optimise,
     repeat,
+    repeated_samples,
+    tanh_gaussian_sample,
     twin_td_loss,
 )
 
@@ -59,9 +61,9 @@ class CQL(OfflineAgent):
         self.log_temperature = nn.Parameter(torch.zeros(len(self.seeds)))
         self.target_entropy = -float(act_dim)
         self.optimizers = {
-            "actor": torch.optim.Adam(self.actor.parameters(), lr=config.lr),
-            "critic": torch.optim.Adam(self.critic.parameters(), lr=config.lr),
-            "temperature": torch.optim.Adam([self.log_temperature], lr=config.lr),
+            "actor": adam(self.actor.parameters(), lr=config.lr),
+            "critic": adam(self.critic.parameters(), lr=config.lr),
+            "temperature": adam([self.log_temperature], lr=config.lr),
         }
 
     @torch.no_grad()
@@ -74,16 +76,18 @@ class CQL(OfflineAgent):
         batch_size = action.shape[1]
         n = cfg.action_samples
 
+        policy = self.actor(obs)  # kept with its graph: the actor's loss samples it below
         with torch.no_grad():
-            next_action, _ = self.actor.sample(next_obs, streams.normal(action.shape[1:]))
+            next_policy = self.actor(next_obs)
+            next_action, _ = tanh_gaussian_sample(*next_policy, streams.normal(action.shape[1:]))
             next_q = self.target_critic(next_obs, next_action).amin(dim=0)
             target = batch["reward"] + cfg.discount * batch["discount"] * next_q
             # Actions for the penalty: n per source and sample, flattened to (K, n * B, A)
             # with sample j of batch row b at j * B + b.
             sample_shape = (n * batch_size, self.act_dim)
             uniform = streams.uniform(sample_shape, -1.0, 1.0)
-            from_obs, _ = self.actor.sample(repeat(obs, n), streams.normal(sample_shape))
-            from_next, _ = self.actor.sample(repeat(next_obs, n), streams.normal(sample_shape))
+            from_obs, _ = repeated_samples(policy, streams.normal(sample_shape))
+            from_next, _ = repeated_samples(next_policy, streams.normal(sample_shape))
             proposals = torch.cat([uniform, from_obs, from_next], dim=1)
 
         q = self.critic(obs, action)  # (2, K, B, 1)
@@ -91,7 +95,7 @@ class CQL(OfflineAgent):
         td_loss = twin_td_loss(q, target)
         optimise(self.optimizers["critic"], td_loss + cfg.cql_alpha * penalty)
 
-        new_action, log_pi = self.actor.sample(obs, streams.normal(action.shape[1:]))
+        new_action, log_pi = tanh_gaussian_sample(*policy, streams.normal(action.shape[1:]))
         if cfg.log_prob_per_dimension:
             log_pi = log_pi / self.act_dim
         temperature = self.log_temperature.exp().detach()[:, None, None]

@@ -40,17 +40,17 @@ class CRR(DeterministicActorCritic):
 
         obs, action = batch["observation"], batch["action"]
         batch_size, act_dim = action.shape[1:]
+        mean = self.actor(obs)
         with torch.no_grad():
             n = cfg.value_samples
             repeated_obs = repeat(obs, n)
             noise = streams.normal((n * batch_size, act_dim))
-            policy_actions = smoothed(self.actor(repeated_obs), noise, cfg.policy_std, cfg.noise_clip)
+            policy_actions = smoothed(repeat(mean, n), noise, cfg.policy_std, cfg.noise_clip)
             value = self.critic(repeated_obs, policy_actions).amin(dim=0)
             value = value.unflatten(1, (n, batch_size)).mean(dim=1)
             advantage = self.critic(obs, action).amin(dim=0) - value
             weight = (advantage > 0).to(action.dtype)
 
-        mean = self.actor(obs)
         log_likelihood = (
             -0.5 * ((action - mean) / cfg.policy_std).pow(2)
             - math.log(cfg.policy_std) - 0.5 * math.log(2 * math.pi)
