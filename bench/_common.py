@@ -13,6 +13,13 @@ from pathlib import Path
 
 import torch
 
+from berl.core.device import keep_freed_memory
+
+# Benchmarks time what the pipeline's jobs run, with its allocator setting;
+# BERL_BENCH_MALLOC=default keeps glibc's own (bench_allocator.py compares the two).
+if os.environ.get("BERL_BENCH_MALLOC") != "default":
+    keep_freed_memory()
+
 # Where result files go: bench/results/, or BERL_BENCH_RESULTS (a cut-down check that must
 # not overwrite the committed figures).
 RESULTS = Path(os.environ.get("BERL_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")

@@ -8,7 +8,9 @@ and the same seeds; each trained policy is rolled out on the same evaluation epi
 
 Throughput is measured separately, interleaved in one process: gradient steps per second
 per agent for d3rlpy (its own minibatch sampler and update) and for our jobs of K = 1, 5
-and 15 members (agent-steps/s = job rate x K).
+and 15 members (agent-steps/s = job rate x K). Both run in this one process, so d3rlpy gets
+our jobs' allocator setting too (``berl.core.device.keep_freed_memory``, which speeds it up
+as well), and our one-agent job runs as the pipeline runs it, without member equality.
 
 Matched settings: hidden width and depth (two hidden layers), batch, lr 1e-4 for every
 network, tau 0.01 with soft target updates, gamma 0.99, twin critics with the minimum in

@@ -7,7 +7,9 @@ the same shapes, are then timed alone, in alternation with the whole step. Their
 what the step would take if nothing but its matrix products cost anything, at the speed
 this machine multiplies these shapes; the fraction `gemm_seconds / step_seconds` says how
 close the step comes to that limit (1 = all of its time in matrix products), and the GEMMs'
-GFLOP/s what that limit is.
+GFLOP/s what that limit is. Where the rest goes: one more step under torch's profiler, its
+operators' own time summed by kind (matrix products, the optimiser, element-wise and
+normalisation passes over activations, and everything else), with the costliest operators.
 
     python bench/bench_roofline.py [--threads 2] [--rounds 5] [--algorithms td3 cql crr]
 """
@@ -59,6 +61,34 @@ def replay(calls: list[tuple[str, list[tuple[int, ...]]]], device: torch.device)
     return run
 
 
+def time_by_kind(step) -> tuple[dict[str, float], dict[str, float]]:
+    """Shares of one profiled step's operator time by kind, and the five costliest operators'."""
+    from torch.profiler import profile
+
+    with profile() as profiler:
+        step()
+    own = {event.key: event.self_cpu_time_total for event in profiler.key_averages()}
+    total = sum(own.values())
+
+    def kind(name: str) -> str:
+        if name.removeprefix("aten::") in PRODUCTS:
+            return "matrix products"
+        if "Adam" in name or "adam" in name:
+            return "optimiser"
+        if name.startswith("aten::") and any(word in name for word in (
+                "mul", "add", "sub", "div", "tanh", "relu", "clamp", "threshold", "layer_norm", "copy",
+                "exp", "log", "pow", "sum", "mean", "amin", "where", "cat", "normal", "uniform")):
+            return "element-wise and normalisation"
+        return "other"
+
+    kinds: dict[str, float] = {}
+    for name, seconds in own.items():
+        kinds[kind(name)] = kinds.get(kind(name), 0.0) + seconds / total
+    costliest = dict(sorted(own.items(), key=lambda item: -item[1])[:5])
+    return ({name: round(share, 3) for name, share in sorted(kinds.items(), key=lambda item: -item[1])},
+            {name: round(seconds / total, 3) for name, seconds in costliest.items()})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
@@ -88,6 +118,8 @@ def main() -> None:
             "gemm_gflops": round(total / seconds["gemms"] / 1e9, 1),
             "fraction_of_gemm_limit": round(seconds["gemms"] / seconds["step"], 3),
         }
+        results[algorithm]["profiled_time_share_by_kind"], results[algorithm]["costliest_operators"] = \
+            time_by_kind(step)
         print(algorithm, results[algorithm], flush=True)
     write_results(f"roofline_{device.type}", results)
 

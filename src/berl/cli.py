@@ -38,10 +38,11 @@ def _threads(p: argparse.ArgumentParser) -> None:
 
 
 def _device(args):
-    """Set torch's threads from the rule's and pick the job's device."""
-    from berl.core.device import pick_device, set_threads
+    """Set torch's threads from the rule's, keep freed memory for reuse, and pick the job's device."""
+    from berl.core.device import keep_freed_memory, pick_device, set_threads
 
     set_threads(args.threads)
+    keep_freed_memory()
     return pick_device()
 
 

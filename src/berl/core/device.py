@@ -11,6 +11,7 @@ still agree on which physical device is which.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import logging
 import os
@@ -89,3 +90,24 @@ def pick_device() -> torch.device:
 def set_threads(threads: int) -> None:
     """Use exactly the cores the rule declared (torch defaults to every core)."""
     torch.set_num_threads(max(1, threads))
+
+
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+
+
+def keep_freed_memory() -> bool:
+    """Have glibc's malloc keep freed memory for the next allocation instead of handing it
+    back to the kernel.
+
+    By default a block over a dynamic threshold (a few MB) is mapped afresh and the heap's
+    free top is trimmed, so every training step's activations are page-faulted in anew, 4 KB
+    at a time, on first touch; on a CPU that costs a batched job up to half its step at the
+    `quick` sizes (bench/results/allocator_cpu.json). Every block now comes from the heap
+    (no mapping per block) and up to 1 GB of freed heap is kept for reuse. False where the C
+    library is not glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30))
