@@ -199,8 +199,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True,
                         help="a relabelled dataset, .../relabelled/<task>.npz")
-    # d3rlpy has no Cal-QL: the algorithms both libraries have
-    parser.add_argument("--algorithms", nargs="+", default=[name for name in ALGORITHMS if name != "calql"])
+    # the algorithms both libraries have (d3rlpy has no Cal-QL, ExORL's or CORL's)
+    parser.add_argument("--algorithms", nargs="+", default=["td3", "cql", "crr"], choices=sorted(ALGORITHMS))
     parser.add_argument("--steps", type=int, default=10_000)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--hidden", type=int, default=128, help="the quick preset's width")

@@ -38,6 +38,7 @@ from berl.datasets import envs  # noqa: E402
 from berl.core.nets import member_equality  # noqa: E402
 from berl.explore.agents import make_agent  # noqa: E402
 from berl.explore.collect import run_episodes  # noqa: E402
+from berl.explore.explorer import ExplorerConfig  # noqa: E402
 from berl.explore.encoder import EncoderConfig, ICMEncoder, save_encoder  # noqa: E402
 
 CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
@@ -57,9 +58,12 @@ def preset_sizes(preset: str) -> tuple[dict, int]:
 
 def build(domain: str, specs: list[dict], explore: dict, encoder_hidden: int, folder: Path,
           device: torch.device):
-    """K explorers (one per spec) in their environments, their replay holding two
-    uniform-random episodes each, ready to act and learn."""
+    """K explorers (one per spec) in their environments, ready to act and learn, their
+    replay holding a finished uniform-random episode in every partition (with a partition
+    still empty, its turns skip the update, and timed rounds would differ in their number
+    of updates)."""
     environments = [envs.Env(envs.COLLECTION_TASK[domain], seed=m) for m in range(len(specs))]
+    partitions = ExplorerConfig.replay_partitions
     env = environments[0]
     encoder_path = folder / f"{domain}_encoder_{encoder_hidden}.pt"
     save_encoder(encoder_path, ICMEncoder(env.observation_dim, env.action_dim,
@@ -67,8 +71,8 @@ def build(domain: str, specs: list[dict], explore: dict, encoder_hidden: int, fo
                  env.observation_dim, env.action_dim)
     agent = make_agent(specs, env.observation_dim, env.action_dim, list(range(len(specs))),
                        settings=explore | {"seed_frames": 10**9}, encoder_path=encoder_path,
-                       capacity=3 * envs.EPISODE_LENGTH, device=device)
-    for _ in range(2):
+                       capacity=(partitions + 2) * envs.EPISODE_LENGTH, device=device)
+    for _ in range(partitions):
         run_episodes(environments, agent)
     agent.config.seed_frames = 0  # from now on act with the policy
     return environments, agent
@@ -95,15 +99,19 @@ def batching(domain: str, explore: dict, encoder_hidden: int, folder: Path, roun
     """Per-explorer collection throughput of K = ``members`` batched APT explorers against K = 1."""
     specs = [{"agent": "apt", "reward": "be", "alpha": alpha} for alpha in (0.2, 0.5, 0.7, 1.5, 2.0)][:members]
     jobs = {f"K={k}": build(domain, specs[:k], explore, encoder_hidden, folder, device) for k in (1, members)}
+    with member_equality():  # a job of its own: its optimisers are made under the switch
+        jobs["K=1 member equality"] = build(domain, specs[:1], explore, encoder_hidden, folder, device)
     runs = {name: collection_steps(*job, steps, device) for name, job in jobs.items()}
+    equal = runs["K=1 member equality"]
 
-    def paired():  # the one-member job under member equality, for reference
+    def paired():
         with member_equality():
-            runs["K=1"]()
+            equal()
 
+    runs["K=1 member equality"] = paired
     for run in runs.values():
         run()  # warm-up
-    seconds = interleaved(runs | {"K=1 member equality": paired}, rounds=rounds)
+    seconds = interleaved(runs, rounds=rounds)
     explorers = {name: members if name == f"K={members}" else 1 for name in seconds}
     # Environment steps of all the job's explorers per second: with K explorers, K per step.
     rate = {name: steps * explorers[name] / value for name, value in seconds.items()}

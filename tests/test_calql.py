@@ -287,7 +287,7 @@ def test_the_bound_lifts_only_the_policy_proposals():
     assert (every_q[:, :, :n] < bound).any() and (every_q[:, :, -1:] < bound).any()
 
     q = calql.critic(batch["observation"], batch["action"])
-    penalty, metrics = calql.conservative_penalty(batch, proposals, q)
+    penalty, metrics = calql.conservative_penalty(batch, proposal_q, q)
     expected, below = penalty_by_hand(calql.critic, batch, proposals, n, bounded=True)
     torch.testing.assert_close(penalty.double(), expected, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(metrics["bound_rate"], below)
@@ -295,10 +295,10 @@ def test_the_bound_lifts_only_the_policy_proposals():
 
     plain, _ = penalty_by_hand(calql.critic, batch, proposals, n, bounded=False)
     assert (expected - plain > 1e-3).all()  # the bound raises the logsumexp
-    off_penalty, off_metrics = unbounded.conservative_penalty(batch, proposals, q)
+    off_penalty, off_metrics = unbounded.conservative_penalty(batch, proposal_q, q)
     torch.testing.assert_close(off_penalty.double(), plain, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(off_metrics["bound_rate"], below)
-    cql_penalty, cql_metrics = cql.conservative_penalty(batch, proposals, q)
+    cql_penalty, cql_metrics = cql.conservative_penalty(batch, proposal_q, q)
     assert torch.equal(cql_penalty, off_penalty) and cql_metrics == {}
 
 

@@ -286,16 +286,15 @@ class CalQL(CQL):
     name = "calql"
     needs_mc_returns = True
 
-    def proposal_values(self, batch: dict[str, torch.Tensor], proposals: torch.Tensor
+    def bound_proposals(self, batch: dict[str, torch.Tensor], proposal_q: torch.Tensor
                         ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """CQL's proposal values (2, K, 3n, B, 1), those of the 2n policy actions raised to
         at least the row's Monte-Carlo return; and the per-member ``bound_rate`` (K,)."""
-        proposal_q, metrics = super().proposal_values(batch, proposals)
         n = self.config.action_samples
         uniform, policy = proposal_q.split([n, 2 * n], dim=2)
         lower_bound = batch["mc_return"].unsqueeze(1)  # (K, 1, B, 1): over critics and samples
         below = policy < lower_bound
-        metrics = {**metrics, "bound_rate": below.float().mean(dim=(0, 2, 3, 4))}
+        metrics = {"bound_rate": below.float().mean(dim=(0, 2, 3, 4))}
         if self.config.bound:
             proposal_q = torch.cat([uniform, torch.maximum(policy, lower_bound)], dim=2)
         return proposal_q, metrics

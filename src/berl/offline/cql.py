@@ -15,7 +15,7 @@ As in ExORL, log pi in both is per action dimension: the log-density summed over
 dimensions is divided by |A| (ExORL averages the per-dimension log-densities), so the
 entropy terms weigh 1 / |A| of SAC's; ``log_prob_per_dimension=False`` gives SAC's sum.
 
-The proposals' values enter the penalty through ``proposal_values``, which Cal-QL
+The proposals' values enter the penalty through ``bound_proposals``, which Cal-QL
 (``berl.offline.calql``) overrides to bound them from below.
 """
 
@@ -90,8 +90,12 @@ class CQL(OfflineAgent):
             from_next, _ = repeated_samples(next_policy, streams.normal(sample_shape))
             proposals = torch.cat([uniform, from_obs, from_next], dim=1)
 
-        q = self.critic(obs, action)  # (2, K, B, 1)
-        penalty, penalty_metrics = self.conservative_penalty(batch, proposals, q)
+        # Q(s, a_data) and the proposals' Q(s, a_j) in one pass of both critics: a_data as
+        # sample 0, then the proposals, (2, K, 3n + 1, B, 1).
+        values = self.critic(repeat(obs, 3 * n + 1), torch.cat([action, proposals], dim=1))
+        values = values.unflatten(2, (3 * n + 1, batch_size))
+        q, proposal_q = values[:, :, 0], values[:, :, 1:]  # (2, K, B, 1), (2, K, 3n, B, 1)
+        penalty, penalty_metrics = self.conservative_penalty(batch, proposal_q, q)
         td_loss = twin_td_loss(q, target)
         optimise(self.optimizers["critic"], td_loss + cfg.cql_alpha * penalty)
 
@@ -116,23 +120,20 @@ class CQL(OfflineAgent):
             **penalty_metrics,
         }
 
-    def conservative_penalty(self, batch: dict[str, torch.Tensor], proposals: torch.Tensor,
+    def conservative_penalty(self, batch: dict[str, torch.Tensor], proposal_q: torch.Tensor,
                              q: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Per member (K,): logsumexp over {Q(s, a_j)} and Q(s, a_data), minus Q(s, a_data),
         averaged over the batch and summed over the twin critics; and the metrics of
-        :meth:`proposal_values`. ``proposals`` (K, 3n * B, A) are laid out as in ``update``,
-        ``q`` (2, K, B, 1) is Q(s, a_data)."""
-        proposal_q, metrics = self.proposal_values(batch, proposals)
+        :meth:`bound_proposals`. ``proposal_q`` (2, K, 3n, B, 1) holds both critics' values
+        of the penalty's proposals, laid out as in ``update`` (the n uniform actions, then
+        the n from pi(s) and the n from pi(s'), all at s); ``q`` (2, K, B, 1) is Q(s, a_data)."""
+        proposal_q, metrics = self.bound_proposals(batch, proposal_q)
         every_q = torch.cat([proposal_q, q.unsqueeze(2)], dim=2)  # (2, K, 3n + 1, B, 1)
         return (every_q.logsumexp(dim=2) - q).mean(dim=(2, 3)).sum(dim=0), metrics
 
-    def proposal_values(self, batch: dict[str, torch.Tensor], proposals: torch.Tensor
+    def bound_proposals(self, batch: dict[str, torch.Tensor], proposal_q: torch.Tensor
                         ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Both critics' Q(s, a_j) of the penalty's proposals, (2, K, 3n, B, 1): the n uniform
-        actions first, then the n from pi(s) and the n from pi(s'), all at s; and metrics of
-        their own, per member (none here). The hook through which Cal-QL bounds the
-        policy's proposals."""
-        obs = batch["observation"]
-        samples = proposals.shape[1] // obs.shape[1]  # 3n
-        proposal_q = self.critic(repeat(obs, samples), proposals)
-        return proposal_q.unflatten(2, (samples, obs.shape[1])), {}
+        """The proposals' values as the penalty uses them, and metrics of their own, per
+        member: here unchanged and none. The hook through which Cal-QL bounds the policy's
+        proposals."""
+        return proposal_q, {}
