@@ -43,12 +43,13 @@ class CRR(DeterministicActorCritic):
         mean = self.actor(obs)
         with torch.no_grad():
             n = cfg.value_samples
-            repeated_obs = repeat(obs, n)
             noise = streams.normal((n * batch_size, act_dim))
             policy_actions = smoothed(repeat(mean, n), noise, cfg.policy_std, cfg.noise_clip)
-            value = self.critic(repeated_obs, policy_actions).amin(dim=0)
-            value = value.unflatten(1, (n, batch_size)).mean(dim=1)
-            advantage = self.critic(obs, action).amin(dim=0) - value
+            # min(Q1, Q2) of the data's action (sample 0) and of the n policy samples, in one
+            # pass of both critics: (K, n + 1, B, 1)
+            values = self.critic(repeat(obs, n + 1), torch.cat([action, policy_actions], dim=1))
+            values = values.amin(dim=0).unflatten(1, (n + 1, batch_size))
+            advantage = values[:, 0] - values[:, 1:].mean(dim=1)
             weight = (advantage > 0).to(action.dtype)
 
         log_likelihood = (
