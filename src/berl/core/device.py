@@ -102,10 +102,10 @@ def keep_freed_memory() -> bool:
 
     By default a block over a dynamic threshold (a few MB) is mapped afresh and the heap's
     free top is trimmed, so every training step's activations are page-faulted in anew, 4 KB
-    at a time, on first touch: a fifth of a batched CQL job's step at the `quick` sizes on a
-    quiet machine, more where jobs share it (bench/results/allocator_cpu.json). Every block now comes from the heap
-    (no mapping per block) and up to 1 GB of freed heap is kept for reuse. False where the C
-    library is not glibc."""
+    at a time, on first touch: up to two fifths of a batched CRR job's step at the `quick`
+    sizes on a quiet machine, more where jobs share it (bench/results/allocator_cpu.json).
+    Every block now comes from the heap (no mapping per block) and up to 1 GB of freed heap
+    is kept for reuse. False where the C library is not glibc."""
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
