@@ -8,7 +8,7 @@ import torch
 
 from berl.core.validate import InputError
 from berl.core.log import DivergenceError
-from berl.core.nets import MemberStreams, member_equality
+from berl.core.nets import EnsembleLinear, MemberStreams, member_equality
 from berl.datasets import storage
 from berl.offline import cql, registry
 from berl.offline.common import smoothed
@@ -74,8 +74,6 @@ def test_a_one_member_layer_matches_a_batched_member_exactly_only_under_member_e
     """The plain kernel computes the same function (to float32 rounding); the paired one is
     bit for bit the batched member's, for a single row or column (matrix-vector) as for a
     batch (a critic's output layer, of one column, is where the two kernels' rounding differs)."""
-    from berl.core.nets import EnsembleLinear
-
     torch.manual_seed(0)
     batched = EnsembleLinear(3, 40, 1)
     torch.nn.init.normal_(batched.weight)
