@@ -12,7 +12,7 @@ preset's whole collection cost on this machine.
 Batching: a job of K = 5 APT explorers (five BE alphas) in lockstep against K = 1, side by
 side at the `quick` and `paper` sizes, each running whole collection steps (physics in
 every environment, acting, and an update every `update_every` steps): environment steps per second per explorer, and the
-ratio to K = 1. A one-explorer job runs torch's plain single-member kernel; under
+ratio to K = 1. A one-explorer job runs its layers as a batch of one member; under
 ``member_equality`` it evaluates its layers as a pair of views of the same member, so that
 its arithmetic equals a batched member's (``berl.core.nets``), timed too as
 `K=1 member equality`.

@@ -63,10 +63,9 @@ def test_corl_networks_sizes_initialisation_and_learning_rates():
     assert all(not layer.bias.any() for layer in agent.critic.net if isinstance(layer, EnsembleLinear))
     assert agent.actor.log_std_scale.flatten().tolist() == [1.0, 1.0]
     assert agent.actor.log_std_offset.flatten().tolist() == [-1.0, -1.0]
-    learning_rates = {name: [group["lr"] for group in optimizer.param_groups]
-                      for name, optimizer in agent.optimizers.items()}
-    assert learning_rates == {"actor": [3e-5], "critic": [3e-4], "temperature": [3e-5]}
-    actor_parameters = {id(p) for p in agent.optimizers["actor"].param_groups[0]["params"]}
+    learning_rates = {name: optimizer.lr for name, optimizer in agent.optimizers.items()}
+    assert learning_rates == {"actor": 3e-5, "critic": 3e-4, "temperature": 3e-5}
+    actor_parameters = {id(p) for p in agent.optimizers["actor"].parameters}
     assert {id(agent.actor.log_std_scale), id(agent.actor.log_std_offset)} <= actor_parameters
     q = agent.critic(torch.zeros(2, 5, 17), torch.zeros(2, 5, 6))
     assert q.shape == (2, 2, 5, 1)
@@ -111,7 +110,8 @@ def test_corl_log_pi_is_summed_over_dimensions_and_the_temperature_targets_minus
     expected_log_pi = float(np.mean([tanh_gaussian_log_pi([0, 0.5], [1, 1], row.tolist()) for row in noise]))
     agent.update(batch, MemberStreams([3], CPU))
     temperature = agent.optimizers["temperature"]
-    gradient = temperature.state[agent.log_temperature]["exp_avg"] / (1 - 0.9)  # Adam's first moment
+    assert temperature.parameters == [agent.log_temperature]
+    gradient = temperature.exp_avg[0] / (1 - 0.9)  # Adam's first moment
     torch.testing.assert_close(gradient, torch.tensor([-(expected_log_pi - 2.0)]), rtol=1e-5, atol=1e-5)
     step = agent.log_temperature.detach()
     torch.testing.assert_close(step, torch.sign(torch.tensor([expected_log_pi - 2.0])) * 3e-5, rtol=1e-3, atol=0)

@@ -8,7 +8,7 @@ import torch
 
 from berl.core.validate import InputError
 from berl.core.log import DivergenceError
-from berl.core.nets import EnsembleLinear, MemberStreams, member_equality
+from berl.core.nets import EnsembleLinear, FusedAdam, MemberStreams, member_equality
 from berl.datasets import storage
 from berl.offline import cql, registry
 from berl.offline.common import smoothed
@@ -89,6 +89,47 @@ def test_a_one_member_layer_matches_a_batched_member_exactly_only_under_member_e
                 paired = alone(x[1:2])[0]
         assert torch.equal(paired, member)
         torch.testing.assert_close(plain, member, rtol=1e-5, atol=1e-5)
+
+
+def _tensors_with_gradients(seed: int) -> list[torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    tensors = [torch.randn(shape, generator=generator).requires_grad_(True)
+               for shape in ((2, 30, 16), (2, 1, 16), (1,), (3, 7))]
+    for tensor in tensors:
+        tensor.grad = torch.randn(tensor.shape, generator=generator)
+    return tensors
+
+
+def test_fused_adams_first_step_moves_each_weight_by_lr_against_its_gradients_sign():
+    """Adam's first step, by hand: m = (1 - b1) g and v = (1 - b2) g^2, bias-corrected to g and
+    g^2, so w <- w - lr * g / (|g| + eps)."""
+    tensors = _tensors_with_gradients(0)
+    start = [t.detach().clone() for t in tensors]
+    FusedAdam(tensors, lr=0.01).step()
+    for before, after in zip(start, tensors):
+        expected = before - 0.01 * after.grad / (after.grad.abs() + 1e-8)
+        torch.testing.assert_close(after.detach(), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_fused_adam_follows_torchs_fused_adam_bit_for_bit_and_resumes_from_its_state():
+    ours, theirs, resumed = (_tensors_with_gradients(1) for _ in range(3))
+    ours_optimizer, theirs_optimizer = FusedAdam(ours, lr=1e-3), torch.optim.Adam(theirs, lr=1e-3, fused=True)
+    resumed_optimizer = FusedAdam(resumed, lr=1e-3)
+    for step in range(6):
+        if step == 3:  # the third optimiser takes over the first one's state from here
+            resumed_optimizer.load_state_dict(ours_optimizer.state_dict())
+            with torch.no_grad():
+                for mine, source in zip(resumed, ours):
+                    mine.copy_(source)
+        for group in (ours, theirs, resumed):  # the same gradients for all three
+            generator = torch.Generator().manual_seed(10 + step)
+            for tensor in group:
+                tensor.grad = torch.randn(tensor.shape, generator=generator)
+        for optimizer in (ours_optimizer, theirs_optimizer, resumed_optimizer):
+            optimizer.step()
+    for mine, torchs, again in zip(ours, theirs, resumed):
+        assert torch.equal(mine, torchs)
+        assert torch.equal(mine, again)
 
 
 @pytest.mark.slow

@@ -322,7 +322,7 @@ def adam_cloning(net: Policy, params: list[torch.Tensor], obs: torch.Tensor, act
             index = torch.randint(len(obs), (batch_size,), generator=generator, device=obs.device)
             batch_obs, batch_actions = obs[index], actions[index]
         loss = cloning_loss(net, params, batch_obs, batch_actions, net.noise(batch_actions.shape, generator))
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     return [p.detach() for p in params]
@@ -409,7 +409,7 @@ class Distiller(nn.Module):
         index = torch.randint(len(real.obs), (cfg.minibatches * cfg.batch_size,),
                               generator=generator, device=real.obs.device)
         loss = self.outer_loss(real, init, index, generator)
-        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(self.parameters(), cfg.clip_norm)
         self.optimizer.step()

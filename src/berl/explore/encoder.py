@@ -79,7 +79,7 @@ class ICMEncoder(nn.Module):
 
     def update(self, obs, action, next_obs) -> dict[str, torch.Tensor]:
         forward_error, inverse_error = self.losses(obs, action, next_obs)
-        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad()
         (forward_error + inverse_error).sum().backward()
         self.optimizer.step()
         return {"forward_error": forward_error.detach(), "inverse_error": inverse_error.detach()}

@@ -84,7 +84,7 @@ class RNDAgent(Explorer):
 
     def intrinsic_reward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
         loss = self.prediction_error(batch["observation"]).mean(dim=1)
-        self.predictor_optimizer.zero_grad(set_to_none=True)
+        self.predictor_optimizer.zero_grad()
         loss.sum().backward()
         self.predictor_optimizer.step()
         with torch.no_grad():

@@ -111,7 +111,7 @@ class SMMAgent(Explorer):
     def intrinsic_reward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
         observation = batch["observation"]
         vae_loss, reconstruction_error = self.vae.loss(self.policy_input(observation, batch["index"]), self.streams)
-        self.vae_optimizer.zero_grad(set_to_none=True)
+        self.vae_optimizer.zero_grad()
         vae_loss.sum().backward()
         self.vae_optimizer.step()
 
@@ -120,7 +120,7 @@ class SMMAgent(Explorer):
             logits.flatten(0, 1), self.skill_of(batch["index"]).flatten(), reduction="none"
         ).view(logits.shape[:2])
         discriminator_loss = cross_entropy.mean(dim=1)
-        self.discriminator_optimizer.zero_grad(set_to_none=True)
+        self.discriminator_optimizer.zero_grad()
         discriminator_loss.sum().backward()
         self.discriminator_optimizer.step()
 

@@ -18,6 +18,7 @@ from torch import nn
 from berl.core.nets import (
     EnsembleLayerNorm,
     EnsembleLinear,
+    Optimizer,
     adam,
     ensemble_mlp,
     member_generators,
@@ -40,7 +41,7 @@ class OfflineAgent(nn.Module):
     """K agents of one algorithm. Subclasses set ``optimizers`` and define ``act``/``update``."""
 
     name: str
-    optimizers: dict[str, torch.optim.Optimizer]
+    optimizers: dict[str, Optimizer]
     # True: ``update``'s batches also hold ``mc_return`` (K, B, 1), the discounted return
     # from each transition to the end of its episode (the dataset must mark episode ends).
     needs_mc_returns: bool = False
@@ -65,10 +66,10 @@ class OfflineAgent(nn.Module):
             optimizer.load_state_dict(state[name])
 
 
-def optimise(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+def optimise(optimizer: Optimizer, loss: torch.Tensor) -> None:
     """One optimiser step on the sum of the members' losses (each member's gradient is
     its own loss's: members share no parameters)."""
-    optimizer.zero_grad(set_to_none=True)
+    optimizer.zero_grad()
     loss.sum().backward()
     optimizer.step()
 
