@@ -26,7 +26,8 @@ from _common import (
     relative_drift, usable_precisions, write_results,
 )
 
-from berl.distill.obd import DistillConfig, Distiller, RealData
+from berl.distill.obd import Distiller, RealData
+from berl.distill.settings import DistillConfig
 
 OBS_DIM, ACT_DIM, REAL = 24, 6, 20_000  # walker's sizes
 DRIFT_STEPS = 5  # outer steps compared across precisions

@@ -19,8 +19,8 @@ import yaml
 from _common import write_results
 
 from berl.config import with_defaults
-from berl.coverage.estimator_study import StudySettings, run_study
-from berl.coverage.measures import CoverageSettings
+from berl.coverage.estimator_study import run_study
+from berl.coverage.settings import CoverageSettings, StudySettings
 
 REPO = Path(__file__).resolve().parents[1]
 

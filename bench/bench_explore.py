@@ -38,8 +38,8 @@ from berl.datasets import envs  # noqa: E402
 from berl.core.nets import member_equality  # noqa: E402
 from berl.explore.agents import make_agent  # noqa: E402
 from berl.explore.collect import run_episodes  # noqa: E402
-from berl.explore.explorer import ExplorerConfig  # noqa: E402
-from berl.explore.encoder import EncoderConfig, ICMEncoder, save_encoder  # noqa: E402
+from berl.explore.encoder import ICMEncoder, save_encoder  # noqa: E402
+from berl.explore.settings import EncoderConfig, ExplorerConfig  # noqa: E402
 
 CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
 AGENTS = {

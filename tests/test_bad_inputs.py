@@ -23,7 +23,8 @@ from conftest import fake_episode, snapshot, write_dataset
 from berl.cli import main
 from berl.core.io import write_json
 from berl.datasets import storage
-from berl.explore.encoder import EncoderConfig, ICMEncoder, save_encoder
+from berl.explore.encoder import ICMEncoder, save_encoder
+from berl.explore.settings import EncoderConfig
 
 PREVIOUS = b"previous output\n"
 EPISODE = 10  # steps per synthetic episode

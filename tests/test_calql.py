@@ -22,7 +22,8 @@ from berl.offline.calql import (
     importance_weighted_logsumexp,
 )
 from berl.offline.common import repeat
-from berl.offline.cql import CQL, CQLConfig
+from berl.offline.cql import CQL
+from berl.offline.settings import CQLConfig
 from berl.offline.registry import load_agent
 
 # --------------------------------------------------------------- CORL's Cal-QL (corl_calql)

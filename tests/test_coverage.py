@@ -11,7 +11,8 @@ from conftest import fake_episode, write_dataset
 
 from berl.coverage import estimators, measures
 from berl.coverage.be_band import behavioral_band
-from berl.coverage.embedding import EmbeddingSettings, joint_embedding
+from berl.coverage.embedding import joint_embedding
+from berl.coverage.settings import EmbeddingSettings
 from berl.coverage.measures import (
     CoverageSettings,
     SharedAxes,
@@ -19,7 +20,8 @@ from berl.coverage.measures import (
     grid_occupancy,
 )
 from berl.datasets import envs, storage
-from berl.explore.encoder import EncoderConfig, ICMEncoder, save_encoder
+from berl.explore.encoder import ICMEncoder, save_encoder
+from berl.explore.settings import EncoderConfig
 
 
 def test_grid_occupancy_counts_cells_exactly():
@@ -230,7 +232,8 @@ def test_coverage_table_quotes_the_studys_error_at_its_d_and_n_and_the_order_at_
 
 
 def test_estimator_study_sweeps_the_dimension_at_the_coverage_stages_n_and_k(tmp_path):
-    from berl.coverage.estimator_study import StudySettings, run_study
+    from berl.coverage.estimator_study import run_study
+    from berl.coverage.settings import StudySettings
 
     study = run_study(StudySettings(sizes=[100], ks=[2], dims=[1], repeats=1),
                       CoverageSettings(points=150, k=4, components=3, be_alphas=[0.5, 2.0]), tmp_path / "study.csv")

@@ -331,7 +331,7 @@ def test_every_offline_algorithm_can_be_a_teacher():
     """Any offline algorithm can be the D4RL teacher; the ExORL branch's distillations take
     one of that branch's algorithms, all but CORL's Cal-QL, which is D4RL's own recipe."""
     from berl.core.settings import describe
-    from berl.distill.obd import DistillSettings
+    from berl.distill.settings import DistillSettings
     from berl.offline.registry import ALGORITHMS
 
     assert set(describe(d4rl.D4RLSettings)["teacher"]["choices"]) == set(ALGORITHMS)

@@ -459,7 +459,8 @@ def test_ensembles_average_their_members_and_adam_learns_the_pairs():
 
 
 def test_generalisation_scores_every_learner(walker_teacher, tmp_path):
-    from berl.distill.obd import ARCHITECTURES, ENSEMBLE, distill
+    from berl.distill.obd import ENSEMBLE, distill
+    from berl.distill.settings import ARCHITECTURES
 
     data, agents = walker_teacher
     result = distill(data, agents, "walker_walk", SMALL, 2, tmp_path / "set.pt", torch.device("cpu"),
@@ -473,7 +474,7 @@ def test_generalisation_scores_every_learner(walker_teacher, tmp_path):
 
 
 def test_scoring_defaults_are_obds():
-    from berl.distill.obd import DistillSettings
+    from berl.distill.settings import DistillSettings
     from berl.core.settings import describe
 
     config = DistillConfig()
@@ -493,7 +494,7 @@ def test_the_paper_preset_scores_with_obds_seeds_and_evaluation_interval(repo):
     import yaml
 
     from berl.core.settings import complete
-    from berl.distill.obd import DistillSettings
+    from berl.distill.settings import DistillSettings
 
     presets = yaml.safe_load((repo / "config.yaml").read_text())["presets"]
     paper = complete(DistillSettings, presets["paper"]["distill"])
@@ -622,7 +623,8 @@ def test_the_generalisation_table_compares_the_same_last_checkpoints():
 
 
 def test_the_generalisation_study_trains_six_architectures_with_adam_for_500_steps():
-    from berl.distill.obd import ARCHITECTURES, ENSEMBLE, Learner, generalisation_learners
+    from berl.distill.obd import ENSEMBLE, Learner, generalisation_learners
+    from berl.distill.settings import ARCHITECTURES
 
     config = DistillConfig()
     assert config.generalisation_architectures == ["mlp2", "mlp3", "mlp4", "mlp5", "mlp6", "res_mlp"]

@@ -9,7 +9,8 @@ from berl.datasets import envs, storage
 from berl.datasets.relabel import relabel
 from berl.explore.agents import make_agent
 from berl.explore.collect import Member, collect, collect_group
-from berl.explore.encoder import EncoderConfig, ICMEncoder, PretrainSettings, load_encoder, pretrain
+from berl.explore.encoder import ICMEncoder, load_encoder, pretrain
+from berl.explore.settings import EncoderConfig, PretrainSettings
 from berl.core.nets import MemberStreams, member_equality
 from berl.explore.replay import NStepReplay
 

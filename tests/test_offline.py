@@ -12,9 +12,10 @@ from berl.core.nets import EnsembleLinear, FusedAdam, MemberStreams, member_equa
 from berl.datasets import storage
 from berl.offline import cql, registry
 from berl.offline.common import smoothed
-from berl.offline.cql import CQL, CQLConfig
+from berl.offline.cql import CQL
 from berl.offline.registry import load_agent
-from berl.offline.td3 import TD3, TD3Config
+from berl.offline.settings import CQLConfig, TD3Config
+from berl.offline.td3 import TD3
 from berl.offline.train import train
 
 ALGORITHMS = ["td3", "cql", "crr", "calql"]

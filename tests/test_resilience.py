@@ -21,7 +21,8 @@ from conftest import SMOKE, snakemake, snakemake_argv, snapshot
 
 from berl.core.log import DivergenceError, checked_metrics
 from berl.datasets import storage
-from berl.distill.obd import DistillConfig, Distiller, distill
+from berl.distill.obd import Distiller, distill
+from berl.distill.settings import DistillConfig
 from berl.explore.collect import CHECKPOINT
 
 

@@ -17,8 +17,10 @@ from berl.core.checkpoint import code_version, load_checkpoint, load_torch, save
 from berl.core.validate import InputError
 from berl.datasets import storage
 from berl.datasets.envs import Env
-from berl.distill.obd import DistillConfig, distill
-from berl.explore.encoder import EncoderConfig, ICMEncoder, load_encoder, save_encoder
+from berl.distill.obd import distill
+from berl.distill.settings import DistillConfig
+from berl.explore.encoder import ICMEncoder, load_encoder, save_encoder
+from berl.explore.settings import EncoderConfig
 from berl.offline.registry import load_agent
 from berl.offline.train import train
 from berl.reports.distill import DISTILLED_KEYS, load_results

@@ -17,7 +17,7 @@ from berl.cli import build_parser
 from berl.config import STAGE_SETTINGS, with_defaults
 from berl.core import settings
 from berl.core.settings import setting
-from berl.distill.obd import Objective
+from berl.distill.settings import Objective
 from berl.offline.registry import ALGORITHMS
 
 # Keys that a job gets from its wildcards instead of the preset's block.
@@ -145,12 +145,9 @@ def test_the_rules_write_no_setting_of_their_own(repo):
 def test_mirrored_defaults_are_the_algorithms_own():
     """Where a stage's settings mirror an algorithm's, the default is read from it, not
     restated (the same value here, whatever the algorithm's becomes)."""
-    from berl.explore.agents import ExploreSettings
-    from berl.explore.apt import APTConfig
-    from berl.explore.encoder import EncoderConfig, PretrainSettings
+    from berl.explore.settings import APTConfig, EncoderConfig, ExploreSettings, PretrainSettings
     from berl.explore.rewards import ParticleReward
-    from berl.offline.common import OfflineConfig
-    from berl.offline.train import TrainSettings
+    from berl.offline.settings import OfflineConfig, TrainSettings
 
     explore = ExploreSettings()
     for name in ("hidden_dim", "batch_size", "seed_frames", "encoder_online", "encoder_init",

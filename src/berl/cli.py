@@ -75,8 +75,7 @@ def _domains() -> tuple[str, ...]:
 
 
 def _build_collect(p):
-    from berl.explore.agents import ExploreSettings
-    from berl.explore.collect import CollectSettings
+    from berl.explore.settings import CollectSettings, ExploreSettings
 
     p.add_argument("--domain", required=True, choices=_domains())
     p.add_argument("--dataset", action="append", required=True, type=_json_object, metavar="JSON",
@@ -91,8 +90,8 @@ def _build_collect(p):
 
 
 def _collect(args) -> None:
-    from berl.explore.agents import ExploreSettings
-    from berl.explore.collect import CollectSettings, Member, collect_group
+    from berl.explore.collect import Member, collect_group
+    from berl.explore.settings import CollectSettings, ExploreSettings
 
     if not len(args.dataset) == len(args.seed) == len(args.out):
         raise InputError(f"{len(args.dataset)} --dataset, {len(args.seed)} --seed and {len(args.out)} --out "
@@ -106,7 +105,7 @@ def _collect(args) -> None:
 
 
 def _build_pretrain_encoder(p):
-    from berl.explore.encoder import PretrainSettings
+    from berl.explore.settings import PretrainSettings
 
     p.add_argument("--manifest", type=Path, required=True, help="a uniform-random dataset")
     p.add_argument("--out", type=Path, required=True)
@@ -115,13 +114,14 @@ def _build_pretrain_encoder(p):
 
 
 def _pretrain_encoder(args) -> None:
-    from berl.explore.encoder import PretrainSettings, pretrain
+    from berl.explore.encoder import pretrain
+    from berl.explore.settings import PretrainSettings
 
     pretrain(args.manifest, args.out, stage_settings.from_args(PretrainSettings, args), _device(args))
 
 
 def _build_import_exorl(p):
-    from berl.explore.collect import CollectSettings
+    from berl.explore.settings import CollectSettings
 
     p.add_argument("--source", type=Path, required=True, help="the agent's folder of ExORL episodes (or its buffer/)")
     p.add_argument("--domain", required=True, choices=_domains())
@@ -131,7 +131,7 @@ def _build_import_exorl(p):
 
 def _import_exorl(args) -> None:
     from berl.datasets.exorl import import_exorl
-    from berl.explore.collect import CollectSettings
+    from berl.explore.settings import CollectSettings
 
     import_exorl(args.source, args.out, args.domain, stage_settings.from_args(CollectSettings, args).transitions)
 
@@ -198,7 +198,7 @@ def _algorithm_fields() -> dict[str, list[str]]:
     """Each field of the algorithms' configs that the training settings leave out, with
     the algorithms that have it."""
     from berl.offline.registry import ALGORITHMS
-    from berl.offline.train import TrainSettings
+    from berl.offline.settings import TrainSettings
 
     covered = {f.name for f in fields(TrainSettings)}
     owners: dict[str, list[str]] = {}
@@ -210,9 +210,9 @@ def _algorithm_fields() -> dict[str, list[str]]:
 
 
 def _build_train(p):
-    from berl.offline.evaluate import EvaluateSettings
+    from berl.offline.settings import EvaluateSettings
     from berl.offline.registry import ALGORITHMS
-    from berl.offline.train import TrainSettings
+    from berl.offline.settings import TrainSettings
 
     p.add_argument("--algorithm", default="td3", choices=list(ALGORITHMS))
     p.add_argument("--data", nargs="+", required=True, metavar="TASK=PATH",
@@ -230,8 +230,9 @@ def _build_train(p):
 
 
 def _train(args) -> None:
-    from berl.offline.evaluate import EvaluateSettings
-    from berl.offline.train import TrainSettings, train
+    from berl.offline.settings import EvaluateSettings
+    from berl.offline.settings import TrainSettings
+    from berl.offline.train import train
 
     device = _device(args)
     settings = stage_settings.from_args(TrainSettings, args)
@@ -247,7 +248,7 @@ def _train(args) -> None:
 
 
 def _build_evaluate(p):
-    from berl.offline.evaluate import EvaluateSettings
+    from berl.offline.settings import EvaluateSettings
 
     p.add_argument("--agent", type=Path, required=True, help="output of `train`")
     p.add_argument("--dataset", default="", help="dataset name, for the tables")
@@ -257,7 +258,8 @@ def _build_evaluate(p):
 
 
 def _evaluate(args) -> None:
-    from berl.offline.evaluate import EvaluateSettings, evaluate
+    from berl.offline.evaluate import evaluate
+    from berl.offline.settings import EvaluateSettings
 
     _device(args)  # evaluation runs on the CPU; this sets the threads
     evaluate(args.agent, args.dataset, stage_settings.from_args(EvaluateSettings, args).episodes, args.out)
@@ -265,7 +267,7 @@ def _evaluate(args) -> None:
 
 def _build_random_reference(p):
     from berl.datasets.envs import TASKS
-    from berl.offline.evaluate import EvaluateSettings
+    from berl.offline.settings import EvaluateSettings
 
     p.add_argument("--task", required=True, choices=list(TASKS))
     stage_settings.add_flags(p, EvaluateSettings, only={"random_episodes"})
@@ -273,7 +275,8 @@ def _build_random_reference(p):
 
 
 def _random_reference(args) -> None:
-    from berl.offline.evaluate import EvaluateSettings, random_reference
+    from berl.offline.evaluate import random_reference
+    from berl.offline.settings import EvaluateSettings
 
     random_reference(args.task, stage_settings.from_args(EvaluateSettings, args).random_episodes, args.out)
 
@@ -289,7 +292,7 @@ def _sample_flags(p):
 
 
 def _build_coverage(p):
-    from berl.coverage.measures import CoverageSettings
+    from berl.coverage.settings import CoverageSettings
 
     _sample_flags(p)
     p.add_argument("--domain", required=True, choices=_domains())
@@ -299,7 +302,8 @@ def _build_coverage(p):
 
 
 def _coverage(args) -> None:
-    from berl.coverage.measures import CoverageSettings, measure
+    from berl.coverage.measures import measure
+    from berl.coverage.settings import CoverageSettings
 
     _device(args)
     measure(args.domain, _named_paths("--manifests", args.manifests), _parsed_json(args.datasets, "--datasets"),
@@ -307,7 +311,7 @@ def _coverage(args) -> None:
 
 
 def _build_embed(p):
-    from berl.coverage.embedding import EmbeddingSettings
+    from berl.coverage.settings import EmbeddingSettings
 
     _sample_flags(p)
     p.add_argument("--method", required=True, choices=EMBEDDING_METHODS)
@@ -316,7 +320,8 @@ def _build_embed(p):
 
 
 def _embed(args) -> None:
-    from berl.coverage.embedding import EmbeddingSettings, joint_embedding
+    from berl.coverage.embedding import joint_embedding
+    from berl.coverage.settings import EmbeddingSettings
 
     _device(args)
     joint_embedding(_named_paths("--manifests", args.manifests), args.method, args.out,
@@ -325,8 +330,7 @@ def _embed(args) -> None:
 
 
 def _build_estimator_study(p):
-    from berl.coverage.estimator_study import COVERAGE_READ, StudySettings
-    from berl.coverage.measures import CoverageSettings
+    from berl.coverage.settings import COVERAGE_READ, CoverageSettings, StudySettings
 
     stage_settings.add_flags(p, StudySettings)
     stage_settings.add_flags(p, CoverageSettings, prefix="coverage_", only=COVERAGE_READ,
@@ -336,8 +340,8 @@ def _build_estimator_study(p):
 
 
 def _estimator_study(args) -> None:
-    from berl.coverage.estimator_study import StudySettings, run_study
-    from berl.coverage.measures import CoverageSettings
+    from berl.coverage.estimator_study import run_study
+    from berl.coverage.settings import CoverageSettings, StudySettings
 
     _device(args)
     run_study(stage_settings.from_args(StudySettings, args),
@@ -348,7 +352,7 @@ def _estimator_study(args) -> None:
 
 
 def _distill_flags(p, skip):
-    from berl.distill.obd import DistillSettings
+    from berl.distill.settings import DistillSettings
 
     p.add_argument("--data", type=Path, required=True, help="the dataset relabelled for --task (.npz)")
     p.add_argument("--agents", type=Path, required=True, help="the teacher's agents file (output of `train`)")
@@ -360,13 +364,13 @@ def _distill_flags(p, skip):
 
 def _distill_config(args):
     """The OBD hyperparameters given; DistillConfig's defaults (OBD's values) for the others."""
-    from berl.distill.obd import DistillConfig
+    from berl.distill.settings import DistillConfig
 
     return stage_settings.from_args(DistillConfig, args)
 
 
 def _build_distill(p):
-    from berl.distill.obd import BASELINES_ONLY
+    from berl.distill.settings import BASELINES_ONLY
 
     _distill_flags(p, BASELINES_ONLY)
     p.add_argument("--generalisation", action="store_true",
@@ -374,7 +378,8 @@ def _build_distill(p):
 
 
 def _distill(args) -> None:
-    from berl.distill.obd import RUN_SETTINGS, DistillSettings, distill
+    from berl.distill.obd import distill
+    from berl.distill.settings import RUN_SETTINGS, DistillSettings
 
     device = _device(args)
     run = stage_settings.chosen(DistillSettings, args, RUN_SETTINGS)
@@ -383,7 +388,7 @@ def _distill(args) -> None:
 
 
 def _build_distill_baselines(p):
-    from berl.distill.obd import DISTILL_ONLY
+    from berl.distill.settings import DISTILL_ONLY
 
     _distill_flags(p, DISTILL_ONLY)
 

@@ -17,16 +17,11 @@ import yaml
 
 from berl.core.settings import complete
 from berl.core.validate import InputError
-from berl.coverage.embedding import EmbeddingSettings
-from berl.coverage.estimator_study import StudySettings
-from berl.coverage.measures import CoverageSettings
+from berl.coverage.settings import CoverageSettings, EmbeddingSettings, StudySettings
 from berl.datasets import d4rl, envs
-from berl.distill.obd import DistillSettings
-from berl.explore.agents import ExploreSettings
-from berl.explore.collect import CollectSettings
-from berl.explore.encoder import PretrainSettings
-from berl.offline.evaluate import EvaluateSettings
-from berl.offline.train import TrainSettings
+from berl.distill.settings import DistillSettings
+from berl.explore.settings import CollectSettings, ExploreSettings, PretrainSettings
+from berl.offline.settings import EvaluateSettings, TrainSettings
 
 # Each block of a preset and the dataclass of its settings.
 STAGE_SETTINGS = {

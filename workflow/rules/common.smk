@@ -11,7 +11,8 @@ from berl.config import STAGE_SETTINGS, check_config, config_hash, domains, with
 from berl.core import settings as stage_settings
 from berl.datasets import d4rl
 from berl.datasets.envs import domain_of
-from berl.offline.registry import ALGORITHMS
+from berl.explore.settings import LEARNING_AGENTS
+from berl.offline.settings import ALGORITHM_CONFIGS
 
 # Fail before any job is scheduled, naming the offending key.
 check_config(config, workflow.source_path("../schemas/config.schema.yaml"))
@@ -80,7 +81,7 @@ def stage_flags(*blocks, skip=(), prefix="", only=None):
 
 def switches_of(algorithm):
     """The preset's switches of one offline algorithm (`offline.<algorithm>`) as flags."""
-    return stage_settings.flags(ALGORITHMS[algorithm][1], SETTINGS["offline"].get(algorithm, {}))
+    return stage_settings.flags(ALGORITHM_CONFIGS[algorithm], SETTINGS["offline"].get(algorithm, {}))
 
 
 def algorithm_switches(wildcards):
@@ -89,7 +90,7 @@ def algorithm_switches(wildcards):
 
 def learns(kind):
     """Whether an explorer kind trains networks (and so wants a GPU)."""
-    return kind in ("apt", "smm", "rnd")
+    return kind in LEARNING_AGENTS
 
 
 # Scheduling: the run's longest chain (the encoder's random dataset, the encoder, and the APT
@@ -314,7 +315,7 @@ def d4rl_teacher_settings():
     own = SETTINGS["d4rl"].get(D4RL.teacher)
     if own is None:
         return f'{stage_flags("offline", skip=("steps",))} {switches_of(D4RL.teacher)}'
-    config_class = ALGORITHMS[D4RL.teacher][1]
+    config_class = ALGORITHM_CONFIGS[D4RL.teacher]
     return (f'{stage_flags("offline", skip=("steps", "hidden_dim", "batch_size"))} '
             f"{stage_settings.flags(config_class, stage_settings.complete(config_class, own))}")
 

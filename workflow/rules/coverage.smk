@@ -1,7 +1,7 @@
 # Coverage of the datasets (berl.coverage): entropy estimates, volumetric measures, joint
 # embeddings, and the estimators' accuracy on distributions with known entropies.
 from berl.core.constants import EMBEDDING_METHODS
-from berl.coverage.estimator_study import COVERAGE_READ
+from berl.coverage.settings import COVERAGE_READ
 
 
 wildcard_constraints:

@@ -1,7 +1,7 @@
 # Offline behaviour distillation of every dataset, and its baselines (berl.distill).
 # The preset's `distill` block names only what its scale changes: the rest is OBD's
-# (berl.distill.obd.DistillSettings).
-from berl.distill.obd import BASELINES_ONLY, DISTILL_ONLY
+# (berl.distill.settings.DistillSettings).
+from berl.distill.settings import BASELINES_ONLY, DISTILL_ONLY
 
 
 wildcard_constraints:

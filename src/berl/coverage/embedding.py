@@ -8,9 +8,7 @@ state's dimensions mix angles, heights and velocities).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -18,21 +16,10 @@ import pandas as pd
 from berl.core.constants import EMBEDDING_METHODS
 from berl.core.io import atomic_path
 from berl.core.log import get_logger
-from berl.core.settings import setting
 from berl.coverage.measures import SharedAxes, dataset_states, representation
+from berl.coverage.settings import EmbeddingSettings
 
 log = get_logger(__name__)
-
-@dataclass
-class EmbeddingSettings:
-    """The ``embedding`` block: joint t-SNE and PHATE maps of a domain's datasets."""
-
-    points: int = setting(doc="states drawn from each dataset")
-    space: Literal["state", "representation"] = setting("state", "embed the states or their encoder representation")
-    perplexity: float = setting(30.0, "t-SNE's perplexity (capped at a third of the points)")
-    phate_knn: int = setting(5, "PHATE's neighbours")
-    seed: int = setting(0, "seed of the state draws and of the map")
-
 
 def embed(points: np.ndarray, method: str, *, seed: int, threads: int, perplexity: float,
           phate_knn: int) -> np.ndarray:

@@ -38,7 +38,6 @@ extrapolated for the banded rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,10 +45,9 @@ import pandas as pd
 
 from berl.core.io import atomic_path
 from berl.core.log import get_logger
-from berl.core.settings import setting
 from berl.coverage import estimators
 from berl.coverage.be_band import behavioral_band
-from berl.coverage.measures import CoverageSettings
+from berl.coverage.settings import CoverageSettings, StudySettings
 
 log = get_logger(__name__)
 
@@ -69,10 +67,6 @@ ENTROPIES = {  # name: (kind, parameter)
 # The banded estimator's repeats in the coverage sweep: a call takes about a minute at the
 # paper preset's 50 000 points, where the other estimators take seconds.
 BANDED_REPEATS = 2
-# The coverage stage's settings the study reads: where its table's values are estimated.
-COVERAGE_READ = ("points", "k", "components", "be_alphas")
-
-
 def estimate_names(alphas) -> dict[str, tuple[str, str, float | None, str]]:
     """name: (quantity, kind, parameter, BE method) of every estimate, BE at ``alphas``."""
     names = {name: (name, kind, parameter, "") for name, (kind, parameter) in ENTROPIES.items()}
@@ -154,17 +148,6 @@ def banded_rows(points: np.ndarray, coverage: CoverageSettings, truths: dict[str
                      "high": band.high, "reached": band.reached, "covers": band.covers(truth_value),
                      "extrapolated": band.extrapolated})
     return rows
-
-
-@dataclass
-class StudySettings:
-    """The ``estimator_study`` block: the grid of the study."""
-
-    sizes: list[int] = setting(doc="sample sizes n")
-    ks: list[int] = setting(doc="neighbours k")
-    dims: list[int] = setting(doc="dimensions")
-    repeats: int = setting(doc="independent samples per setting")
-    seed: int = setting(0, "seed of the samples")
 
 
 def run_study(settings: StudySettings, coverage: CoverageSettings, out_csv: Path) -> pd.DataFrame:

@@ -41,20 +41,19 @@ Measures (columns of ``coverage.csv``):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from berl.core.constants import BE_ALPHAS, RENYI_QS, family_of
+from berl.core.constants import family_of
 from berl.core.io import atomic_path
 from berl.core.log import get_logger
-from berl.core.settings import setting
 from berl.core.validate import InputError
 from berl.coverage import estimators
 from berl.coverage.be_band import behavioral_band
+from berl.coverage.settings import CoverageSettings
 from berl.datasets import storage
 from berl.explore.encoder import load_encoder
 
@@ -66,28 +65,6 @@ SPACES = ("state", "representation")
 # along every axis, so the report can say whether the datasets' ranking hinges on the scale.
 SCALE_CHECK = 2.0
 SCALE_SUFFIX = f"_x{SCALE_CHECK:g}"  # of the columns of BE in the stretched space
-
-
-@dataclass
-class CoverageSettings:
-    """The ``coverage`` block: measures of every dataset of a domain."""
-
-    points: int = setting(5000, "states drawn from each dataset")
-    k: int = setting(10, "neighbour of the k-NN estimators and of the ball radius")
-    components: int = setting(8, "principal components for the entropy estimates")
-    be_alphas: list[float] = setting(BE_ALPHAS, "alphas of the behavioral-entropy estimates")
-    renyi_qs: list[float] = setting(RENYI_QS, "orders of the Rényi-entropy estimates")
-    # The paper's estimator is the reconstruction the paper reports with; the corrected one
-    # is more accurate in 1-5 dimensions but not shown to be so on 8 components of 5000 states.
-    be_estimator: Literal["paper", "corrected", "banded"] = setting(
-        "paper", "behavioral-entropy estimator: the paper's importance-sampling plug-in, the corrected "
-        "one (k-NN noise and tails modelled, estimators.LogDensityLaw), or the banded one (k-NN bias "
-        "measured on a fitted Gaussian mixture, be_band.behavioral_band), whose 90 % band every table shows")
-    grid_components: int = setting(3, "axes of the occupancy grid")
-    grid_bins: int = setting(10, "cells per axis of the occupancy grid")
-    ball_components: int = setting(4, "axes of the ball-union volume")
-    ball_samples: int = setting(100_000, "Monte Carlo probes of the ball-union volume")
-    seed: int = setting(0, "seed of the state draws and the probes")
 
 
 def dataset_states(manifest: Path, points: int, rng: np.random.Generator) -> np.ndarray:

@@ -69,7 +69,7 @@ class D4RLSettings:
         "corl_calql", "offline algorithm trained on each dataset, whose best seed is the teacher: corl_calql is "
                       "Cal-QL as CORL trains it (OBD's teachers), calql Cal-QL's bound on ExORL's CQL", flag=False)
     steps: int = setting(1_000_000, "the teacher's gradient steps (CORL's)", flag=False)
-    corl_calql: dict = setting({}, "the corl_calql teacher's settings, fields of berl.offline.calql.CORLCalQLConfig "
+    corl_calql: dict = setting({}, "the corl_calql teacher's settings, fields of berl.offline.settings.CORLCalQLConfig "
                                    "(left out: CORL's values)", flag=False)
     outer_steps: dict = setting({}, "outer steps per objective (dbc, pbc, av_pbc); an objective left out "
                                     "takes the distill block's outer_steps", flag=False)

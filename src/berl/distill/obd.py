@@ -27,7 +27,6 @@ Defaults follow the reference code, LeavesLei/OBD (facts: sections 5, 7 and 8).
 from __future__ import annotations
 
 import math
-import typing
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Literal
@@ -41,9 +40,9 @@ from berl.core.checkpoint import load_checkpoint, save_checkpoint, save_torch
 from berl.core.io import remove_with_temporaries
 from berl.core.log import checked_metrics, get_logger
 from berl.core.nets import adam
-from berl.core.settings import describe, setting
 from berl.core.validate import InputError
 from berl.datasets import envs, storage
+from berl.distill.settings import Architecture, DistillConfig, Objective
 from berl.offline.evaluate import rollout_returns
 from berl.offline.registry import load_agent
 
@@ -53,102 +52,9 @@ STD_EPS = 1e-3  # added to the states' standard deviation, as OBD
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # the tanh-Gaussian policy's clamp, as OBD
 
 
-Objective = Literal["dbc", "pbc", "av_pbc"]
-# The policies of OBD's generalisation study: plain MLPs of 2 to 6 linear layers and a residual MLP.
-Architecture = Literal["mlp2", "mlp3", "mlp4", "mlp5", "mlp6", "res_mlp"]
-ARCHITECTURES: tuple[Architecture, ...] = typing.get_args(Architecture)
 RESIDUAL_LAYERS = 6  # res_mlp has as many linear layers as mlp6, so the two differ only by the skips
 ENSEMBLE_SIZE = 10  # the study's ensembles: 10 policies of the inner loop's learner, actions averaged
 ENSEMBLE = f"ensemble{ENSEMBLE_SIZE}"
-
-
-@dataclass
-class DistillConfig:
-    """OBD's values (facts: sections 5, 7 and 8); the other choices are switches."""
-
-    synthetic: int = setting(256, "synthetic (state, action) pairs N_syn")
-    objective: Objective = setting("av_pbc", "distillation objective")
-    policy: Literal["tanh_gaussian", "mlp"] = setting(
-        "tanh_gaussian", "the distilled policy: OBD's tanh-Gaussian, trained on its sampled actions and acting "
-        "with tanh(mean), or a deterministic ReLU MLP ending in tanh")
-    layers: int = setting(4, "linear layers of the distilled policy")
-    width: int = setting(256, "hidden width of the distilled policy")
-    inner_steps: int = setting(100, "BC steps on the synthetic set, unrolled, per outer step")
-    inner_lr: float = setting(0.1, "learning rate of the inner loop's plain SGD")
-    outer_lr: float = setting(0.1, "learning rate of the outer SGD (with momentum) on the synthetic set")
-    momentum: float = setting(0.9, "momentum of the outer SGD")
-    clip_norm: float = setting(2.0, "norm the gradient on the synthetic set is clipped to")
-    minibatches: int = setting(10, "real minibatches per outer step")
-    batch_size: int = setting(256, "states per real minibatch")
-    q_scale: float = setting(0.02, "Av-PBC's weight per unit of Q")
-    teacher_action: Literal["sample", "mean"] = setting(
-        "sample", "PBC and Av-PBC targets: a sample of the teacher's policy (OBD's) or its deterministic action")
-    teacher_q: Literal["q1", "min"] = setting(
-        "q1", "Av-PBC's Q(s, a*): the teacher's first critic (OBD's) or min(Q1, Q2)")
-    clamp_actions: bool = setting(False, "clamp the distilled actions to [-1, 1] after each outer step "
-                                         "(OBD leaves them free)")
-    eval_seeds: int = setting(10, "fresh policies trained on a set per score")
-    eval_episodes: int = setting(10, "episodes per policy")
-    scoring: Literal["smoothed", "final"] = setting(
-        "smoothed", "a set's score: the mean over its last evaluated checkpoints (OBD's; score_checkpoints) "
-                    "or its final set's alone")
-    score_checkpoints: int = setting(
-        10, "evaluated checkpoints (every eval_every outer steps, and the final set) whose mean is a DBC or "
-            "PBC set's score, as OBD; all of them where fewer were evaluated")
-    av_pbc_score_checkpoints: int = setting(5, "the same for an Av-PBC set, as OBD")
-    random_draws: int = setting(10, "draws of N_syn random real pairs scored for random selection, as OBD")
-    generalisation_architectures: list[Architecture] = setting(
-        list(ARCHITECTURES), "architectures of OBD's generalisation study: mlp<k> with k linear layers, res_mlp "
-                             "with residual blocks (Policy); the distilled policy's kind and width")
-    generalisation_steps: int = setting(500, "full-batch steps each architecture trains on a set, as OBD's study")
-    generalisation_lr: float = setting(
-        1e-3, "learning rate of the study's Adam (the paper names Adam; OBD's code trains with SGD at 0.1)")
-    generalisation_checkpoints: int = setting(
-        4, "last evaluated checkpoints whose sets the study scores, their scores averaged, as OBD")
-
-    def __post_init__(self):
-        for name, info in describe(DistillConfig).items():
-            values = getattr(self, name) if info["list"] else [getattr(self, name)]
-            for value in values:
-                if info["choices"] and value not in info["choices"]:
-                    known = ", ".join(info["choices"])
-                    raise ValueError(f"unknown {name} {value!r}; known: {known}")
-        counts = ("score_checkpoints", "av_pbc_score_checkpoints", "random_draws", "generalisation_checkpoints")
-        for name in counts:  # a count of 0 would average nothing (or, sliced from the end, everything)
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
-
-
-@dataclass(kw_only=True)
-class DistillSettings(DistillConfig):
-    """The ``distill`` block: OBD's hyperparameters (``DistillConfig``; a preset names only
-    what its scale changes), the runs' lengths, and which distillations the workflow runs."""
-
-    outer_steps: int = setting(doc="outer steps of a distillation")
-    bc_steps: int = setting(doc="Adam steps of the whole-data BC baseline")
-    eval_every: int = setting(1000, "outer steps between evaluated checkpoints, OBD's eval_freq (0: only the "
-                                    "final set); a score's last 10 checkpoints span its last 10 000 steps")
-    log_every: int = setting(100, "outer steps between progress lines")
-    checkpoint_every: int = setting(1000, "outer steps between checkpoints")
-    seed: int = setting(0, "first distillation seed: a run's seed draws its initial pairs and every outer "
-                           "step's randomness")
-    seeds: int = setting(5, "distillations per job (seeds seed, seed + 1, ...), their scores pooled, as OBD")
-    teacher: Literal["td3", "cql", "crr", "calql"] = setting(
-        doc="offline algorithm whose best seed per task is the teacher", flag=False)
-    sizes: list[int] = setting(doc="further N_syn of the Av-PBC size sweep", flag=False)
-    tasks: list[str] | None = setting(None, "tasks to distil for (none: every task of the preset)", flag=False)
-    datasets: list[str] | None = setting(None, "datasets to distil (none: every dataset of the preset)", flag=False)
-    objectives: list[Objective] = setting(["dbc", "pbc", "av_pbc"], "objectives distilled", flag=False)
-    generalisation: list[Objective] = setting(
-        [], "objectives whose sets (at `synthetic` pairs) OBD's generalisation study also scores: "
-            "generalisation_architectures and 10-policy ensembles", flag=False)
-
-
-# Settings that only one of the two entry points reads: a distillation's run (its length,
-# scoring, logging, checkpoints and seeds) and objective, and the whole-data BC's length.
-RUN_SETTINGS = ("outer_steps", "eval_every", "log_every", "checkpoint_every", "seed", "seeds")
-DISTILL_ONLY = ("objective",) + RUN_SETTINGS
-BASELINES_ONLY = ("bc_steps",)
 
 
 # ---------------------------------------------------------------- the distilled policy

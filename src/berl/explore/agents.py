@@ -7,54 +7,28 @@ and refilled from stored episodes (``remember``) to resume an interrupted collec
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
-from typing import Literal
 
 import torch
 
-from berl.core.settings import setting
 from berl.core.validate import InputError
-from berl.explore.apt import ENCODER_INITS, APTAgent, APTConfig
-from berl.explore.encoder import EncoderConfig, ICMEncoder, load_encoder
-from berl.explore.explorer import ExplorerConfig
+from berl.explore.apt import APTAgent
+from berl.explore.encoder import ICMEncoder, load_encoder
 from berl.explore.rewards import ParticleReward
-from berl.explore.rnd import RNDAgent, RNDConfig
-from berl.explore.smm import SMMAgent, SMMConfig
+from berl.explore.rnd import RNDAgent
+from berl.explore.settings import (
+    AGENT_NAMES,
+    ENCODER_INITS,
+    REWARD_KEYS,
+    REWARD_PARAMETERS,
+    APTConfig,
+    EncoderConfig,
+    RNDConfig,
+    SMMConfig,
+)
+from berl.explore.smm import SMMAgent
 from berl.explore.uniform import UniformRandomAgent
-
-AGENT_NAMES = ("random", "apt", "smm", "rnd")
-REWARD_PARAMETERS = ("alpha", "beta", "q")  # of APT's particle reward
-REWARD_KEYS = ("reward", *REWARD_PARAMETERS)
-
-
-@dataclass
-class ExploreSettings:
-    """The ``explore`` block: the learning explorers (APT, SMM, RND and their DDPG backbone).
-    Defaults are the agents' own (URLB's values)."""
-
-    hidden_dim: int = setting(ExplorerConfig.hidden_dim, "hidden width of the actor and critics")
-    batch_size: int = setting(ExplorerConfig.batch_size, "replay minibatch (and APT's particle set)")
-    seed_frames: int = setting(ExplorerConfig.seed_frames, "uniform-random steps before learning")
-    encoder_online: bool = setting(APTConfig.encoder_online, "APT keeps training its encoder while exploring")
-    encoder_init: Literal["pretrained", "scratch"] = setting(
-        APTConfig.encoder_init, "APT's encoder starts from the domain's pretrained one, or fresh as in URLB")
-    encoder_nstep_successor: bool = setting(
-        APTConfig.encoder_nstep_successor,
-        "APT's online encoder update pairs (s, a) with the n-step successor, as URLB's replay")
-    knn_rms: bool = setting(ParticleReward.knn_rms,
-                            "divide APT's k-NN distances by their running mean, as URLB's knn_rms")
-    critic: Literal["shared_trunk", "separate"] = setting(
-        ExplorerConfig.critic, "the explorers' critic: URLB's Q1 and Q2 heads on one shared trunk, or two "
-                               "separate nets as the offline learners' (ExORL's)")
-    replay_running_episode: bool = setting(
-        ExplorerConfig.replay_running_episode,
-        "minibatches also draw from the running episode (URLB's replay holds finished episodes only)")
-    replay_partitions: int = setting(
-        ExplorerConfig.replay_partitions,
-        "minibatch t draws from the episodes whose index is t mod this, as URLB's replay loader's 4 workers; "
-        "1: from all episodes")
-
 
 def check_spec(spec: dict) -> None:
     """A dataset's agent entry names a known agent, and a reward exactly where APT needs one."""

@@ -12,28 +12,13 @@ Rényi q or Shannon, with its own running distance scale).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from berl.core.validate import InputError
 from berl.explore.encoder import ICMEncoder
-from berl.explore.explorer import Explorer, ExplorerConfig
+from berl.explore.explorer import Explorer
 from berl.explore.rewards import ParticleReward, knn_distance
-
-ENCODER_INITS = ("pretrained", "scratch")
-
-
-@dataclass
-class APTConfig(ExplorerConfig):
-    encoder_online: bool = True  # keep training the encoder while exploring, as APT does
-    # Start from the domain's pretrained encoder (comparable representations across the
-    # explorers of a domain) or from a fresh one, as URLB does.
-    encoder_init: str = "pretrained"
-    # The online encoder update pairs (s, a) with the n-step successor, as URLB's replay hands
-    # its ICM (a_t with s_{t+n}); False: the one-step successor s_{t+1}.
-    encoder_nstep_successor: bool = True
-
+from berl.explore.settings import APTConfig
 
 class APTAgent(Explorer):
     name = "apt"

@@ -25,7 +25,6 @@ import torch
 from berl.core.checkpoint import load_checkpoint, save_checkpoint
 from berl.core.io import remove_with_temporaries
 from berl.core.log import checked_metrics, get_logger
-from berl.core.settings import setting
 from berl.core.validate import InputError
 from berl.datasets import envs, storage
 from berl.explore.agents import make_agent
@@ -33,17 +32,6 @@ from berl.explore.agents import make_agent
 log = get_logger(__name__)
 
 CHECKPOINT = "collect.ckpt"
-
-
-@dataclass
-class CollectSettings:
-    """The ``collect`` block: the size and number of the datasets."""
-
-    transitions: int = setting(doc="transitions per dataset, rounded up to whole 1000-step episodes")
-    seeds: int = setting(1, "replicates of every dataset, collected with exploration seeds seed, seed + 1, ... "
-                            "(the dataset's `seed` onwards); every later stage runs on each", flag=False)
-    group_size: int = setting(16, "datasets of one explorer kind (APT, SMM, RND, random) collected by one job as "
-                                  "a batched ensemble; 1: a job per dataset", flag=False)
 
 
 @dataclass

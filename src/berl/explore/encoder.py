@@ -10,39 +10,20 @@ analyses compare datasets.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from berl.core.constants import REPRESENTATION_SIZE
 from berl.core.checkpoint import check_finite, load_torch, save_torch
 from berl.core.log import checked_metrics, get_logger
 from berl.core.nets import EnsembleLayerNorm, EnsembleLinear, adam, member_generators, orthogonal_
-from berl.core.settings import setting
 from berl.core.validate import InputError, one_line
 from berl.datasets import storage
+from berl.explore.settings import EncoderConfig, PretrainSettings
 
 log = get_logger(__name__)
-
-
-@dataclass
-class EncoderConfig:
-    rep_dim: int = REPRESENTATION_SIZE  # M, which ties the Prelec beta to alpha
-    hidden_dim: int = 1024
-    lr: float = 1e-4
-
-
-@dataclass
-class PretrainSettings:
-    """The ``encoder`` block: pretraining of each domain's state encoder."""
-
-    steps: int = setting(doc="gradient steps")
-    dataset: str = setting("random", "the uniform-random dataset of the preset it trains on", flag=False)
-    batch_size: int = setting(1024, "transitions per step")
-    hidden_dim: int = setting(EncoderConfig.hidden_dim, "hidden width of the forward and inverse models")
-    log_every: int = setting(1000, "steps between progress lines")
 
 
 class ICMEncoder(nn.Module):

@@ -19,8 +19,6 @@ explores exactly as it would in a job of its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
@@ -28,27 +26,10 @@ import torch
 from berl.core.nets import MemberStreams
 from berl.explore.replay import NStepReplay
 from berl.offline.common import SharedTrunkTwinCritic, TwinCritic
-from berl.offline.td3 import TD3, TD3Config
+from berl.explore.settings import ExplorerConfig
+from berl.offline.td3 import TD3
 
 CRITICS = {"shared_trunk": SharedTrunkTwinCritic, "separate": TwinCritic}
-
-
-@dataclass
-class ExplorerConfig(TD3Config):
-    """URLB's DDPG values are TD3Config's defaults; these are the exploration loop's."""
-
-    nstep: int = 3
-    seed_frames: int = 4000  # uniform-random actions before learning starts
-    update_every: int = 2
-    exploration_std: float = 0.2
-    # URLB's DDPG critic: Q1 and Q2 heads on one shared trunk; "separate": ExORL's two nets.
-    critic: Literal["shared_trunk", "separate"] = "shared_trunk"
-    # URLB samples stored (finished) episodes only; True also samples the running episode.
-    replay_running_episode: bool = False
-    # URLB's replay loader has 4 workers, each serving batches from every 4th episode in turn.
-    # Kept as the default after measuring it (bench/bench_replay_partitions.py): it costs no
-    # speed and gives the particle set URLB's, a quarter of the episodes.
-    replay_partitions: int = 4
 
 
 class Explorer:

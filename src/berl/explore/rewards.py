@@ -36,8 +36,8 @@ import torch
 
 from berl.core.constants import prelec_beta
 from berl.core.validate import InputError
+from berl.explore.settings import REWARD_KINDS, ExploreSettings
 
-REWARD_KINDS = ("be", "renyi", "shannon")
 _FLOAT32_MAX = torch.finfo(torch.float32).max
 
 
@@ -138,9 +138,7 @@ class ParticleReward:
     k: int = 12
     c: float = 1.0
     average: bool = True  # mean of the k nearest distances, as URLB's APT does
-    # Divide distances by their running mean (URLB's knn_rms). On by default for every kind:
-    # pytupli's BE reward does it, and Shannon and Rényi then see distances on the same scale.
-    knn_rms: bool = True
+    knn_rms: bool = ExploreSettings.knn_rms  # divide distances by their running mean (URLB's knn_rms)
     running: RunningMean = field(default_factory=RunningMean, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -10,20 +10,12 @@ reward scale stays stable while the predictor improves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
 from berl.core.nets import adam, ensemble_relu_mlp, member_generators
-from berl.explore.explorer import Explorer, ExplorerConfig
-
-
-@dataclass
-class RNDConfig(ExplorerConfig):
-    rep_dim: int = 512  # output width of the predictor and the target
-    observation_clip: float = 5.0
-    # The predictor's learning rate is the learner's ``lr``, as in URLB.
+from berl.explore.explorer import Explorer
+from berl.explore.settings import RNDConfig
 
 
 class RunningMoments(nn.Module):

@@ -13,7 +13,6 @@ The intrinsic reward is their sum plus log(skills) = -log p(z), each term with w
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -27,17 +26,8 @@ from berl.core.nets import (
     member_generators,
     orthogonal_,
 )
-from berl.explore.explorer import Explorer, ExplorerConfig
-
-
-@dataclass
-class SMMConfig(ExplorerConfig):
-    skills: int = 4
-    discriminator_lr: float = 1e-3
-    vae_lr: float = 1e-2
-    vae_beta: float = 0.5  # weight of the KL term
-    vae_hidden_dim: int = 150
-    vae_code_dim: int = 128
+from berl.explore.explorer import Explorer
+from berl.explore.settings import SMMConfig
 
 
 class SkillVAE(nn.Module):

@@ -53,13 +53,11 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from berl.core.nets import EnsembleLinear, adam, ensemble_relu_mlp, member_generators, soft_update_
-from berl.core.settings import setting
 from berl.offline.common import (
     OfflineAgent,
     frozen_critic_value,
@@ -69,24 +67,8 @@ from berl.offline.common import (
     tanh_gaussian_sample,
     twin_td_loss,
 )
-from berl.offline.cql import CQL, CQLConfig
-
-
-@dataclass
-class CORLCalQLConfig:
-    """CORL's Cal-QL settings (``TrainConfig`` of ``algorithms/finetune/cal_ql.py``), the
-    only home of their defaults; the gradient steps are ``d4rl.steps`` (CORL's 1M)."""
-
-    hidden_dim: int = setting(256, "width of the actor's 3 and each critic's 2 hidden ReLU layers")
-    batch_size: int = setting(256, "transitions per member and step")
-    actor_lr: float = setting(3e-5, "Adam's learning rate of the actor and of the entropy temperature "
-                                    "(CORL's policy_lr)")
-    critic_lr: float = setting(3e-4, "Adam's learning rate of the twin critics (CORL's qf_lr)")
-    discount: float = setting(0.99, "discount of the TD targets and the Monte-Carlo returns")
-    tau: float = setting(5e-3, "soft update rate of the target critics, every step")
-    cql_alpha: float = setting(10.0, "weight of the conservative penalty, fixed (CORL's Lagrange tuning off)")
-    action_samples: int = setting(10, "actions per source (uniform, pi(s), pi(s')) in the penalty's log-sum-exp")
-    cql_temperature: float = setting(1.0, "temperature T of the penalty's log-sum-exp, T logsumexp(x / T)")
+from berl.offline.cql import CQL
+from berl.offline.settings import CORLCalQLConfig
 
 
 STATE_STD_EPS = 1e-3  # added to the states' std, as CORL (and OBD) standardise them
@@ -273,11 +255,6 @@ class CORLCalQL(OfflineAgent):
 
 
 # ------------------------------------------------------------ ExORL-based Cal-QL (calql)
-
-
-@dataclass
-class CalQLConfig(CQLConfig):
-    bound: bool = True  # max(Q, mc_return) on the policy's proposals; False: CQL's penalty
 
 
 class CalQL(CQL):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -24,17 +23,7 @@ from berl.core.nets import (
     member_generators,
     orthogonal_,
 )
-
-
-@dataclass
-class OfflineConfig:
-    """ExORL's values (facts: lr 1e-4, tau 0.01, hidden 1024, batch 1024)."""
-
-    hidden_dim: int = 1024
-    batch_size: int = 1024
-    lr: float = 1e-4
-    discount: float = 0.99
-    tau: float = 0.01  # target critic update rate
+from berl.offline.settings import OfflineConfig
 
 
 class OfflineAgent(nn.Module):

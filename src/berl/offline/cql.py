@@ -22,15 +22,12 @@ The proposals' values enter the penalty through ``bound_proposals``, which Cal-Q
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
 from berl.core.nets import adam, soft_update_
 from berl.offline.common import (
     OfflineAgent,
-    OfflineConfig,
     TanhGaussianActor,
     TwinCritic,
     frozen_critic_value,
@@ -40,13 +37,7 @@ from berl.offline.common import (
     tanh_gaussian_sample,
     twin_td_loss,
 )
-
-
-@dataclass
-class CQLConfig(OfflineConfig):
-    cql_alpha: float = 0.01  # weight of the conservative penalty (fixed, no Lagrange tuning)
-    action_samples: int = 3  # per source (uniform, pi(s), pi(s')) in the logsumexp
-    log_prob_per_dimension: bool = True  # ExORL's; False: summed over dimensions, as SAC
+from berl.offline.settings import CQLConfig
 
 
 class CQL(OfflineAgent):

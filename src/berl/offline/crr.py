@@ -10,25 +10,16 @@ mean of min(Q1, Q2) over ``value_samples`` actions drawn from the policy.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 
 from berl.core.nets import soft_update_
 from berl.offline.common import (
     DeterministicActorCritic,
-    OfflineConfig,
     optimise,
     repeat,
     smoothed,
 )
-
-
-@dataclass
-class CRRConfig(OfflineConfig):
-    policy_std: float = 0.2  # fixed standard deviation of the Gaussian policy
-    noise_clip: float = 0.3  # policy samples stay within ±noise_clip of the mean
-    value_samples: int = 10
 
 
 class CRR(DeterministicActorCritic):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,6 @@ import torch
 
 from berl.core.io import write_json
 from berl.core.log import get_logger
-from berl.core.settings import setting
 from berl.datasets import envs
 from berl.offline.registry import load_agent
 
@@ -19,16 +17,6 @@ log = get_logger(__name__)
 
 # Evaluation episodes use environment seeds far from any collection seed.
 EVAL_SEED_OFFSET = 100_000
-
-
-@dataclass
-class EvaluateSettings:
-    """The ``evaluate`` block."""
-
-    episodes: int = setting(10, "evaluation episodes per agent, with its deterministic action (ExORL's 10)")
-    random_episodes: int = setting(
-        30, "episodes of the uniform-random policy per task: the reference that Table 1, Figure 4 and the "
-            "learning curves show learnt returns against")
 
 
 # Environments built by earlier evaluations of this process, per task: building one costs

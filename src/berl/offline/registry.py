@@ -10,13 +10,15 @@ import torch
 from berl.core.checkpoint import check_finite, load_torch
 from berl.core.validate import InputError, one_line
 from berl.datasets.envs import known_sizes
-from berl.offline.calql import CalQL, CalQLConfig, CORLCalQL, CORLCalQLConfig
-from berl.offline.cql import CQL, CQLConfig
-from berl.offline.crr import CRR, CRRConfig
-from berl.offline.td3 import TD3, TD3Config
+from berl.offline.calql import CalQL, CORLCalQL
+from berl.offline.cql import CQL
+from berl.offline.crr import CRR
+from berl.offline.settings import ALGORITHM_CONFIGS
+from berl.offline.td3 import TD3
 
-ALGORITHMS = {"td3": (TD3, TD3Config), "cql": (CQL, CQLConfig), "crr": (CRR, CRRConfig),
-              "calql": (CalQL, CalQLConfig), "corl_calql": (CORLCalQL, CORLCalQLConfig)}
+AGENTS = {"td3": TD3, "cql": CQL, "crr": CRR, "calql": CalQL, "corl_calql": CORLCalQL}
+# Each algorithm's agent class and settings, by name.
+ALGORITHMS = {name: (AGENTS[name], config) for name, config in ALGORITHM_CONFIGS.items()}
 
 
 def build_agent(algorithm: str, obs_dim: int, act_dim: int, seeds: list[int], config: dict):

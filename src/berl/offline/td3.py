@@ -9,25 +9,15 @@ the original TD3's deterministic pi(s).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from berl.core.nets import soft_update_
 from berl.offline.common import (
     DeterministicActorCritic,
-    OfflineConfig,
     frozen_critic_value,
     optimise,
     smoothed,
 )
-
-
-@dataclass
-class TD3Config(OfflineConfig):
-    policy_noise: float = 0.2  # std of the smoothing noise on target actions (and the actor's)
-    noise_clip: float = 0.3
-    noisy_actor_loss: bool = True  # ExORL's; False: the deterministic action, as the original TD3
 
 
 class TD3(DeterministicActorCritic):

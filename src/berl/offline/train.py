@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -30,33 +30,11 @@ from berl.core.checkpoint import load_checkpoint, save_checkpoint, save_torch
 from berl.core.io import remove_with_temporaries, write_json
 from berl.core.log import checked_metrics, get_logger
 from berl.core.nets import MemberStreams
-from berl.core.settings import setting
 from berl.datasets import envs, storage
-from berl.offline.common import OfflineConfig
 from berl.offline.evaluate import evaluation_record, rollout_returns
 from berl.offline.registry import build_agent
 
 log = get_logger(__name__)
-
-
-@dataclass
-class TrainSettings:
-    """The ``offline`` block: training of every (dataset, algorithm) pair's agents. Network
-    and batch sizes default to the algorithms' own (ExORL's values)."""
-
-    steps: int = setting(doc="gradient steps per agent")
-    seeds: int = setting(1, "agents per (dataset, algorithm, task): training seeds 0..n-1")
-    batch_size: int = setting(OfflineConfig.batch_size, "transitions per member and step")
-    hidden_dim: int = setting(OfflineConfig.hidden_dim, "hidden width of the actor and critics")
-    log_every: int = setting(1000, "steps between progress lines")
-    checkpoint_every: int = setting(10_000, "steps between checkpoints")
-    eval_every: int | None = setting(None, "steps between evaluations (learning curves); the last step is "
-                                           "always evaluated (none: only the last)")
-    # Switches of one algorithm away from ExORL's behaviour: fields of its config, passed to
-    # `berl train` as flags of their own (e.g. td3: {noisy_actor_loss: false}).
-    td3: dict = setting({}, "TD3's switches (fields of TD3Config)", flag=False)
-    cql: dict = setting({}, "CQL's switches (fields of CQLConfig)", flag=False)
-    calql: dict = setting({}, "Cal-QL's switches (fields of CalQLConfig)", flag=False)
 
 
 def stream_seed(task: str, seed: int) -> int:

@@ -22,7 +22,8 @@ from berl.core.checkpoint import load_torch  # noqa: E402
 from berl.core.constants import family_of  # noqa: E402
 from berl.core.io import atomic_path, read_json, write_text  # noqa: E402
 from berl.datasets.envs import domain_of, normalised_score  # noqa: E402
-from berl.distill.obd import ARCHITECTURES, ENSEMBLE, DistillConfig, set_score, smoothed  # noqa: E402
+from berl.distill.obd import ENSEMBLE, set_score, smoothed  # noqa: E402
+from berl.distill.settings import ARCHITECTURES, DistillConfig  # noqa: E402
 from berl.reports.common import (  # noqa: E402
     FAMILY_COLOURS, collection_seed_of, mean_std_text, provenance_line, save_figure, seed_statistics, table_page,
     tex_table, write_csv,
