@@ -5,7 +5,9 @@ Every Snakemake job on a cluster parses the Snakefile again, so what the rule fi
 is paid once per job. ``python -X importtime -m snakemake -n`` is run in each revision (its
 ``src`` first on the import path) and the cumulative import time of the outermost ``berl``
 modules is summed, with the heavy libraries (torch, faiss, scipy, pandas, scikit-learn)
-that any of them pulls in; also the dry run's whole wall time. Median of ``--rounds``.
+that any of them pulls in (one that Snakemake loaded first, as its SLURM plugin loads pandas,
+shows there instead; tests/test_layout.py checks the workflow's imports in a bare
+interpreter); also the dry run's whole wall time. Median of ``--rounds``.
 
     python bench/bench_workflow_parse.py --base 2f2fb10
 """

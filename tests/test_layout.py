@@ -4,6 +4,9 @@ never between peer stages, and never in a circle."""
 from __future__ import annotations
 
 import ast
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,3 +117,18 @@ def test_each_rule_file_names_a_stage_package(repo):
     rule_files = {path.stem for path in (repo / "workflow/rules").glob("*.smk")}
     stages = {path.name for path in PACKAGE.iterdir() if path.is_dir() and (path / "__init__.py").exists()}
     assert rule_files == (stages - {"core"}) | {"common"}
+
+
+def test_the_workflows_imports_load_no_heavy_library():
+    """Every job on a cluster parses the Snakefile again: what its rule files import from
+    berl must load none of torch, faiss, scipy, pandas or scikit-learn (the settings live in
+    light modules; bench/bench_workflow_parse.py measures the time)."""
+    workflow = PACKAGE.parents[1] / "workflow"
+    sources = [PACKAGE.parents[1] / "Snakefile", *sorted(workflow.glob("rules/*.smk"))]
+    statements = [line for path in sources for line in path.read_text().splitlines()
+                  if re.match(r"(from|import) berl\b", line)]
+    assert len(statements) >= 5, statements  # the check reads the rule files' imports
+    heavy = ("torch", "faiss", "scipy", "pandas", "sklearn")
+    probe = "\n".join(statements) + f"\nimport sys\nprint(sorted(m for m in {heavy!r} if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
