@@ -14,17 +14,11 @@ from berl.core.nets import EnsembleLinear, MemberStreams, member_equality
 from berl.datasets import storage
 from berl.datasets.d4rl import D4RLSettings
 from berl.offline import registry
-from berl.offline.calql import (
-    CalQL,
-    CalQLConfig,
-    CORLCalQL,
-    CORLCalQLConfig,
-    importance_weighted_logsumexp,
-)
+from berl.offline.calql import CalQL, CORLCalQL, importance_weighted_logsumexp
 from berl.offline.common import repeat
 from berl.offline.cql import CQL
-from berl.offline.settings import CQLConfig
 from berl.offline.registry import load_agent
+from berl.offline.settings import CalQLConfig, CORLCalQLConfig, CQLConfig
 
 # --------------------------------------------------------------- CORL's Cal-QL (corl_calql)
 
