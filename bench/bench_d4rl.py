@@ -22,6 +22,7 @@ from bench_distill import preset_config, stepper
 
 from berl.datasets import d4rl
 from berl.datasets.envs import GymEnv
+from berl.distill.settings import D4RLSettings
 from berl.offline.evaluate import rollout_returns
 
 TASK, MEMBERS, EPISODES, RAW_STEPS = "HalfCheetah-v4", 2, 3, 2000
@@ -66,7 +67,7 @@ def evaluation():
 
 def distillation_projection(config, paper: dict, device, rounds: int) -> dict:
     seconds = interleaved({name: stepper(config, device, 1, *shape) for name, shape in SHAPES.items()}, rounds)
-    settings = d4rl.D4RLSettings(**paper.get("d4rl", {}))
+    settings = D4RLSettings(**paper.get("d4rl", {}))
     default = paper["distill"]["outer_steps"]
     hours = 0.0
     for name in settings.datasets:

@@ -12,7 +12,7 @@ from test_offline import CPU, contextual_bandit, run, saved_bandits
 
 from berl.core.nets import EnsembleLinear, MemberStreams, member_equality
 from berl.datasets import storage
-from berl.datasets.d4rl import D4RLSettings
+from berl.distill.settings import D4RLSettings
 from berl.offline import registry
 from berl.offline.calql import CalQL, CORLCalQL, importance_weighted_logsumexp
 from berl.offline.common import repeat

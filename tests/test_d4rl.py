@@ -15,6 +15,7 @@ from conftest import SMOKE, edit_config, gym_rollouts, snakemake, write_d4rl_fil
 from berl.core.validate import InputError
 from berl.datasets import d4rl, storage
 from berl.datasets.envs import GYM_TASKS, GymEnv, make_env
+from berl.distill.settings import D4RLSettings
 from berl.offline.evaluate import rollout_returns
 from berl.reports import obd_d4rl
 
@@ -256,16 +257,16 @@ def test_published_table_averages_agree_with_its_rows():
 
 
 def test_outer_steps_follow_obd_per_objective_and_environment():
-    settings = d4rl.D4RLSettings(outer_steps={"dbc": 200_000, "pbc": 200_000, "av_pbc": 50_000},
+    settings = D4RLSettings(outer_steps={"dbc": 200_000, "pbc": 200_000, "av_pbc": 50_000},
                                  hopper_outer_steps={"dbc": 50_000, "pbc": 50_000, "av_pbc": 20_000})
     assert settings.outer_steps_of("hopper-medium-v2", "av_pbc", 7) == 20_000
     assert settings.outer_steps_of("walker2d-medium-v2", "pbc", 7) == 200_000
-    assert d4rl.D4RLSettings().outer_steps_of("hopper-medium-v2", "dbc", 7) == 7
+    assert D4RLSettings().outer_steps_of("hopper-medium-v2", "dbc", 7) == 7
 
 
 def test_paper_preset_distils_with_obds_outer_steps(repo):
     paper = yaml.safe_load((repo / "config.yaml").read_text())["presets"]["paper"]
-    settings = d4rl.D4RLSettings(**paper["d4rl"])
+    settings = D4RLSettings(**paper["d4rl"])
     assert settings.datasets == d4rl.OBD_DATASETS and len(settings.datasets) == 9
     assert {settings.outer_steps_of(name, objective, 0) for name in d4rl.OBD_DATASETS if "hopper" not in name
             for objective in ("dbc", "pbc")} == {200_000}
@@ -334,7 +335,7 @@ def test_every_offline_algorithm_can_be_a_teacher():
     from berl.distill.settings import DistillSettings
     from berl.offline.registry import ALGORITHMS
 
-    assert set(describe(d4rl.D4RLSettings)["teacher"]["choices"]) == set(ALGORITHMS)
+    assert set(describe(D4RLSettings)["teacher"]["choices"]) == set(ALGORITHMS)
     assert set(describe(DistillSettings)["teacher"]["choices"]) == set(ALGORITHMS) - {"corl_calql"}
 
 

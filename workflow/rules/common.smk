@@ -10,6 +10,7 @@ from snakemake.utils import validate
 from berl.config import STAGE_SETTINGS, check_config, config_hash, domains, with_defaults
 from berl.core import settings as stage_settings
 from berl.datasets import d4rl
+from berl.distill.settings import D4RLSettings
 from berl.datasets.envs import domain_of
 from berl.explore.settings import LEARNING_AGENTS
 from berl.offline.settings import ALGORITHM_CONFIGS
@@ -258,7 +259,7 @@ def distill_baseline_files(wildcards):
 
 # ------------------------------------------------------------------ D4RL (OBD's benchmark)
 
-D4RL = d4rl.D4RLSettings(**SETTINGS["d4rl"])
+D4RL = D4RLSettings(**SETTINGS["d4rl"])
 D4RL_RESULTS = f"{RESULTS}/d4rl/{{d4rl}}"
 
 

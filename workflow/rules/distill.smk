@@ -1,11 +1,12 @@
 # Offline behaviour distillation of every dataset, and its baselines (berl.distill).
 # The preset's `distill` block names only what its scale changes: the rest is OBD's
 # (berl.distill.settings.DistillSettings).
+from berl.core.constants import OBJECTIVES
 from berl.distill.settings import BASELINES_ONLY, DISTILL_ONLY
 
 
 wildcard_constraints:
-    objective="dbc|pbc|av_pbc",
+    objective="|".join(OBJECTIVES),
     synthetic=r"\d+",
 
 

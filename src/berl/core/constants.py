@@ -26,6 +26,13 @@ def prelec_beta(alpha: float, representation_size: int = REPRESENTATION_SIZE) ->
 BE_ALPHAS = (0.2, 0.5, 0.7, 0.9, 1.0, 1.5, 2.0, 3.0, 5.0)
 # The Rényi orders of the coverage estimates.
 RENYI_QS = (0.3, 0.5, 0.7, 0.9, 1.1)
+# The offline algorithms a preset trains, and those that can teach OBD's own benchmark
+# (also CORL's Cal-QL): the one list of their names (berl.offline.settings pairs each with
+# its settings, berl.offline.registry with its agent).
+PRESET_ALGORITHMS = ("td3", "cql", "crr", "calql")
+ALGORITHMS = PRESET_ALGORITHMS + ("corl_calql",)
+# OBD's distillation objectives (berl.distill).
+OBJECTIVES = ("dbc", "pbc", "av_pbc")
 # The joint maps of a domain's datasets (rule `embedding`, report `fig-coverage`).
 EMBEDDING_METHODS = ("tsne", "phate")
 

@@ -1,11 +1,14 @@
-"""A stage's settings: one dataclass per block of a preset, the only home of their defaults.
+"""A stage's settings: one dataclass per block of a preset, the only declaration of its keys.
 
-A field is declared with :func:`setting`, which keeps its documentation beside its default.
-The command line derives a stage's flags from the dataclass (:func:`add_flags`): a flag
-left out keeps the dataclass's default, so no default is written twice. The workflow fills
-each block of the active preset from the same dataclass (:func:`complete`) and passes it
-back to the stage as flags (:func:`flags`). Fields marked ``flag=False`` shape the workflow
-(which jobs exist) and are not passed to a job.
+A field is declared with :func:`setting`, which keeps its documentation, its range and
+whether every preset must state it beside its default. The command line derives a stage's
+flags from the dataclass (:func:`add_flags`): a flag left out keeps the dataclass's default,
+so no default is written twice. The workflow fills each block of the active preset from the
+same dataclass (:func:`complete`) and passes it back to the stage as flags (:func:`flags`).
+Fields marked ``flag=False`` shape the workflow (which jobs exist) and are not passed to a
+job. :func:`block_schema` writes a block's JSON schema (types, ranges, choices, required
+keys, docs) from the dataclass, for the configuration schema that ``berl.config``
+generates.
 """
 
 from __future__ import annotations
@@ -17,9 +20,20 @@ from dataclasses import MISSING, Field, field, fields
 from typing import Any, Literal
 
 
-def setting(default: Any = MISSING, doc: str = "", *, flag: bool = True) -> Field:
-    """A settings field; a list or dict default is copied for every instance."""
-    metadata = {"doc": doc, "flag": flag}
+def setting(default: Any = MISSING, doc: str = "", *, flag: bool = True, required: bool = False,
+            minimum: float | None = None, maximum: float | None = None, positive: bool = True,
+            min_items: int = 1, unique: bool = False, fields_of: type | None = None,
+            keys: Any = None, per_job: bool = False) -> Field:
+    """A settings field; a list or dict default is copied for every instance.
+
+    Its schema: a number must be positive (> 0) unless ``positive=False`` or a ``minimum``
+    is given; a list needs ``min_items`` entries (``unique``: no repeats); a ``dict`` field
+    holds the fields of ``fields_of`` (a dataclass) or one positive integer per name of the
+    Literal ``keys``. ``required``: every preset must state it (a field without a default
+    always must). ``per_job``: a job's own (from its wildcards), not a preset's key."""
+    metadata = {"doc": doc, "flag": flag, "required": required, "minimum": minimum, "maximum": maximum,
+                "positive": positive, "min_items": min_items, "unique": unique, "fields_of": fields_of,
+                "keys": keys, "per_job": per_job}
     if isinstance(default, (list, tuple)):
         values = list(default)
         return field(default_factory=lambda: list(values), metadata=metadata)
@@ -50,7 +64,8 @@ def _plain(hint) -> tuple[type, tuple | None, bool]:
 
 
 def describe(cls) -> dict[str, dict]:
-    """Each field's type, choices, list-ness, default (MISSING if required), doc and flag-ness."""
+    """Each field's type, choices, list-ness, default (MISSING if required), doc, flag-ness
+    and schema metadata (see :func:`setting`)."""
     hints = typing.get_type_hints(cls)
     described = {}
     for item in fields(cls):
@@ -58,8 +73,66 @@ def describe(cls) -> dict[str, dict]:
         described[item.name] = {
             "type": kind, "choices": choices, "list": many, "default": default_of(item),
             "doc": item.metadata.get("doc", ""), "flag": item.metadata.get("flag", True),
+            "meta": dict(item.metadata),
         }
     return described
+
+
+_JSON_TYPES = {int: "integer", float: "number", bool: "boolean", str: "string"}
+
+
+def _scalar_schema(kind: type, choices: tuple | None, meta: dict) -> dict:
+    if choices:
+        return {"enum": list(choices)}
+    node: dict[str, Any] = {"type": _JSON_TYPES[kind]}
+    if kind in (int, float):
+        if meta.get("minimum") is not None:
+            node["minimum"] = meta["minimum"]
+        elif meta.get("positive", True):
+            node.update({"minimum": 1} if kind is int else {"exclusiveMinimum": 0})
+        if meta.get("maximum") is not None:
+            node["maximum"] = meta["maximum"]
+    elif kind is str:
+        node["minLength"] = 1
+    return node
+
+
+def block_schema(cls, *, description: str | None = None, skip=()) -> dict:
+    """The JSON schema of a settings block: every field of ``cls`` (but ``skip``) with its
+    type, range, choices and doc; a field without default, or marked ``required``, is
+    required. A nested dataclass (``fields_of``) leaves out the fields its block sets itself."""
+    properties, required = {}, []
+    described = describe(cls)
+    for name, info in described.items():
+        meta = info["meta"]
+        if meta.get("per_job") or name in skip:
+            continue
+        if meta.get("fields_of") is not None:  # another dataclass's fields, nested
+            node = block_schema(meta["fields_of"], skip=set(described))
+        elif meta.get("keys") is not None:  # one positive integer per name
+            node = {"type": "object", "additionalProperties": False,
+                    "properties": {key: {"type": "integer", "minimum": 1} for key in typing.get_args(meta["keys"])}}
+        else:
+            node = _scalar_schema(info["type"], info["choices"], meta)
+            if info["list"]:
+                node = {"type": "array", "items": node}
+                if meta.get("min_items", 1):
+                    node["minItems"] = meta.get("min_items", 1)
+                if meta.get("unique"):
+                    node["uniqueItems"] = True
+        if info["doc"]:
+            node = {"description": info["doc"], **node}
+        properties[name] = node
+        if info["default"] is MISSING or meta.get("required"):
+            required.append(name)
+    schema: dict[str, Any] = {"type": "object", "additionalProperties": False}
+    own_doc = cls.__doc__ if cls.__doc__ and not cls.__doc__.startswith(cls.__name__ + "(") else None
+    if description or own_doc:  # (a dataclass without a docstring gets its signature as one)
+        schema = {"description": " ".join((description or own_doc).split()), **schema}
+    if required:
+        schema["required"] = required
+    schema["properties"] = properties
+    return schema
 
 
 def add_flags(parser, cls, *, prefix: str = "", only=None, skip=(), lead: str = "") -> None:

@@ -18,9 +18,9 @@ from berl.core.settings import setting
 class CoverageSettings:
     """The ``coverage`` block: measures of every dataset of a domain."""
 
-    points: int = setting(5000, "states drawn from each dataset")
-    k: int = setting(10, "neighbour of the k-NN estimators and of the ball radius")
-    components: int = setting(8, "principal components for the entropy estimates")
+    points: int = setting(5000, "states drawn from each dataset", required=True)
+    k: int = setting(10, "neighbour of the k-NN estimators and of the ball radius", required=True)
+    components: int = setting(8, "principal components for the entropy estimates", required=True)
     be_alphas: list[float] = setting(BE_ALPHAS, "alphas of the behavioral-entropy estimates")
     renyi_qs: list[float] = setting(RENYI_QS, "orders of the Rényi-entropy estimates")
     # The paper's estimator is the reconstruction the paper reports with; the corrected one
@@ -29,11 +29,11 @@ class CoverageSettings:
         "paper", "behavioral-entropy estimator: the paper's importance-sampling plug-in, the corrected "
         "one (k-NN noise and tails modelled, estimators.LogDensityLaw), or the banded one (k-NN bias "
         "measured on a fitted Gaussian mixture, be_band.behavioral_band), whose 90 % band every table shows")
-    grid_components: int = setting(3, "axes of the occupancy grid")
-    grid_bins: int = setting(10, "cells per axis of the occupancy grid")
-    ball_components: int = setting(4, "axes of the ball-union volume")
-    ball_samples: int = setting(100_000, "Monte Carlo probes of the ball-union volume")
-    seed: int = setting(0, "seed of the state draws and the probes")
+    grid_components: int = setting(3, "axes of the occupancy grid", required=True)
+    grid_bins: int = setting(10, "cells per axis of the occupancy grid", required=True, minimum=2)
+    ball_components: int = setting(4, "axes of the ball-union volume", required=True)
+    ball_samples: int = setting(100_000, "Monte Carlo probes of the ball-union volume", required=True)
+    seed: int = setting(0, "seed of the state draws and the probes", minimum=0)
 
 
 @dataclass
@@ -44,7 +44,7 @@ class EmbeddingSettings:
     space: Literal["state", "representation"] = setting("state", "embed the states or their encoder representation")
     perplexity: float = setting(30.0, "t-SNE's perplexity (capped at a third of the points)")
     phate_knn: int = setting(5, "PHATE's neighbours")
-    seed: int = setting(0, "seed of the state draws and of the map")
+    seed: int = setting(0, "seed of the state draws and of the map", minimum=0)
 
 
 # The coverage stage's settings the study reads: where its table's values are estimated.
@@ -55,8 +55,8 @@ COVERAGE_READ = ("points", "k", "components", "be_alphas")
 class StudySettings:
     """The ``estimator_study`` block: the grid of the study."""
 
-    sizes: list[int] = setting(doc="sample sizes n")
+    sizes: list[int] = setting(doc="sample sizes n", minimum=20)
     ks: list[int] = setting(doc="neighbours k")
     dims: list[int] = setting(doc="dimensions")
     repeats: int = setting(doc="independent samples per setting")
-    seed: int = setting(0, "seed of the samples")
+    seed: int = setting(0, "seed of the samples", minimum=0)

@@ -21,15 +21,12 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
 from berl.core.io import read_json, write_json
 from berl.core.log import get_logger
-from berl.core.settings import setting
 from berl.core.validate import Array, InputError, check_arrays, missing_keys
 from berl.datasets import storage
 from berl.datasets.envs import GYM_TASKS
@@ -50,35 +47,6 @@ D4RL_VERSION, MINARI_VERSION = "v4", "v5"
 # OBD's Table 1: three environments, three data levels each.
 OBD_DATASETS = [f"{env}-{level}-v2" for env in ("halfcheetah", "hopper", "walker2d")
                 for level in ("medium-replay", "medium", "medium-expert")]
-
-
-@dataclass
-class D4RLSettings:
-    """The ``d4rl`` block: OBD's own benchmark. The teacher, CORL's Cal-QL by default (OBD
-    distils CORL's Cal-QL checkpoints), trains for ``steps`` with the ``offline`` block's
-    seeds, logging, checkpoints and evaluation; its sizes and settings are its own block's
-    (``corl_calql``), those of another teacher the ``offline`` block's. The distillations
-    take the ``distill`` block's settings, except where this block sets the outer steps."""
-
-    datasets: list[str] = setting(OBD_DATASETS, "D4RL names (file <root>/<name>.hdf5) or Minari ids "
-                                                "(mujoco/<env>/<level>-v0)", flag=False)
-    root: str = setting("data/d4rl", "folder of the D4RL files", flag=False)
-    require: bool = setting(False, "true: a dataset whose source is absent stops the workflow before any job; "
-                                   "false: it is left out (and the branch is off when none is present)", flag=False)
-    teacher: Literal["td3", "cql", "crr", "calql", "corl_calql"] = setting(
-        "corl_calql", "offline algorithm trained on each dataset, whose best seed is the teacher: corl_calql is "
-                      "Cal-QL as CORL trains it (OBD's teachers), calql Cal-QL's bound on ExORL's CQL", flag=False)
-    steps: int = setting(1_000_000, "the teacher's gradient steps (CORL's)", flag=False)
-    corl_calql: dict = setting({}, "the corl_calql teacher's settings, fields of berl.offline.settings.CORLCalQLConfig "
-                                   "(left out: CORL's values)", flag=False)
-    outer_steps: dict = setting({}, "outer steps per objective (dbc, pbc, av_pbc); an objective left out "
-                                    "takes the distill block's outer_steps", flag=False)
-    hopper_outer_steps: dict = setting({}, "the same for hopper's datasets (OBD runs hopper shorter)", flag=False)
-
-    def outer_steps_of(self, name: str, objective: str, default: int) -> int:
-        """The outer steps of one distillation of dataset ``name``."""
-        table = self.hopper_outer_steps if environment(name) == "hopper" else self.outer_steps
-        return table.get(objective, self.outer_steps.get(objective, default))
 
 
 def source_of(name: str, root: Path | str) -> Path:

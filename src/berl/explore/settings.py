@@ -80,9 +80,11 @@ class PretrainSettings:
     """The ``encoder`` block: pretraining of each domain's state encoder."""
 
     steps: int = setting(doc="gradient steps")
-    dataset: str = setting("random", "the uniform-random dataset of the preset it trains on", flag=False)
-    batch_size: int = setting(1024, "transitions per step")
-    hidden_dim: int = setting(EncoderConfig.hidden_dim, "hidden width of the forward and inverse models")
+    dataset: str = setting("random", "the uniform-random dataset of the preset it trains on", flag=False,
+                           required=True)
+    batch_size: int = setting(1024, "transitions per step", required=True)
+    hidden_dim: int = setting(EncoderConfig.hidden_dim, "hidden width of the forward and inverse models",
+                              required=True)
     log_every: int = setting(1000, "steps between progress lines")
 
 
@@ -91,9 +93,10 @@ class ExploreSettings:
     """The ``explore`` block: the learning explorers (APT, SMM, RND and their DDPG backbone).
     Defaults are the agents' own (URLB's values)."""
 
-    hidden_dim: int = setting(ExplorerConfig.hidden_dim, "hidden width of the actor and critics")
-    batch_size: int = setting(ExplorerConfig.batch_size, "replay minibatch (and APT's particle set)")
-    seed_frames: int = setting(ExplorerConfig.seed_frames, "uniform-random steps before learning")
+    hidden_dim: int = setting(ExplorerConfig.hidden_dim, "hidden width of the actor and critics", required=True)
+    batch_size: int = setting(ExplorerConfig.batch_size, "replay minibatch (and APT's particle set)",
+                              required=True)
+    seed_frames: int = setting(ExplorerConfig.seed_frames, "uniform-random steps before learning", required=True)
     encoder_online: bool = setting(APTConfig.encoder_online, "APT keeps training its encoder while exploring")
     encoder_init: Literal["pretrained", "scratch"] = setting(
         APTConfig.encoder_init, "APT's encoder starts from the domain's pretrained one, or fresh as in URLB")

@@ -16,7 +16,7 @@ from berl.offline.crr import CRR
 from berl.offline.settings import ALGORITHM_CONFIGS
 from berl.offline.td3 import TD3
 
-AGENTS = {"td3": TD3, "cql": CQL, "crr": CRR, "calql": CalQL, "corl_calql": CORLCalQL}
+AGENTS = dict(zip(ALGORITHM_CONFIGS, (TD3, CQL, CRR, CalQL, CORLCalQL), strict=True))
 # Each algorithm's agent class and settings, by name.
 ALGORITHMS = {name: (AGENTS[name], config) for name, config in ALGORITHM_CONFIGS.items()}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from berl.core.constants import ALGORITHMS
 from berl.core.settings import setting
 
 
@@ -19,8 +20,8 @@ class OfflineConfig:
     hidden_dim: int = setting(1024, "hidden width of the actor and critics")
     batch_size: int = setting(1024, "transitions per member and step")
     lr: float = setting(1e-4, "Adam's learning rate of every network")
-    discount: float = setting(0.99, "discount of the TD targets")
-    tau: float = setting(0.01, "soft update rate of the target critics, every step")
+    discount: float = setting(0.99, "discount of the TD targets", maximum=1)
+    tau: float = setting(0.01, "soft update rate of the target critics, every step", maximum=1)
 
 
 @dataclass
@@ -33,7 +34,7 @@ class TD3Config(OfflineConfig):
 
 @dataclass
 class CQLConfig(OfflineConfig):
-    cql_alpha: float = setting(0.01, "weight of the conservative penalty (fixed, no Lagrange tuning)")
+    cql_alpha: float = setting(0.01, "weight of the conservative penalty (fixed, no Lagrange tuning)", minimum=0)
     action_samples: int = setting(3, "actions per source (uniform, pi(s), pi(s')) in the penalty's log-sum-exp")
     log_prob_per_dimension: bool = setting(True, "log pi divided by the action dimensions (ExORL's); "
                                                  "false: summed over them, as SAC")
@@ -61,16 +62,17 @@ class CORLCalQLConfig:
     actor_lr: float = setting(3e-5, "Adam's learning rate of the actor and of the entropy temperature "
                                     "(CORL's policy_lr)")
     critic_lr: float = setting(3e-4, "Adam's learning rate of the twin critics (CORL's qf_lr)")
-    discount: float = setting(0.99, "discount of the TD targets and the Monte-Carlo returns")
-    tau: float = setting(5e-3, "soft update rate of the target critics, every step")
-    cql_alpha: float = setting(10.0, "weight of the conservative penalty, fixed (CORL's Lagrange tuning off)")
+    discount: float = setting(0.99, "discount of the TD targets and the Monte-Carlo returns", maximum=1)
+    tau: float = setting(5e-3, "soft update rate of the target critics, every step", maximum=1)
+    cql_alpha: float = setting(10.0, "weight of the conservative penalty, fixed (CORL's Lagrange tuning off)",
+                               minimum=0)
     action_samples: int = setting(10, "actions per source (uniform, pi(s), pi(s')) in the penalty's log-sum-exp")
     cql_temperature: float = setting(1.0, "temperature T of the penalty's log-sum-exp, T logsumexp(x / T)")
 
 
-# Every offline algorithm by name, with its settings: the one list of their names.
-ALGORITHM_CONFIGS = {"td3": TD3Config, "cql": CQLConfig, "crr": CRRConfig, "calql": CalQLConfig,
-                     "corl_calql": CORLCalQLConfig}
+# Every offline algorithm's settings, by name (the names: berl.core.constants.ALGORITHMS).
+ALGORITHM_CONFIGS = dict(zip(ALGORITHMS, (TD3Config, CQLConfig, CRRConfig, CalQLConfig, CORLCalQLConfig),
+                             strict=True))
 
 
 @dataclass
@@ -79,25 +81,26 @@ class TrainSettings:
     and batch sizes default to the algorithms' own (ExORL's values)."""
 
     steps: int = setting(doc="gradient steps per agent")
-    seeds: int = setting(1, "agents per (dataset, algorithm, task): training seeds 0..n-1")
-    batch_size: int = setting(OfflineConfig.batch_size, "transitions per member and step")
-    hidden_dim: int = setting(OfflineConfig.hidden_dim, "hidden width of the actor and critics")
+    seeds: int = setting(1, "agents per (dataset, algorithm, task): training seeds 0..n-1", required=True)
+    batch_size: int = setting(OfflineConfig.batch_size, "transitions per member and step", required=True)
+    hidden_dim: int = setting(OfflineConfig.hidden_dim, "hidden width of the actor and critics", required=True)
     log_every: int = setting(1000, "steps between progress lines")
     checkpoint_every: int = setting(10_000, "steps between checkpoints")
     eval_every: int | None = setting(None, "steps between evaluations (learning curves); the last step is "
-                                           "always evaluated (none: only the last)")
+                                           "always evaluated (none: only the last)", required=True)
     # Switches of one algorithm away from ExORL's behaviour: fields of its config, passed to
     # `berl train` as flags of their own (e.g. td3: {noisy_actor_loss: false}).
-    td3: dict = setting({}, "TD3's switches (fields of TD3Config)", flag=False)
-    cql: dict = setting({}, "CQL's switches (fields of CQLConfig)", flag=False)
-    calql: dict = setting({}, "Cal-QL's switches (fields of CalQLConfig)", flag=False)
+    td3: dict = setting({}, "TD3's switches (fields of TD3Config)", flag=False, fields_of=TD3Config)
+    cql: dict = setting({}, "CQL's switches (fields of CQLConfig)", flag=False, fields_of=CQLConfig)
+    calql: dict = setting({}, "Cal-QL's switches (fields of CalQLConfig)", flag=False, fields_of=CalQLConfig)
 
 
 @dataclass
 class EvaluateSettings:
     """The ``evaluate`` block."""
 
-    episodes: int = setting(10, "evaluation episodes per agent, with its deterministic action (ExORL's 10)")
+    episodes: int = setting(10, "evaluation episodes per agent, with its deterministic action (ExORL's 10)",
+                            required=True)
     random_episodes: int = setting(
         30, "episodes of the uniform-random policy per task: the reference that Table 1, Figure 4 and the "
             "learning curves show learnt returns against")

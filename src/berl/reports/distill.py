@@ -19,7 +19,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
 from berl.core.checkpoint import load_torch  # noqa: E402
-from berl.core.constants import family_of  # noqa: E402
+from berl.core.constants import OBJECTIVES, family_of  # noqa: E402
 from berl.core.io import atomic_path, read_json, write_text  # noqa: E402
 from berl.datasets.envs import domain_of, normalised_score  # noqa: E402
 from berl.distill.obd import ENSEMBLE, set_score, smoothed  # noqa: E402
@@ -53,7 +53,6 @@ def dm_control_score(rows: pd.DataFrame) -> np.ndarray:
 
 COLUMNS = {"random": "random selection", "dbc": "DBC", "pbc": "PBC", "av_pbc": "Av-PBC",
            "whole_data_bc": "BC, all data", "teacher": "teacher"}
-OBJECTIVES = ["dbc", "pbc", "av_pbc"]
 LEARNERS = {"default": "as distilled", "mlp2": "2 layers", "mlp3": "3 layers", "mlp4": "4 layers",
             "mlp5": "5 layers", "mlp6": "6 layers", "res_mlp": "residual MLP", ENSEMBLE: "10-policy ensemble"}
 assert set(LEARNERS) == {"default", *ARCHITECTURES, ENSEMBLE}

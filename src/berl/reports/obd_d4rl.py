@@ -19,10 +19,11 @@ matplotlib.use("Agg")
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
+from berl.core.constants import OBJECTIVES  # noqa: E402
 from berl.core.io import atomic_path, read_json, write_text  # noqa: E402
 from berl.datasets.d4rl import normalised_score  # noqa: E402
 from berl.reports.common import mean_std_text, provenance_line, seed_statistics, table_page, tex_table, write_csv  # noqa: E402
-from berl.reports.distill import COLUMNS, OBJECTIVES, load_results, score_rows  # noqa: E402
+from berl.reports.distill import COLUMNS, load_results, score_rows  # noqa: E402
 
 # OBD's Table 1 (N_syn = 256, D4RL v2), by method and (environment, level).
 ENVIRONMENTS = {"halfcheetah": "HC", "hopper": "Hop", "walker2d": "W2d"}
