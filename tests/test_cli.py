@@ -5,15 +5,10 @@ import shlex
 
 import pytest
 
-from berl.cli import build_parser, main
+from berl.cli import STAGES, main, stage_parser
 
 
-def stages() -> list[str]:
-    parser = build_parser()
-    return list(parser._subparsers._group_actions[0].choices)
-
-
-@pytest.mark.parametrize("stage", stages())
+@pytest.mark.parametrize("stage", list(STAGES))
 def test_every_stage_has_help(stage, capsys):
     with pytest.raises(SystemExit) as exit_:
         main([stage, "--help"])
@@ -25,10 +20,10 @@ def test_the_rules_call_the_command_line_stages(repo):
     called = set()
     for rules in (repo / "workflow/rules").glob("*.smk"):
         called |= set(re.findall(r"python -m berl ([a-z0-9-]+)", rules.read_text()))
-    assert called <= set(stages())
+    assert called <= set(STAGES)
     # Every stage backs a rule but the stand-alone `evaluate` (training evaluates as it goes)
     # and `fetch-d4rl` (a download, run by hand where there is internet).
-    assert set(stages()) - called == {"evaluate", "fetch-d4rl"}
+    assert set(STAGES) - called == {"evaluate", "fetch-d4rl"}
 
 
 @pytest.mark.parametrize("preset", ["smoke", "paper"])
@@ -39,9 +34,9 @@ def test_every_command_the_rules_run_parses(dry_run, preset):
     commands = {line.split("python -m berl ", 1)[1].split(" > ")[0]
                 for line in dry_run(preset).stdout.splitlines() if "python -m berl " in line}
     # every stage of the default targets (ExORL imports and Minari exports are on demand)
-    assert {command.split()[0] for command in commands} == set(stages()) - {"evaluate", "import-exorl",
+    assert {command.split()[0] for command in commands} == set(STAGES) - {"evaluate", "import-exorl",
                                                                             "export-minari", "fetch-d4rl"}
     for command in commands:
         argv = shlex.split(command)
-        args = build_parser(argv[0]).parse_args(argv)
-        assert args.stage == argv[0]
+        args = stage_parser(argv[0]).parse_args(argv[1:])
+        assert args.run is STAGES[argv[0]].run

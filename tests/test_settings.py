@@ -12,7 +12,7 @@ from typing import Literal
 import pytest
 import yaml
 
-from berl.cli import build_parser
+from berl.cli import stage_parser
 from berl.config import STAGE_SETTINGS, with_defaults
 from berl.config import schema_text as config_schema_text
 from berl.core import settings
@@ -116,7 +116,7 @@ def test_command_line_flags_of_settings_carry_no_default(stage):
     classes = [STAGE_SETTINGS[block] for block in STAGE_BLOCKS[stage]]
     classes += [config for _, config in ALGORITHMS.values()] if stage == "train" else []
     names = {name for cls in classes for name, info in settings.describe(cls).items() if info["flag"]}
-    subparser = build_parser(stage)._subparsers._group_actions[0].choices[stage]
+    subparser = stage_parser(stage)
     seen = set()
     for action in subparser._actions:
         dest = action.dest if action.dest in names else action.dest.removeprefix("eval_")

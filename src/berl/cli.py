@@ -1,9 +1,12 @@
 """Command line for single stages: ``python -m berl <stage> --help``.
 
 The Snakemake rules call these same entry points, so a stage behaves identically inside
-and outside the workflow. A stage's settings are flags derived from its settings dataclass
-(``berl.core.settings``): a flag left out keeps the dataclass's default. Only the stage that
-runs is built, so a job imports its own stage's modules and no others.
+and outside the workflow. :data:`STAGES` is the table of them: each :class:`Stage` names
+what it runs, the arguments it takes besides its settings, and the settings dataclasses
+(``berl.<stage>.settings``) its flags derive from (``berl.core.settings``): a flag left
+out keeps the dataclass's default. The settings modules are light; a stage's computing
+module is imported only when it runs, so a job imports its own stage's modules and no
+others, and ``--help`` imports none.
 """
 
 from __future__ import annotations
@@ -12,12 +15,18 @@ import argparse
 import importlib
 import json
 import sys
-from dataclasses import asdict, fields
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from berl.core import settings as stage_settings
 from berl.core.constants import EMBEDDING_METHODS
 from berl.core.validate import InputError
+from berl.coverage.settings import COVERAGE_READ, CoverageSettings, EmbeddingSettings, StudySettings
+from berl.datasets.envs import DOMAINS, TASKS
+from berl.distill.settings import BASELINES_ONLY, DISTILL_ONLY, RUN_SETTINGS, DistillConfig, DistillSettings
+from berl.explore.settings import CollectSettings, ExploreSettings, PretrainSettings
+from berl.offline.settings import ALGORITHM_CONFIGS, EvaluateSettings, TrainSettings
 
 DATASETS_HELP = "the configuration's dataset entries, as JSON"
 
@@ -68,30 +77,56 @@ def _json_object(text: str) -> dict:
 _json_object.__name__ = "JSON object"  # how argparse names the type in its message
 
 
-def _domains() -> tuple[str, ...]:
-    from berl.datasets.envs import DOMAINS
+@dataclass(frozen=True)
+class Flags:
+    """A settings dataclass whose fields are flags of a stage (``berl.core.settings.add_flags``)."""
 
-    return DOMAINS
+    settings: type
+    prefix: str = ""
+    only: frozenset | set | tuple | None = None
+    skip: tuple = ()
+    lead: str = ""
 
 
-def _build_collect(p):
-    from berl.explore.settings import CollectSettings, ExploreSettings
+@dataclass(frozen=True)
+class Stage:
+    """One entry point: its help, what it runs, the arguments it takes besides its settings,
+    the settings blocks its flags come from, whether it takes the rule's ``--threads``, and
+    flags added last (the algorithms' own, for ``train``)."""
 
-    p.add_argument("--domain", required=True, choices=_domains())
+    help: str
+    run: Callable[[argparse.Namespace], None]
+    arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+    settings: tuple[Flags, ...] = ()
+    threads: bool = False
+    more: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+
+    def build(self, parser: argparse.ArgumentParser) -> None:
+        self.arguments(parser)
+        for flags in self.settings:
+            stage_settings.add_flags(parser, flags.settings, prefix=flags.prefix, only=flags.only, skip=flags.skip,
+                                     lead=flags.lead)
+        if self.threads:
+            _threads(parser)
+        self.more(parser)
+        parser.set_defaults(run=self.run)
+
+
+# ------------------------------------------------------------- datasets and explore
+
+
+def _collect_arguments(p):
+    p.add_argument("--domain", required=True, choices=DOMAINS)
     p.add_argument("--dataset", action="append", required=True, type=_json_object, metavar="JSON",
                    help='a dataset entry of the configuration, e.g. \'{"agent": "apt", "reward": "be", "alpha": 0.5}\'; '
                         "repeated, the datasets are collected together by explorers of one kind in lockstep")
     p.add_argument("--seed", type=int, nargs="+", default=[0], help="each dataset's exploration seed")
     p.add_argument("--out", type=Path, nargs="+", required=True, help="each dataset's folder")
     p.add_argument("--encoder", type=Path, help="pretrained encoder (APT)")
-    stage_settings.add_flags(p, CollectSettings)
-    stage_settings.add_flags(p, ExploreSettings)
-    _threads(p)
 
 
 def _collect(args) -> None:
     from berl.explore.collect import Member, collect_group
-    from berl.explore.settings import CollectSettings, ExploreSettings
 
     if not len(args.dataset) == len(args.seed) == len(args.out):
         raise InputError(f"{len(args.dataset)} --dataset, {len(args.seed)} --seed and {len(args.out)} --out "
@@ -104,39 +139,30 @@ def _collect(args) -> None:
                   settings=explore, encoder_path=args.encoder, device=_device(args))
 
 
-def _build_pretrain_encoder(p):
-    from berl.explore.settings import PretrainSettings
-
+def _pretrain_encoder_arguments(p):
     p.add_argument("--manifest", type=Path, required=True, help="a uniform-random dataset")
     p.add_argument("--out", type=Path, required=True)
-    stage_settings.add_flags(p, PretrainSettings)
-    _threads(p)
 
 
 def _pretrain_encoder(args) -> None:
     from berl.explore.encoder import pretrain
-    from berl.explore.settings import PretrainSettings
 
     pretrain(args.manifest, args.out, stage_settings.from_args(PretrainSettings, args), _device(args))
 
 
-def _build_import_exorl(p):
-    from berl.explore.settings import CollectSettings
-
+def _import_exorl_arguments(p):
     p.add_argument("--source", type=Path, required=True, help="the agent's folder of ExORL episodes (or its buffer/)")
-    p.add_argument("--domain", required=True, choices=_domains())
-    stage_settings.add_flags(p, CollectSettings)
+    p.add_argument("--domain", required=True, choices=DOMAINS)
     p.add_argument("--out", type=Path, required=True, help="dataset folder")
 
 
 def _import_exorl(args) -> None:
     from berl.datasets.exorl import import_exorl
-    from berl.explore.settings import CollectSettings
 
     import_exorl(args.source, args.out, args.domain, stage_settings.from_args(CollectSettings, args).transitions)
 
 
-def _build_export_minari(p):
+def _export_minari_arguments(p):
     p.add_argument("--manifest", type=Path, required=True, help="the dataset's manifest.json")
     p.add_argument("--relabelled", nargs="+", required=True, metavar="TASK=PATH",
                    help="the dataset relabelled for each task to export")
@@ -156,7 +182,7 @@ def _export_minari(args) -> None:
         print(dataset_id)
 
 
-def _build_import_d4rl(p):
+def _import_d4rl_arguments(p):
     p.add_argument("--dataset", required=True, help="a D4RL name (hopper-medium-v2) or a Minari id (mujoco/hopper/medium-v0)")
     p.add_argument("--root", type=Path, default=Path("data/d4rl"), help="folder of the D4RL files <name>.hdf5")
     p.add_argument("--out", type=Path, required=True, help="transitions .npz")
@@ -169,7 +195,7 @@ def _import_d4rl(args) -> None:
     import_d4rl(args.dataset, args.root, args.out, args.info)
 
 
-def _build_fetch_d4rl(p):
+def _fetch_d4rl_arguments(p):
     p.add_argument("datasets", nargs="+", metavar="MINARI_ID", help="e.g. mujoco/hopper/medium-v0")
 
 
@@ -179,7 +205,7 @@ def _fetch_d4rl(args) -> None:
     fetch(args.datasets)
 
 
-def _build_relabel(p):
+def _relabel_arguments(p):
     p.add_argument("--manifest", type=Path, required=True)
     p.add_argument("--task", required=True)
     p.add_argument("--out", type=Path, required=True, help="transitions .npz")
@@ -197,41 +223,32 @@ def _relabel(args) -> None:
 def _algorithm_fields() -> dict[str, list[str]]:
     """Each field of the algorithms' configs that the training settings leave out, with
     the algorithms that have it."""
-    from berl.offline.registry import ALGORITHMS
-    from berl.offline.settings import TrainSettings
-
     covered = {f.name for f in fields(TrainSettings)}
     owners: dict[str, list[str]] = {}
-    for name, (_, config_cls) in ALGORITHMS.items():
+    for name, config_cls in ALGORITHM_CONFIGS.items():
         for item in fields(config_cls):
             if item.name not in covered:
                 owners.setdefault(item.name, []).append(name)
     return owners
 
 
-def _build_train(p):
-    from berl.offline.settings import EvaluateSettings
-    from berl.offline.registry import ALGORITHMS
-    from berl.offline.settings import TrainSettings
-
-    p.add_argument("--algorithm", default="td3", choices=list(ALGORITHMS))
+def _train_arguments(p):
+    p.add_argument("--algorithm", default="td3", choices=list(ALGORITHM_CONFIGS))
     p.add_argument("--data", nargs="+", required=True, metavar="TASK=PATH",
                    help="the dataset relabelled for each task (relabel's .npz files)")
     p.add_argument("--out", type=Path, required=True, help="agents file (.pt)")
     p.add_argument("--dataset", default="", help="dataset name, for the tables")
     p.add_argument("--eval-out", type=Path, help="learning curves and returns (.json)")
-    stage_settings.add_flags(p, TrainSettings)
-    stage_settings.add_flags(p, EvaluateSettings, prefix="eval_", only={"episodes"})
-    _threads(p)
-    group = p.add_argument_group("algorithm settings", "fields of the algorithm's config (berl.offline.<algorithm>); "
+
+
+def _algorithm_flags(p):
+    group = p.add_argument_group("algorithm settings", "fields of the algorithm's config (berl.offline.settings); "
                                                        "left out, the algorithm's default (ExORL's value)")
     for name, owners in _algorithm_fields().items():
-        stage_settings.add_flags(group, ALGORITHMS[owners[0]][1], only={name}, lead=", ".join(owners) + ": ")
+        stage_settings.add_flags(group, ALGORITHM_CONFIGS[owners[0]], only={name}, lead=", ".join(owners) + ": ")
 
 
 def _train(args) -> None:
-    from berl.offline.settings import EvaluateSettings
-    from berl.offline.settings import TrainSettings
     from berl.offline.train import train
 
     device = _device(args)
@@ -247,36 +264,26 @@ def _train(args) -> None:
     )
 
 
-def _build_evaluate(p):
-    from berl.offline.settings import EvaluateSettings
-
+def _evaluate_arguments(p):
     p.add_argument("--agent", type=Path, required=True, help="output of `train`")
     p.add_argument("--dataset", default="", help="dataset name, for the tables")
-    stage_settings.add_flags(p, EvaluateSettings, only={"episodes"})
     p.add_argument("--out", type=Path, required=True)
-    _threads(p)
 
 
 def _evaluate(args) -> None:
     from berl.offline.evaluate import evaluate
-    from berl.offline.settings import EvaluateSettings
 
     _device(args)  # evaluation runs on the CPU; this sets the threads
     evaluate(args.agent, args.dataset, stage_settings.from_args(EvaluateSettings, args).episodes, args.out)
 
 
-def _build_random_reference(p):
-    from berl.datasets.envs import TASKS
-    from berl.offline.settings import EvaluateSettings
-
+def _random_reference_arguments(p):
     p.add_argument("--task", required=True, choices=list(TASKS))
-    stage_settings.add_flags(p, EvaluateSettings, only={"random_episodes"})
     p.add_argument("--out", type=Path, required=True)
 
 
 def _random_reference(args) -> None:
     from berl.offline.evaluate import random_reference
-    from berl.offline.settings import EvaluateSettings
 
     random_reference(args.task, stage_settings.from_args(EvaluateSettings, args).random_episodes, args.out)
 
@@ -284,44 +291,35 @@ def _random_reference(args) -> None:
 # ------------------------------------------------------------------------ coverage
 
 
-def _sample_flags(p):
+def _sample_arguments(p):
     p.add_argument("--manifests", nargs="+", required=True, metavar="DATASET=PATH",
                    help="each dataset's manifest.json")
-    _threads(p)
     p.add_argument("--out", type=Path, required=True, help=".csv")
 
 
-def _build_coverage(p):
-    from berl.coverage.settings import CoverageSettings
-
-    _sample_flags(p)
-    p.add_argument("--domain", required=True, choices=_domains())
+def _coverage_arguments(p):
+    _sample_arguments(p)
+    p.add_argument("--domain", required=True, choices=DOMAINS)
     p.add_argument("--datasets", required=True, help=DATASETS_HELP)
     p.add_argument("--encoder", type=Path, required=True, help="the domain's frozen encoder")
-    stage_settings.add_flags(p, CoverageSettings)
 
 
 def _coverage(args) -> None:
     from berl.coverage.measures import measure
-    from berl.coverage.settings import CoverageSettings
 
     _device(args)
     measure(args.domain, _named_paths("--manifests", args.manifests), _parsed_json(args.datasets, "--datasets"),
             args.encoder, stage_settings.from_args(CoverageSettings, args), args.out)
 
 
-def _build_embed(p):
-    from berl.coverage.settings import EmbeddingSettings
-
-    _sample_flags(p)
+def _embed_arguments(p):
+    _sample_arguments(p)
     p.add_argument("--method", required=True, choices=EMBEDDING_METHODS)
     p.add_argument("--encoder", type=Path, help="the domain's encoder (representation space)")
-    stage_settings.add_flags(p, EmbeddingSettings)
 
 
 def _embed(args) -> None:
     from berl.coverage.embedding import joint_embedding
-    from berl.coverage.settings import EmbeddingSettings
 
     _device(args)
     joint_embedding(_named_paths("--manifests", args.manifests), args.method, args.out,
@@ -329,19 +327,8 @@ def _embed(args) -> None:
                     threads=args.threads)
 
 
-def _build_estimator_study(p):
-    from berl.coverage.settings import COVERAGE_READ, CoverageSettings, StudySettings
-
-    stage_settings.add_flags(p, StudySettings)
-    stage_settings.add_flags(p, CoverageSettings, prefix="coverage_", only=COVERAGE_READ,
-                             lead="the coverage stage's: ")
-    _threads(p)
-    p.add_argument("--out", type=Path, required=True, help=".csv")
-
-
 def _estimator_study(args) -> None:
     from berl.coverage.estimator_study import run_study
-    from berl.coverage.settings import CoverageSettings, StudySettings
 
     _device(args)
     run_study(stage_settings.from_args(StudySettings, args),
@@ -351,46 +338,26 @@ def _estimator_study(args) -> None:
 # ------------------------------------------------------------------------- distill
 
 
-def _distill_flags(p, skip):
-    from berl.distill.settings import DistillSettings
-
+def _distill_arguments(p):
     p.add_argument("--data", type=Path, required=True, help="the dataset relabelled for --task (.npz)")
     p.add_argument("--agents", type=Path, required=True, help="the teacher's agents file (output of `train`)")
     p.add_argument("--task", required=True)
-    stage_settings.add_flags(p, DistillSettings, skip=skip)
-    _threads(p)
     p.add_argument("--out", type=Path, required=True)
-
-
-def _distill_config(args):
-    """The OBD hyperparameters given; DistillConfig's defaults (OBD's values) for the others."""
-    from berl.distill.settings import DistillConfig
-
-    return stage_settings.from_args(DistillConfig, args)
-
-
-def _build_distill(p):
-    from berl.distill.settings import BASELINES_ONLY
-
-    _distill_flags(p, BASELINES_ONLY)
-    p.add_argument("--generalisation", action="store_true",
-                   help="also score the final set with 2/3/5-layer policies, Adam and 10-policy ensembles")
 
 
 def _distill(args) -> None:
     from berl.distill.obd import distill
-    from berl.distill.settings import RUN_SETTINGS, DistillSettings
 
     device = _device(args)
     run = stage_settings.chosen(DistillSettings, args, RUN_SETTINGS)
-    distill(args.data, args.agents, args.task, _distill_config(args), run.pop("outer_steps"), args.out, device,
-            generalisation=args.generalisation, **run)
+    distill(args.data, args.agents, args.task, stage_settings.from_args(DistillConfig, args), run.pop("outer_steps"),
+            args.out, device, generalisation=args.generalisation, **run)
 
 
-def _build_distill_baselines(p):
-    from berl.distill.settings import DISTILL_ONLY
-
-    _distill_flags(p, DISTILL_ONLY)
+def _generalisation_argument(p):
+    _distill_arguments(p)
+    p.add_argument("--generalisation", action="store_true",
+                   help="also score the final set with 2/3/5-layer policies, Adam and 10-policy ensembles")
 
 
 def _distill_baselines(args) -> None:
@@ -398,7 +365,8 @@ def _distill_baselines(args) -> None:
     from berl.distill.obd import baselines
 
     device = _device(args)
-    write_json(args.out, baselines(args.data, args.agents, args.task, _distill_config(args), args.bc_steps, device))
+    write_json(args.out, baselines(args.data, args.agents, args.task, stage_settings.from_args(DistillConfig, args),
+                                   args.bc_steps, device))
 
 
 # ------------------------------------------------------------------------- reports
@@ -433,23 +401,23 @@ def _report_flags(p, *arguments: str) -> None:
             p.add_argument("--" + name.replace("_", "-"), **inputs[name])
 
 
-def _report(help_text: str, inputs: tuple[str, ...], write):
-    """A report stage as a STAGES entry: its inputs' flags, and a run that calls
-    ``write(args, provenance)`` (which imports its module of ``berl.reports`` only then)."""
+def _report(help_text: str, inputs: tuple[str, ...], write) -> Stage:
+    """A report stage: its inputs' flags, and a run that calls ``write(args, provenance)``
+    (which imports its module of ``berl.reports`` only then)."""
 
     def run(args) -> None:
         from berl.reports.common import provenance
 
         write(args, provenance(args.preset, args.config_hash))
 
-    return help_text, lambda p: _report_flags(p, *inputs), run
+    return Stage(help_text, run, arguments=lambda p: _report_flags(p, *inputs))
 
 
 def _reports(module: str):
     return importlib.import_module(f"berl.reports.{module}")
 
 
-def _build_aggregate(p):
+def _aggregate_arguments(p):
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--datasets", required=True, help=DATASETS_HELP)
     p.add_argument("eval_files", type=Path, nargs="+")
@@ -461,29 +429,40 @@ def _aggregate(args) -> None:
     aggregate(args.eval_files, args.out, _parsed_json(args.datasets, "--datasets"))
 
 
-# name: (help, adds the stage's arguments, runs it), in the pipeline's order
-STAGES = {
-    "pretrain-encoder": ("pretrain a domain's state encoder", _build_pretrain_encoder, _pretrain_encoder),
-    "collect": ("collect an exploration dataset", _build_collect, _collect),
-    "import-exorl": ("import one of ExORL's datasets (episode files) as a dataset", _build_import_exorl,
-                     _import_exorl),
-    "relabel": ("relabel a dataset with one task's reward", _build_relabel, _relabel),
-    "import-d4rl": ("check a D4RL file or Minari dataset and write it as transitions", _build_import_d4rl,
-                    _import_d4rl),
-    "fetch-d4rl": ("download Minari's D4RL datasets (needs internet)", _build_fetch_d4rl, _fetch_d4rl),
-    "export-minari": ("export a dataset as local Minari datasets, one per task", _build_export_minari,
-                      _export_minari),
-    "train": ("train offline agents (every task x seed) as one batch", _build_train, _train),
-    "evaluate": ("roll out trained agents, each in its own task", _build_evaluate, _evaluate),
-    "random-reference": ("returns of the uniform-random policy on a task", _build_random_reference,
-                         _random_reference),
-    "coverage": ("entropy and volumetric coverage of a domain's datasets", _build_coverage, _coverage),
-    "embed": ("joint t-SNE or PHATE map of a domain's datasets", _build_embed, _embed),
-    "estimator-study": ("entropy estimators against known entropies", _build_estimator_study, _estimator_study),
-    "distill": ("distil a dataset into a few synthetic (state, action) pairs", _build_distill, _distill),
-    "distill-baselines": ("whole-data BC and teacher scores for Table 2", _build_distill_baselines,
-                          _distill_baselines),
-    "aggregate": ("gather evaluation files into one CSV", _build_aggregate, _aggregate),
+# name: the stage, in the pipeline's order
+STAGES: dict[str, Stage] = {
+    "pretrain-encoder": Stage("pretrain a domain's state encoder", _pretrain_encoder,
+                              _pretrain_encoder_arguments, (Flags(PretrainSettings),), threads=True),
+    "collect": Stage("collect an exploration dataset", _collect, _collect_arguments,
+                     (Flags(CollectSettings), Flags(ExploreSettings)), threads=True),
+    "import-exorl": Stage("import one of ExORL's datasets (episode files) as a dataset", _import_exorl,
+                          _import_exorl_arguments, (Flags(CollectSettings),)),
+    "relabel": Stage("relabel a dataset with one task's reward", _relabel, _relabel_arguments),
+    "import-d4rl": Stage("check a D4RL file or Minari dataset and write it as transitions", _import_d4rl,
+                         _import_d4rl_arguments),
+    "fetch-d4rl": Stage("download Minari's D4RL datasets (needs internet)", _fetch_d4rl, _fetch_d4rl_arguments),
+    "export-minari": Stage("export a dataset as local Minari datasets, one per task", _export_minari,
+                           _export_minari_arguments),
+    "train": Stage("train offline agents (every task x seed) as one batch", _train, _train_arguments,
+                   (Flags(TrainSettings), Flags(EvaluateSettings, prefix="eval_", only={"episodes"})),
+                   threads=True, more=_algorithm_flags),
+    "evaluate": Stage("roll out trained agents, each in its own task", _evaluate, _evaluate_arguments,
+                      (Flags(EvaluateSettings, only={"episodes"}),), threads=True),
+    "random-reference": Stage("returns of the uniform-random policy on a task", _random_reference,
+                              _random_reference_arguments, (Flags(EvaluateSettings, only={"random_episodes"}),)),
+    "coverage": Stage("entropy and volumetric coverage of a domain's datasets", _coverage, _coverage_arguments,
+                      (Flags(CoverageSettings),), threads=True),
+    "embed": Stage("joint t-SNE or PHATE map of a domain's datasets", _embed, _embed_arguments,
+                   (Flags(EmbeddingSettings),), threads=True),
+    "estimator-study": Stage("entropy estimators against known entropies", _estimator_study,
+                             lambda p: p.add_argument("--out", type=Path, required=True, help=".csv"),
+                             (Flags(StudySettings), Flags(CoverageSettings, prefix="coverage_", only=COVERAGE_READ,
+                                                          lead="the coverage stage's: ")), threads=True),
+    "distill": Stage("distil a dataset into a few synthetic (state, action) pairs", _distill,
+                     _generalisation_argument, (Flags(DistillSettings, skip=BASELINES_ONLY),), threads=True),
+    "distill-baselines": Stage("whole-data BC and teacher scores for Table 2", _distill_baselines,
+                               _distill_arguments, (Flags(DistillSettings, skip=DISTILL_ONLY),), threads=True),
+    "aggregate": Stage("gather evaluation files into one CSV", _aggregate, _aggregate_arguments),
     "table1": _report(
         "write Table 1 (family best and full) as PDF, CSV and LaTeX",
         ("returns", "tasks", "random_reference", "out_prefix"),
@@ -553,11 +532,17 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="show the traceback of every error, bad input included (before the stage)")
     stages = parser.add_subparsers(dest="stage", required=True)
-    for name, (help_text, build, run) in STAGES.items():
-        p = stages.add_parser(name, help=help_text, description=help_text)
+    for name, stage in STAGES.items():
+        sub = stages.add_parser(name, help=stage.help, description=stage.help)
         if only is None or only == name:
-            build(p)
-            p.set_defaults(run=run)
+            stage.build(sub)
+    return parser
+
+
+def stage_parser(name: str) -> argparse.ArgumentParser:
+    """One stage's own parser, as ``berl <name>`` parses its arguments."""
+    parser = OneLineParser(prog=f"berl {name}", description=STAGES[name].help)
+    STAGES[name].build(parser)
     return parser
 
 
