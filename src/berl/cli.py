@@ -90,16 +90,15 @@ class Flags:
 
 @dataclass(frozen=True)
 class Stage:
-    """One entry point: its help, what it runs, the arguments it takes besides its settings,
-    the settings blocks its flags come from, whether it takes the rule's ``--threads``, and
-    flags added last (the algorithms' own, for ``train``)."""
+    """One entry point: its help, what it runs, the arguments it takes besides its settings
+    blocks, the settings blocks its flags come from, and whether it takes the rule's
+    ``--threads``."""
 
     help: str
     run: Callable[[argparse.Namespace], None]
     arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
     settings: tuple[Flags, ...] = ()
     threads: bool = False
-    more: Callable[[argparse.ArgumentParser], None] = lambda parser: None
 
     def build(self, parser: argparse.ArgumentParser) -> None:
         self.arguments(parser)
@@ -108,7 +107,6 @@ class Stage:
                                      lead=flags.lead)
         if self.threads:
             _threads(parser)
-        self.more(parser)
         parser.set_defaults(run=self.run)
 
 
@@ -239,9 +237,6 @@ def _train_arguments(p):
     p.add_argument("--out", type=Path, required=True, help="agents file (.pt)")
     p.add_argument("--dataset", default="", help="dataset name, for the tables")
     p.add_argument("--eval-out", type=Path, help="learning curves and returns (.json)")
-
-
-def _algorithm_flags(p):
     group = p.add_argument_group("algorithm settings", "fields of the algorithm's config (berl.offline.settings); "
                                                        "left out, the algorithm's default (ExORL's value)")
     for name, owners in _algorithm_fields().items():
@@ -445,7 +440,7 @@ STAGES: dict[str, Stage] = {
                            _export_minari_arguments),
     "train": Stage("train offline agents (every task x seed) as one batch", _train, _train_arguments,
                    (Flags(TrainSettings), Flags(EvaluateSettings, prefix="eval_", only={"episodes"})),
-                   threads=True, more=_algorithm_flags),
+                   threads=True),
     "evaluate": Stage("roll out trained agents, each in its own task", _evaluate, _evaluate_arguments,
                       (Flags(EvaluateSettings, only={"episodes"}),), threads=True),
     "random-reference": Stage("returns of the uniform-random policy on a task", _random_reference,

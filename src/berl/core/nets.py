@@ -122,7 +122,7 @@ class FusedAdam:
     one step counter for all of them.
 
     ``torch.optim.Adam(fused=True)`` runs the same kernel on the same values, so the two
-    agree bit for bit (tests/test_nets.py), but it keeps a counter per tensor and increments
+    agree bit for bit (tests/test_offline.py), but it keeps a counter per tensor and increments
     each as a separate small operation, and walks its parameter groups in Python on every
     step: for a network of 128 units that bookkeeping costs more than the update. Every
     tensor here is updated on every step (each must have a gradient), as in our agents.

@@ -21,18 +21,17 @@ from typing import Any, Literal
 
 
 def setting(default: Any = MISSING, doc: str = "", *, flag: bool = True, required: bool = False,
-            minimum: float | None = None, maximum: float | None = None, positive: bool = True,
+            minimum: float | None = None, maximum: float | None = None,
             min_items: int = 1, unique: bool = False, fields_of: type | None = None,
             keys: Any = None, per_job: bool = False) -> Field:
     """A settings field; a list or dict default is copied for every instance.
 
-    Its schema: a number must be positive (> 0) unless ``positive=False`` or a ``minimum``
-    is given; a list needs ``min_items`` entries (``unique``: no repeats); a ``dict`` field
-    holds the fields of ``fields_of`` (a dataclass) or one positive integer per name of the
-    Literal ``keys``. ``required``: every preset must state it (a field without a default
+    Its schema: a number must be positive (> 0) unless a ``minimum`` is given; a list needs
+    ``min_items`` entries (``unique``: no repeats); a ``dict`` field holds the fields of
+    ``fields_of`` (a dataclass) or one positive integer per name of the Literal ``keys``. ``required``: every preset must state it (a field without a default
     always must). ``per_job``: a job's own (from its wildcards), not a preset's key."""
     metadata = {"doc": doc, "flag": flag, "required": required, "minimum": minimum, "maximum": maximum,
-                "positive": positive, "min_items": min_items, "unique": unique, "fields_of": fields_of,
+                "min_items": min_items, "unique": unique, "fields_of": fields_of,
                 "keys": keys, "per_job": per_job}
     if isinstance(default, (list, tuple)):
         values = list(default)
@@ -88,7 +87,7 @@ def _scalar_schema(kind: type, choices: tuple | None, meta: dict) -> dict:
     if kind in (int, float):
         if meta.get("minimum") is not None:
             node["minimum"] = meta["minimum"]
-        elif meta.get("positive", True):
+        else:
             node.update({"minimum": 1} if kind is int else {"exclusiveMinimum": 0})
         if meta.get("maximum") is not None:
             node["maximum"] = meta["maximum"]

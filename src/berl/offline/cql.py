@@ -22,6 +22,7 @@ The proposals' values enter the penalty through ``bound_proposals``, which Cal-Q
 from __future__ import annotations
 
 import copy
+
 import torch
 from torch import nn
 
