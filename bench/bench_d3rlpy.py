@@ -48,6 +48,7 @@ from torch import nn
 from berl.datasets import storage
 from berl.offline.evaluate import rollout_returns
 from berl.offline.registry import ALGORITHMS
+from berl.offline.settings import EvaluateSettings, TrainSettings
 from berl.offline.train import train
 
 LR, TAU, GAMMA = 1e-4, 0.01, 0.99
@@ -176,10 +177,10 @@ def d3rlpy_returns(algorithm, dataset, task, seeds, steps, hidden, batch, episod
 
 def our_returns(algorithm, data_path, task, seeds, steps, hidden, batch, episodes, nets=None) -> np.ndarray:
     with tempfile.TemporaryDirectory() as scratch:
-        result = train(algorithm, {task: data_path}, Path(scratch) / "agents.pt", seeds, steps,
-                       {"hidden_dim": hidden, "batch_size": batch, "lr": LR, "tau": TAU},
-                       torch.device("cpu"), log_every=steps, checkpoint_every=steps,
-                       eval_every=steps, eval_episodes=episodes)
+        settings = TrainSettings(steps=steps, seeds=len(seeds), hidden_dim=hidden, batch_size=batch, log_every=steps,
+                                 checkpoint_every=steps, eval_every=steps, **{algorithm: {"lr": LR, "tau": TAU}})
+        result = train(algorithm, {task: data_path}, Path(scratch) / "agents.pt", settings,
+                       EvaluateSettings(episodes=episodes), torch.device("cpu"))
     return np.array(result["evaluation"]["final_return"])
 
 

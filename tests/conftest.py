@@ -203,14 +203,15 @@ def walker_random(tmp_path_factory) -> Path:
 def walker_teacher(walker_random, tmp_path_factory):
     """The random walker dataset relabelled for walker_walk and a small TD3 agents file."""
     from berl.datasets.relabel import relabel
+    from berl.offline.settings import EvaluateSettings, TrainSettings
     from berl.offline.train import train
 
     root = tmp_path_factory.mktemp("teacher")
     data = root / "walker_walk.npz"
     relabel(walker_random, "walker_walk", data)
-    train("td3", {"walker_walk": data}, root / "agents.pt", [0, 1], 30,
-          {"hidden_dim": 32, "batch_size": 32}, torch.device("cpu"), log_every=30,
-          checkpoint_every=30, eval_every=30, eval_episodes=1)
+    train("td3", {"walker_walk": data}, root / "agents.pt",
+          TrainSettings(steps=30, seeds=2, hidden_dim=32, batch_size=32, log_every=30, checkpoint_every=30,
+                        eval_every=30), EvaluateSettings(episodes=1), torch.device("cpu"))
     return data, root / "agents.pt"
 
 

@@ -191,6 +191,42 @@ def train_unknown_algorithm(tmp, good):
                                                         "argument --algorithm: invalid choice: 'sac'")
 
 
+def train_settings_case(tmp, good, settings: str, message: str) -> Case:
+    built = train_case(tmp, good.transitions)
+    built.argv += ["--settings", settings]
+    built.message = message
+    return built
+
+
+@case
+def train_settings_not_json(tmp, good):
+    return train_settings_case(tmp, good, "{offline:", "argument --settings: JSON text: not a JSON object")
+
+
+@case
+def train_settings_misspelt_key(tmp, good):
+    return train_settings_case(tmp, good, '{"offline": {"stpes": 10}}',
+                               "--settings: unknown key(s) stpes in the offline block")
+
+
+@case
+def train_settings_of_another_stage(tmp, good):
+    return train_settings_case(tmp, good, '{"distill": {}}',
+                               "--settings: block(s) distill are not read here (this stage reads: offline, evaluate)")
+
+
+@case
+def train_settings_of_a_wrong_type(tmp, good):
+    return train_settings_case(tmp, good, '{"offline": {"seeds": "two"}}',
+                               "the offline settings (--settings or flags): seeds: 'two' is not int")
+
+
+@case
+def train_settings_file_absent(tmp, good):
+    return train_settings_case(tmp, good, f"@{tmp / 'settings.json'}",
+                               f"argument --settings: {tmp / 'settings.json'}: No such file or directory")
+
+
 def relabel_case(tmp, manifest, detail: str = "", task="walker_walk") -> Case:
     out = tmp / "out" / f"{task}.npz"
     return Case(["relabel", "--manifest", str(manifest), "--task", task, "--out", str(out)], [out],

@@ -1,11 +1,15 @@
 import copy
+import json
 import re
+import shlex
 
 import pytest
 import yaml
 from conftest import edit_config, snakemake, snapshot
 
-from berl.config import ConfigError, check_config, config_hash, domains
+from berl.cli import STAGES
+from berl.config import ConfigError, check_config, config_hash, domains, with_defaults
+from berl.core.settings import describe
 
 
 @pytest.fixture
@@ -155,6 +159,32 @@ def test_collection_seeds_replicate_every_dataset_downstream(config, dry_run, pr
     assert count("distill-baselines") == replicates * distilled * distill_tasks
     aggregate = next(c for c in commands if c.startswith("python -m berl aggregate"))
     assert "/seed0/" in aggregate and "/seed1/" in aggregate
+
+
+def test_each_job_gets_its_stage_blocks_as_one_settings_argument(config, dry_run):
+    """A job's `--settings` holds the blocks its stage reads, each the preset's block completed
+    with the dataclass's defaults; no setting travels as a flag of its own, but for the values
+    a job takes from its wildcards (a distillation's objective and N_syn, a D4RL one's outer
+    steps)."""
+    preset = copy.deepcopy(config["presets"]["smoke"])
+    preset["collect"]["seeds"] = max(preset["collect"]["seeds"], 2)  # as the dry_run fixture
+    completed = with_defaults(preset)
+    commands = [line.split("Shell command: ", 1)[-1].strip() for line in dry_run("smoke").stdout.splitlines()]
+    commands = [c for c in commands if c.startswith("python -m berl") and "results/smoke/d4rl/" not in c]
+    from_wildcards = {"objective", "synthetic", "outer_steps"}
+    checked = set()
+    for command in commands:
+        words = shlex.split(command)
+        stage = STAGES[words[3]]
+        if not stage.blocks:
+            continue
+        assert words.count("--settings") == 1, command
+        given = json.loads(words[words.index("--settings") + 1])
+        assert given == {block.key: completed[block.key] for block in stage.blocks}, command
+        names = {name for block in stage.blocks for name in describe(block.settings)} - from_wildcards
+        assert not [w for w in words if w.startswith("--") and w[2:].replace("-", "_") in names], command
+        checked.add(words[3])
+    assert checked == {name for name, stage in STAGES.items() if stage.blocks} - {"import-exorl", "evaluate"}
 
 
 # ------------------------------------------- a bad configuration stops Snakemake before any job

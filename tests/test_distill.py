@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from berl.distill.obd import (
     teacher_labels,
     train_on_pairs,
 )
+from berl.distill.settings import BaselineSettings, DistillRun
 
 
 @pytest.mark.parametrize("policy", ["tanh_gaussian", "mlp"])
@@ -328,17 +330,23 @@ def test_teacher_labels_come_from_the_chosen_member(tmp_path):
 
 
 # A run scored only at its end, logging and checkpointing no more than that.
-AT_THE_END = dict(seed=0, log_every=100, checkpoint_every=1000, eval_every=0)
+AT_THE_END = dict(seed=0, seeds=1, log_every=100, checkpoint_every=1000, eval_every=0)
 SMALL = DistillConfig(synthetic=16, layers=3, width=16, inner_steps=5, minibatches=2, batch_size=64,
                       eval_seeds=2, eval_episodes=1, random_draws=2, generalisation_steps=5)
+
+
+def run_of(config: DistillConfig, outer_steps: int, **run) -> DistillRun:
+    """A distillation's settings: ``config``'s hyperparameters, ``outer_steps`` long, the
+    rest of ``run`` (one seed unless it says)."""
+    return DistillRun(**asdict(config), outer_steps=outer_steps, **({"seeds": 1} | run))
 
 
 def test_distillation_run_scores_and_resumes_to_the_same_set(walker_teacher, tmp_path, monkeypatch):
     import berl.distill.obd as distill_module
 
     data, agents = walker_teacher
-    kwargs = dict(config=SMALL, outer_steps=8, device=torch.device("cpu"), seed=0, seeds=2, log_every=4,
-                  checkpoint_every=3, eval_every=4)
+    kwargs = dict(settings=run_of(SMALL, 8, seed=0, seeds=2, log_every=4, checkpoint_every=3, eval_every=4),
+                  device=torch.device("cpu"))
     reference = distill_module.distill(data, agents, "walker_walk", out_path=tmp_path / "ref.pt", **kwargs)
     assert reference["teacher"]["task"] == "walker_walk" and reference["observation"].shape == (2, 16, 24)
     assert reference["seeds"] == [0, 1] and not torch.equal(reference["observation"][0], reference["observation"][1])
@@ -388,7 +396,8 @@ def test_baselines_report_whole_data_bc_and_the_teacher(walker_teacher):
     from berl.distill.obd import baselines
 
     data, agents = walker_teacher
-    result = baselines(data, agents, "walker_walk", SMALL, bc_steps=20, device=torch.device("cpu"))
+    result = baselines(data, agents, "walker_walk", BaselineSettings(**asdict(SMALL), bc_steps=20),
+                       device=torch.device("cpu"))
     saved = torch.load(agents, weights_only=False)
     # Every training seed's final return for the task, and the best seed is the one distilled.
     assert result["teacher"] == saved["evaluation"]["final_return"] and len(result["teacher"]) == 2
@@ -409,9 +418,11 @@ def test_table2_gathers_every_method_once(walker_teacher, tmp_path):
     distilled = []
     for objective in ("dbc", "av_pbc"):
         config = DistillConfig(**{**SMALL.__dict__, "objective": objective})
-        distill(data, agents, "walker_walk", config, 2, folder / f"{objective}.pt", torch.device("cpu"), **AT_THE_END)
+        distill(data, agents, "walker_walk", run_of(config, 2, **AT_THE_END), folder / f"{objective}.pt",
+                torch.device("cpu"))
         distilled.append(folder / f"{objective}.pt")
-    reference = baselines(data, agents, "walker_walk", SMALL, 10, torch.device("cpu"))
+    reference = baselines(data, agents, "walker_walk", BaselineSettings(**asdict(SMALL), bc_steps=10),
+                          torch.device("cpu"))
     write_json(folder / "baselines.json", reference)
     stats = write_table2(distilled, [folder / "baselines.json"], [{"name": "random", "agent": "random"}],
                          tmp_path / "table2", {"preset": "test"})
@@ -463,8 +474,8 @@ def test_generalisation_scores_every_learner(walker_teacher, tmp_path):
     from berl.distill.settings import ARCHITECTURES
 
     data, agents = walker_teacher
-    result = distill(data, agents, "walker_walk", SMALL, 2, tmp_path / "set.pt", torch.device("cpu"),
-                     generalisation=True, **AT_THE_END)
+    result = distill(data, agents, "walker_walk", run_of(SMALL, 2, **AT_THE_END), tmp_path / "set.pt",
+                     torch.device("cpu"), generalisation=True)
     assert set(result["generalisation"]) == {*ARCHITECTURES, ENSEMBLE}
     assert all(len(returns) == 2 for returns in result["generalisation"].values())
     assert all(r >= 0 for returns in result["generalisation"].values() for r in returns)
@@ -568,8 +579,8 @@ def test_random_selection_scores_the_starting_pairs_of_ten_distillation_seeds(wa
 
     monkeypatch.setattr(distill_module, "score_sets", fake_scores)
     config = DistillConfig(**{**SMALL.__dict__, "random_draws": 10})
-    result = distill_module.distill(data, agents, "walker_walk", config, 2, tmp_path / "set.pt", torch.device("cpu"),
-                                    seed=3, seeds=2, log_every=100, checkpoint_every=1000, eval_every=0)
+    settings = run_of(config, 2, seed=3, seeds=2, log_every=100, checkpoint_every=1000, eval_every=0)
+    result = distill_module.distill(data, agents, "walker_walk", settings, tmp_path / "set.pt", torch.device("cpu"))
     arrays, _, _, obs = distill_module.standardised_data(data, "walker_walk", torch.device("cpu"))
     actions = arrays["action"]
     learner, draws = scored[0]
@@ -594,8 +605,9 @@ def test_the_generalisation_study_scores_the_sets_of_the_last_4_checkpoints(walk
         return np.array([[actions.sum().item() + s for s in range(config.eval_seeds)] for _, actions in sets])
 
     monkeypatch.setattr(distill_module, "score_sets", fake_scores)
-    result = distill_module.distill(data, agents, "walker_walk", SMALL, 6, tmp_path / "set.pt", torch.device("cpu"),
-                                    seed=0, log_every=100, checkpoint_every=1000, eval_every=1, generalisation=True)
+    settings = run_of(SMALL, 6, seed=0, log_every=100, checkpoint_every=1000, eval_every=1)
+    result = distill_module.distill(data, agents, "walker_walk", settings, tmp_path / "set.pt", torch.device("cpu"),
+                                    generalisation=True)
     inner = distill_module.Learner.inner(SMALL)
     checkpoints = [sets[0] for learner, sets in scored[1:7]]  # after random selection: steps 1..6
     assert all(learner == inner and len(sets) == 1 for learner, sets in scored[1:7])

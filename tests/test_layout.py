@@ -21,7 +21,8 @@ LAYERS = [
     {"explore"},  # the explorers learn with the offline TD3
     {"coverage", "distill"},
     {"reports"},
-    {"config", "cli"},
+    {"config"},
+    {"cli"},  # reads a job's settings blocks as the configuration's dataclasses
     {"__main__"},
 ]
 RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}

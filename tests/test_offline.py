@@ -14,7 +14,7 @@ from berl.offline import cql, registry
 from berl.offline.common import smoothed
 from berl.offline.cql import CQL
 from berl.offline.registry import load_agent
-from berl.offline.settings import CQLConfig, TD3Config
+from berl.offline.settings import CQLConfig, EvaluateSettings, TD3Config, TrainSettings
 from berl.offline.td3 import TD3
 from berl.offline.train import train
 
@@ -48,27 +48,32 @@ def saved_bandits(tmp_path, **tasks) -> dict:
     return paths
 
 
-def run(algorithm, data, out, seeds, steps, **config):
-    return train(algorithm, data, out, seeds, steps, config, CPU, log_every=steps,
-                 checkpoint_every=10**9, eval_every=steps, eval_episodes=0)
+NO_EVALUATION = EvaluateSettings(episodes=0)
+
+
+def run(algorithm, data, out, seeds, steps, *, hidden_dim, batch_size, **switches):
+    """``seeds`` agents per task of ``algorithm``, its config's ``switches`` set."""
+    settings = TrainSettings(steps=steps, seeds=seeds, hidden_dim=hidden_dim, batch_size=batch_size,
+                             log_every=steps, checkpoint_every=10**9, eval_every=steps, **{algorithm: switches})
+    return train(algorithm, data, out, settings, NO_EVALUATION, CPU)
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_a_member_trained_in_a_batch_follows_its_trajectory_alone(tmp_path, algorithm):
-    """Member (task b, seed 1) of a 2-task x 3-seed job == the same agent trained alone,
+    """Member (task b, seed 0) of a 2-task x 3-seed job == the same agent trained alone,
     including its own minibatch indices and noise."""
     data = saved_bandits(tmp_path, a=0.5, b=-0.3)
     config = dict(hidden_dim=32, batch_size=64, lr=1e-3)
     with member_equality():
-        run(algorithm, data, tmp_path / "batch.pt", [0, 1, 2], 30, **config)
-        run(algorithm, {"b": data["b"]}, tmp_path / "alone.pt", [1], 30, **config)
+        run(algorithm, data, tmp_path / "batch.pt", 3, 30, **config)
+        run(algorithm, {"b": data["b"]}, tmp_path / "alone.pt", 1, 30, **config)
     batch, _ = load_agent(tmp_path / "batch.pt", CPU)
     alone, _ = load_agent(tmp_path / "alone.pt", CPU)
     obs = torch.rand(1, 200, 2) * 2 - 1
     actions = batch.act(obs.expand(6, -1, -1))
-    np.testing.assert_allclose(actions[4], alone.act(obs)[0], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(actions[3], alone.act(obs)[0], rtol=0, atol=1e-5)
     # Same seed, other task: same start, different data, so a different policy by now.
-    assert not torch.allclose(actions[1], actions[4], atol=1e-3)
+    assert not torch.allclose(actions[0], actions[3], atol=1e-3)
 
 
 def test_a_one_member_layer_matches_a_batched_member_exactly_only_under_member_equality():
@@ -141,7 +146,7 @@ def test_each_algorithm_learns_the_best_action_of_a_contextual_bandit(
     tmp_path, algorithm, steps, tolerance
 ):
     data = saved_bandits(tmp_path, bandit=0.5)
-    run(algorithm, data, tmp_path / "agents.pt", [0, 1], steps,
+    run(algorithm, data, tmp_path / "agents.pt", 2, steps,
         hidden_dim=64, batch_size=256, lr=1e-3)
     agent, _ = load_agent(tmp_path / "agents.pt", CPU)
     obs = torch.rand(2, 500, 2) * 2 - 1
@@ -153,8 +158,8 @@ def test_each_algorithm_learns_the_best_action_of_a_contextual_bandit(
 @pytest.mark.parametrize("algorithm", ["td3", "cql", "calql"])
 def test_a_killed_training_run_resumes_to_the_same_result(tmp_path, monkeypatch, algorithm):
     data = saved_bandits(tmp_path, a=0.5, b=0.2)
-    kwargs = dict(seeds=[0, 1], steps=60, config={"hidden_dim": 32, "batch_size": 32},
-                  device=CPU, log_every=20, checkpoint_every=20, eval_every=60, eval_episodes=0)
+    kwargs = dict(settings=TrainSettings(steps=60, seeds=2, hidden_dim=32, batch_size=32, log_every=20,
+                                         checkpoint_every=20, eval_every=60), evaluation=NO_EVALUATION, device=CPU)
     reference = train(algorithm, data, tmp_path / "reference.pt", **kwargs)
 
     agent_class = registry.ALGORITHMS[algorithm][0]
@@ -185,9 +190,9 @@ def test_non_finite_losses_stop_training_with_a_diagnostic(tmp_path):
     path = tmp_path / "bad.npz"
     storage.save_transitions(path, data)
     with pytest.raises(DivergenceError, match="non-finite loss at step"):
-        train("td3", {"bandit": path}, tmp_path / "agents.pt", [0], 50,
-              {"hidden_dim": 16, "batch_size": 256}, CPU, log_every=10, checkpoint_every=100,
-              eval_every=50, eval_episodes=0)
+        train("td3", {"bandit": path}, tmp_path / "agents.pt",
+              TrainSettings(steps=50, seeds=1, hidden_dim=16, batch_size=256, log_every=10, checkpoint_every=100,
+                            eval_every=50), NO_EVALUATION, CPU)
     assert not (tmp_path / "agents.pt").exists()
 
 
@@ -200,21 +205,20 @@ def test_task_files_of_different_datasets_are_refused(tmp_path):
     paths = saved_bandits(tmp_path, a=0.5)
     storage.save_transitions(tmp_path / "other.npz", contextual_bandit(1024, seed=7))
     with pytest.raises(storage.InputError, match="other.npz"):
-        run("td3", {"a": paths["a"], "b": tmp_path / "other.npz"}, tmp_path / "x.pt", [0], 5)
+        run("td3", {"a": paths["a"], "b": tmp_path / "other.npz"}, tmp_path / "x.pt", 1, 5, hidden_dim=1024,
+            batch_size=1024)
 
 
 def test_a_checkpoint_from_other_settings_is_not_resumed(tmp_path):
     data = saved_bandits(tmp_path, bandit=0.5)
-    common = dict(seeds=[0], steps=40, device=CPU, log_every=20, checkpoint_every=20,
-                  eval_every=40, eval_episodes=0)
-    reference = train("td3", data, tmp_path / "reference.pt",
-                      config={"hidden_dim": 16, "batch_size": 32}, **common)
+    common = dict(settings=TrainSettings(steps=40, seeds=1, hidden_dim=16, batch_size=32, log_every=20,
+                                         checkpoint_every=20, eval_every=40), evaluation=NO_EVALUATION, device=CPU)
+    reference = train("td3", data, tmp_path / "reference.pt", **common)
     # A leftover checkpoint of a wider network must be ignored, not crash or be mixed in.
     wide = registry.build_agent("td3", 2, 2, [0], {"hidden_dim": 32, "batch_size": 32})
     torch.save({"run": {"config": "other"}, "agent": wide.state_dict(), "step": 20},
                tmp_path / "agents.pt.ckpt")
-    result = train("td3", data, tmp_path / "agents.pt",
-                   config={"hidden_dim": 16, "batch_size": 32}, **common)
+    result = train("td3", data, tmp_path / "agents.pt", **common)
     for key, value in reference["agent"].items():
         torch.testing.assert_close(result["agent"][key], value, rtol=0, atol=0)
 

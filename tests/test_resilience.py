@@ -22,7 +22,7 @@ from conftest import SMOKE, snakemake, snakemake_argv, snapshot
 from berl.core.log import DivergenceError, checked_metrics
 from berl.datasets import storage
 from berl.distill.obd import Distiller, distill
-from berl.distill.settings import DistillConfig
+from berl.distill.settings import DistillRun
 from berl.explore.collect import CHECKPOINT
 
 
@@ -154,9 +154,10 @@ def test_a_diverging_distillation_stops_without_an_output(walker_teacher, tmp_pa
     data, agents = walker_teacher
     monkeypatch.setattr(Distiller, "step", lambda self, real, generator: torch.tensor(float("nan")))
     with pytest.raises(DivergenceError, match="non-finite loss at step 4"):
-        distill(data, agents, "walker_walk", DistillConfig(synthetic=8, width=8, inner_steps=2, eval_episodes=0),
-                outer_steps=8, out_path=tmp_path / "set.pt", device=torch.device("cpu"), seed=0, log_every=4,
-                checkpoint_every=1000, eval_every=0)
+        distill(data, agents, "walker_walk",
+                DistillRun(synthetic=8, width=8, inner_steps=2, eval_episodes=0, outer_steps=8, seed=0, seeds=1,
+                           log_every=4, checkpoint_every=1000, eval_every=0),
+                out_path=tmp_path / "set.pt", device=torch.device("cpu"))
     assert not (tmp_path / "set.pt").exists()
 
 

@@ -18,12 +18,17 @@ from berl.core.validate import InputError
 from berl.datasets import storage
 from berl.datasets.envs import Env
 from berl.distill.obd import distill
-from berl.distill.settings import DistillConfig
+from berl.distill.settings import DistillConfig, DistillRun
 from berl.explore.encoder import ICMEncoder, load_encoder, save_encoder
 from berl.explore.settings import EncoderConfig
 from berl.offline.registry import load_agent
+from berl.offline.settings import EvaluateSettings, TrainSettings
 from berl.offline.train import train
 from berl.reports.distill import DISTILLED_KEYS, load_results
+
+# Four TD3 steps of one small agent, checkpointed every two.
+TINY_TRAINING = TrainSettings(steps=4, seeds=1, hidden_dim=16, batch_size=8, log_every=2, checkpoint_every=2,
+                              eval_every=4)
 
 CPU = torch.device("cpu")
 REFUSED = "needs code to load"
@@ -243,8 +248,7 @@ def trained(tmp_path_factory):
         reward=rng.uniform(size=(rows, 1)).astype(np.float32), discount=np.ones((rows, 1), np.float32),
         next_observation=rng.normal(size=(rows, 24)).astype(np.float32), episode_end=np.arange(rows) == rows - 1))
     agents = root / "agents.pt"
-    train("td3", {"walker_walk": data}, agents, [0], 4, {"hidden_dim": 16, "batch_size": 8}, CPU, log_every=2,
-          checkpoint_every=2, eval_every=4, eval_episodes=0)
+    train("td3", {"walker_walk": data}, agents, TINY_TRAINING, EvaluateSettings(episodes=0), CPU)
     return data, agents
 
 
@@ -272,15 +276,13 @@ def test_a_training_checkpoint_resumes(trained, tmp_path, monkeypatch, caplog):
     from berl.offline.td3 import TD3
 
     data, _ = trained
-    kwargs = dict(log_every=2, checkpoint_every=2, eval_every=4, eval_episodes=0)
+    args = ("td3", {"walker_walk": data}, tmp_path / "agents.pt", TINY_TRAINING, EvaluateSettings(episodes=0), CPU)
     with monkeypatch.context() as patch:
         killed_at(patch, TD3, "update", 3)
         with pytest.raises(KeyboardInterrupt):
-            train("td3", {"walker_walk": data}, tmp_path / "agents.pt", [0], 4, {"hidden_dim": 16, "batch_size": 8},
-                  CPU, **kwargs)
+            train(*args)
     with caplog.at_level(logging.INFO):
-        train("td3", {"walker_walk": data}, tmp_path / "agents.pt", [0], 4, {"hidden_dim": 16, "batch_size": 8},
-              CPU, **kwargs)
+        train(*args)
     assert "resuming at step 2" in caplog.text and "ignoring" not in caplog.text
 
 
@@ -291,8 +293,8 @@ def test_a_distillation_checkpoint_resumes_and_its_result_loads_back(trained, tm
     config = DistillConfig(synthetic=4, layers=2, width=8, inner_steps=2, minibatches=1, batch_size=8,
                            eval_episodes=0)
     out = tmp_path / "distilled.pt"
-    kwargs = dict(config=config, outer_steps=2, out_path=out, device=CPU, seed=0, log_every=1, checkpoint_every=1,
-                  eval_every=0)
+    kwargs = dict(settings=DistillRun(**asdict(config), outer_steps=2, seed=0, seeds=1, log_every=1,
+                                      checkpoint_every=1, eval_every=0), out_path=out, device=CPU)
     with monkeypatch.context() as patch:
         killed_at(patch, Distiller, "step", 2)
         with pytest.raises(KeyboardInterrupt):

@@ -12,15 +12,15 @@ from typing import Literal
 import pytest
 import yaml
 
-from berl.cli import stage_parser
+from berl.cli import STAGES, stage_parser
 from berl.config import STAGE_SETTINGS, with_defaults
 from berl.config import schema_text as config_schema_text
 from berl.core import settings
 from berl.core.settings import setting
 from berl.offline.registry import ALGORITHMS
 
-# Keys that a job gets from its wildcards instead of the preset's block.
-PER_JOB = {"distill": {"objective"}}
+# Keys that a job gets from its wildcards (or the workflow from another block), not the preset's block.
+PER_JOB = {"distill": {"objective"}, "offline": {"corl_calql"}}
 
 
 @pytest.fixture
@@ -101,37 +101,58 @@ def test_the_schema_writes_no_default_of_a_stage_setting(blocks):
     assert found == []
 
 
-# The settings blocks each entry point takes flags from (train: also its algorithms' configs).
-STAGE_BLOCKS = {"pretrain-encoder": ["encoder"], "collect": ["collect", "explore"], "import-exorl": ["collect"],
-                "train": ["offline", "evaluate"], "evaluate": ["evaluate"], "random-reference": ["evaluate"],
-                "coverage": ["coverage"],
-                "embed": ["embedding"], "estimator-study": ["estimator_study"], "distill": ["distill"],
-                "distill-baselines": ["distill"]}
+# Each entry point's arguments besides its settings, enough to parse.
+REQUIRED = {
+    "pretrain-encoder": ["--manifest", "m", "--out", "o"],
+    "collect": ["--domain", "walker", "--dataset", "{}", "--out", "o"],
+    "import-exorl": ["--source", "s", "--domain", "walker", "--out", "o"],
+    "train": ["--data", "walker_walk=d", "--out", "o"],
+    "evaluate": ["--agent", "a", "--out", "o"],
+    "random-reference": ["--task", "walker_walk", "--out", "o"],
+    "coverage": ["--manifests", "a=m", "--domain", "walker", "--datasets", "[]", "--encoder", "e", "--out", "o"],
+    "embed": ["--manifests", "a=m", "--method", "tsne", "--out", "o"],
+    "estimator-study": ["--out", "o"],
+    "distill": ["--data", "d", "--agents", "a", "--task", "walker_walk", "--out", "o"],
+    "distill-baselines": ["--data", "d", "--agents", "a", "--task", "walker_walk", "--out", "o"],
+}
 
 
-@pytest.mark.parametrize("stage", sorted(STAGE_BLOCKS))
-def test_command_line_flags_of_settings_carry_no_default(stage):
-    """Each settings flag is either required or, left out, absent, so that the dataclass's
-    default applies; and every flag field of the stage's blocks has its flag."""
-    classes = [STAGE_SETTINGS[block] for block in STAGE_BLOCKS[stage]]
-    classes += [config for _, config in ALGORITHMS.values()] if stage == "train" else []
-    names = {name for cls in classes for name, info in settings.describe(cls).items() if info["flag"]}
-    subparser = stage_parser(stage)
-    seen = set()
-    for action in subparser._actions:
-        dest = action.dest if action.dest in names else action.dest.removeprefix("eval_")
-        if dest in names:
-            seen.add(dest)
-            assert action.required or action.default is argparse.SUPPRESS, f"berl {stage} {action.option_strings[0]}"
-    skipped = {"distill": {"bc_steps"}, "distill-baselines": {"objective", "outer_steps", "eval_every", "log_every",
-                                                               "checkpoint_every", "seed", "seeds"},
-               # agents are evaluated over `episodes`, the random policy over `random_episodes`
-               "train": {"random_episodes"}, "evaluate": {"random_episodes"}, "random-reference": {"episodes"}}
-    assert names - seen == skipped.get(stage, set())
+def test_every_stage_with_settings_is_listed():
+    assert sorted(REQUIRED) == sorted(name for name, stage in STAGES.items() if stage.blocks)
+
+
+def _flag_and_value(option: str, info: dict) -> list[str]:
+    """A flag set to its default (1 for a field without one)."""
+    default = info["default"]
+    if info["type"] is bool:
+        return [option if default else "--no-" + option[2:]]
+    if default is settings.MISSING or default is None:
+        return [option, "1"]
+    return [option, *map(str, default)] if info["list"] else [option, str(default)]
+
+
+@pytest.mark.parametrize("stage", sorted(REQUIRED))
+def test_each_flag_field_of_a_stage_is_a_flag_and_absent_unless_given(stage):
+    """Every flag field of the blocks a stage reads is a flag of `berl <stage>`; left out,
+    it is absent from the parsed arguments, so that the block (or the dataclass's default)
+    gives the value: no default is written on the command line."""
+    parser = stage_parser(stage)
+    plain = parser.parse_args(REQUIRED[stage])
+    flag_fields = [(block.prefix, settings.describe(block.settings)) for block in STAGES[stage].blocks]
+    if stage == "train":  # and each algorithm's config, whose fields are flags too
+        flag_fields += [("", settings.describe(config)) for _, config in ALGORITHMS.values()]
+    for prefix, described in flag_fields:
+        for name, info in described.items():
+            if not info["flag"]:
+                continue
+            option = "--" + (prefix + name).replace("_", "-")
+            assert not hasattr(plain, prefix + name), f"berl {stage} {option} has a default"
+            given = parser.parse_args(REQUIRED[stage] + _flag_and_value(option, info))
+            assert hasattr(given, prefix + name), f"berl {stage} {option}"
 
 
 def test_the_rules_write_no_setting_of_their_own(repo):
-    """Rules pass whole blocks (stage_flags): no `--flag value` literal or fallback default."""
+    """Rules pass whole blocks (job_settings): no `--flag value` literal or fallback default."""
     names = {name for cls in STAGE_SETTINGS.values() for name in settings.describe(cls)}
     for path in (repo / "workflow/rules").glob("*.smk"):
         text = path.read_text()
@@ -177,22 +198,70 @@ class Example:
     shape: str = setting("dag", "workflow only", flag=False)
 
 
-def test_flags_round_trip_through_the_command_line():
+def test_a_block_and_flags_round_trip_through_the_command_line():
+    """A block's values, then the flags given over them; a field neither gives keeps its
+    default."""
     parser = argparse.ArgumentParser()
     settings.add_flags(parser, Example)
-    block = {"steps": 3, "rate": 0.25, "mode": "b", "sizes": [4, 5], "fast": False, "shape": "x"}
-    line = settings.flags(Example, block)
-    assert line == "--steps 3 --rate 0.25 --mode b --sizes 4 5 --no-fast"
-    assert settings.from_args(Example, parser.parse_args(line.split())) == Example(
+    line = "--steps 3 --rate 0.25 --mode b --sizes 4 5 --no-fast".split()
+    assert settings.build(Example, settings.given(Example, parser.parse_args(line))) == Example(
         steps=3, rate=0.25, mode="b", sizes=[4, 5], fast=False)
-    assert settings.from_args(Example, parser.parse_args(["--steps", "7"])) == Example(steps=7)
+    block = {"steps": 7, "rate": 2, "shape": "x"}  # JSON writes 2.0 as 2
+    built = settings.build(Example, block | settings.given(Example, parser.parse_args(["--mode", "b"])))
+    assert built == Example(steps=7, rate=2.0, mode="b", shape="x") and isinstance(built.rate, float)
+    assert not hasattr(parser.parse_args([]), "steps")  # absent: the block or the default decides
     with pytest.raises(SystemExit):
         parser.parse_args(["--steps", "1", "--mode", "c"])  # choices come from the Literal
-    with pytest.raises(SystemExit):
-        parser.parse_args([])  # no default: required
+    with pytest.raises(ValueError, match="steps must be given"):
+        settings.build(Example, {})
+    with pytest.raises(ValueError, match=r"unknown key\(s\) stpes"):
+        settings.build(Example, {"stpes": 1})
+    with pytest.raises(ValueError, match="mode: 'c' is not one of"):
+        settings.build(Example, {"steps": 1, "mode": "c"})
+    with pytest.raises(ValueError, match="sizes: 3 is not a list of int"):
+        settings.build(Example, {"steps": 1, "sizes": 3})
+    with pytest.raises(ValueError, match="fast: 1 is not bool"):
+        settings.build(Example, {"steps": 1, "fast": 1})
 
 
 def test_list_defaults_are_not_shared():
     first, second = Example(steps=1), Example(steps=1)
     first.sizes.append(9)
     assert second.sizes == [1, 2]
+
+
+def _string_literals(path) -> list[tuple[int, set[str]]]:
+    """Every tuple, list or set literal of two or more strings in a Python file, by line."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)) and len(node.elts) >= 2:
+            if all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts):
+                found.append((node.lineno, {e.value for e in node.elts}))
+    return found
+
+
+def test_each_name_list_is_written_once(repo):
+    """Algorithms, objectives, explorer kinds, rewards and embedding methods are each listed
+    in one place; every other module, rule and regex derives from it. A literal holding a
+    whole list anywhere else in the package or the workflow is a second copy."""
+    from berl.core import constants
+    from berl.explore import settings as explore_settings
+
+    lists = {"ALGORITHMS": constants.ALGORITHMS, "PRESET_ALGORITHMS": constants.PRESET_ALGORITHMS,
+             "OBJECTIVES": constants.OBJECTIVES, "EMBEDDING_METHODS": constants.EMBEDDING_METHODS,
+             "AGENT_NAMES": explore_settings.AGENT_NAMES, "REWARD_KINDS": explore_settings.REWARD_KINDS}
+    declarations = {repo / "src/berl/core/constants.py", repo / "src/berl/explore/settings.py"}
+    copies = []
+    for path in sorted((repo / "src/berl").rglob("*.py")):
+        for line, names in _string_literals(path):
+            for list_name, declared in lists.items():
+                if set(declared) <= names and not (path in declarations and names == set(declared)):
+                    copies.append(f"{path.relative_to(repo)}:{line} repeats {list_name}")
+    for path in sorted((repo / "workflow").rglob("*.smk")):
+        text = path.read_text()
+        for list_name, declared in lists.items():
+            if all(re.search(rf"\b{name}\b", text) for name in declared):
+                copies.append(f"{path.relative_to(repo)} names every one of {list_name}")
+    assert not copies, copies

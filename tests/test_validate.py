@@ -57,11 +57,13 @@ def test_check_arrays_reports_the_first_problem_it_meets():
 def _train_bandit(tmp_path, out, **kwargs):
     from test_offline import CPU, saved_bandits
 
+    from berl.offline.settings import EvaluateSettings, TrainSettings
     from berl.offline.train import train
 
     data = saved_bandits(tmp_path, a=0.5, b=0.2)
-    return train("td3", data, out, [0], 40, {"hidden_dim": 16, "batch_size": 16}, CPU, log_every=20,
-                 checkpoint_every=20, eval_every=40, eval_episodes=0, **kwargs)
+    settings = TrainSettings(steps=40, seeds=1, hidden_dim=16, batch_size=16, log_every=20, checkpoint_every=20,
+                             eval_every=40)
+    return train("td3", data, out, settings, EvaluateSettings(episodes=0), CPU, **kwargs)
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "not a dict"])

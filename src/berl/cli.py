@@ -2,11 +2,13 @@
 
 The Snakemake rules call these same entry points, so a stage behaves identically inside
 and outside the workflow. :data:`STAGES` is the table of them: each :class:`Stage` names
-what it runs, the arguments it takes besides its settings, and the settings dataclasses
-(``berl.<stage>.settings``) its flags derive from (``berl.core.settings``): a flag left
-out keeps the dataclass's default. The settings modules are light; a stage's computing
-module is imported only when it runs, so a job imports its own stage's modules and no
-others, and ``--help`` imports none.
+what it runs, the arguments it takes besides its settings, and the configuration blocks it
+reads (:class:`Block`), each as a settings dataclass of ``berl.<stage>.settings``. A job
+of the workflow gets its stage's completed blocks as one JSON argument, ``--settings``,
+which its log records; on the command line each field is also a flag, which overrides
+the block, and a field that neither gives keeps the dataclass's default. The settings
+modules are light; a stage's computing module is imported only when it runs, so a job
+imports its own stage's modules and no others, and ``--help`` imports none.
 """
 
 from __future__ import annotations
@@ -16,15 +18,15 @@ import importlib
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from berl.core import settings as stage_settings
 from berl.core.constants import EMBEDDING_METHODS
 from berl.core.validate import InputError
-from berl.coverage.settings import COVERAGE_READ, CoverageSettings, EmbeddingSettings, StudySettings
+from berl.coverage.settings import CoverageSettings, EmbeddingSettings, StudySettings
 from berl.datasets.envs import DOMAINS, TASKS
-from berl.distill.settings import BASELINES_ONLY, DISTILL_ONLY, RUN_SETTINGS, DistillConfig, DistillSettings
+from berl.distill.settings import BaselineSettings, DistillRun
 from berl.explore.settings import CollectSettings, ExploreSettings, PretrainSettings
 from berl.offline.settings import ALGORITHM_CONFIGS, EvaluateSettings, TrainSettings
 
@@ -77,37 +79,85 @@ def _json_object(text: str) -> dict:
 _json_object.__name__ = "JSON object"  # how argparse names the type in its message
 
 
-@dataclass(frozen=True)
-class Flags:
-    """A settings dataclass whose fields are flags of a stage (``berl.core.settings.add_flags``)."""
+def _settings_argument(text: str) -> dict:
+    """An argparse type: ``--settings`` as JSON text, or ``@PATH`` of a JSON file."""
+    where = "JSON text"
+    if text.startswith("@"):
+        where = text[1:]
+        try:
+            text = Path(where).read_text()
+        except OSError as error:
+            raise argparse.ArgumentTypeError(f"{where}: {error.strerror}") from error
+    try:
+        return _json_object(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{where}: not a JSON object ({error})") from error
 
+
+@dataclass(frozen=True)
+class Block:
+    """A configuration block that a stage reads: block ``key`` of a preset, as the settings
+    dataclass ``settings`` (the block's own, or one holding the part of its fields the stage
+    takes). Its flag fields are also flags, named with ``prefix``; ``lead`` opens their help."""
+
+    key: str
     settings: type
     prefix: str = ""
-    only: frozenset | set | tuple | None = None
-    skip: tuple = ()
     lead: str = ""
+
+    def read(self, args: argparse.Namespace):
+        """The block's settings: its ``--settings`` entry, the flags given over it."""
+        from berl.config import STAGE_SETTINGS
+
+        block = dict((getattr(args, "settings", None) or {}).get(self.key, {}))
+        whole = stage_settings.describe(STAGE_SETTINGS[self.key])
+        unknown = sorted(set(block) - set(whole))
+        if unknown:
+            raise InputError(f"--settings: unknown key(s) {', '.join(unknown)} in the {self.key} block "
+                             f"(known: {', '.join(whole)})")
+        own = {item.name for item in fields(self.settings)}
+        values = {name: value for name, value in block.items() if name in own}
+        values |= stage_settings.given(self.settings, args, prefix=self.prefix)
+        try:
+            return stage_settings.build(self.settings, values)
+        except ValueError as error:
+            raise InputError(f"the {self.key} settings (--settings or flags): {error}") from error
 
 
 @dataclass(frozen=True)
 class Stage:
-    """One entry point: its help, what it runs, the arguments it takes besides its settings
-    blocks, the settings blocks its flags come from, and whether it takes the rule's
-    ``--threads``."""
+    """One entry point: its help, what it runs, the arguments it takes besides its settings,
+    the blocks it reads (``args.settings`` holds them, by key, when it runs), and whether it
+    takes the rule's ``--threads``."""
 
     help: str
     run: Callable[[argparse.Namespace], None]
     arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
-    settings: tuple[Flags, ...] = ()
+    blocks: tuple[Block, ...] = field(default=())
     threads: bool = False
 
     def build(self, parser: argparse.ArgumentParser) -> None:
         self.arguments(parser)
-        for flags in self.settings:
-            stage_settings.add_flags(parser, flags.settings, prefix=flags.prefix, only=flags.only, skip=flags.skip,
-                                     lead=flags.lead)
+        if self.blocks:
+            keys = ", ".join(block.key for block in self.blocks)
+            parser.add_argument("--settings", type=_settings_argument, metavar="JSON",
+                                help=f"the completed configuration blocks {keys}, as {{block: {{key: value}}}} "
+                                     "(JSON text or @file; what a job of the workflow gets); the flags below "
+                                     "override it")
+        for block in self.blocks:
+            stage_settings.add_flags(parser, block.settings, prefix=block.prefix, lead=block.lead)
         if self.threads:
             _threads(parser)
-        parser.set_defaults(run=self.run)
+        parser.set_defaults(run=self.run, read_settings=self.read_settings)
+
+    def read_settings(self, args: argparse.Namespace) -> dict:
+        """Each block's settings, by key; a block ``--settings`` names that the stage does not
+        read is bad input."""
+        stray = sorted(set(getattr(args, "settings", None) or {}) - {block.key for block in self.blocks})
+        if stray:
+            raise InputError(f"--settings: block(s) {', '.join(stray)} are not read here (this stage reads: "
+                             f"{', '.join(block.key for block in self.blocks)})")
+        return {block.key: block.read(args) for block in self.blocks}
 
 
 # ------------------------------------------------------------- datasets and explore
@@ -132,9 +182,8 @@ def _collect(args) -> None:
     # The entry's name and seed offset are the workflow's; the explorer is the rest.
     members = [Member({k: v for k, v in spec.items() if k not in ("name", "seed")}, seed, out)
                for spec, seed, out in zip(args.dataset, args.seed, args.out)]
-    explore = asdict(stage_settings.from_args(ExploreSettings, args))
-    collect_group(args.domain, members, stage_settings.from_args(CollectSettings, args).transitions,
-                  settings=explore, encoder_path=args.encoder, device=_device(args))
+    collect_group(args.domain, members, args.settings["collect"].transitions,
+                  settings=asdict(args.settings["explore"]), encoder_path=args.encoder, device=_device(args))
 
 
 def _pretrain_encoder_arguments(p):
@@ -145,7 +194,7 @@ def _pretrain_encoder_arguments(p):
 def _pretrain_encoder(args) -> None:
     from berl.explore.encoder import pretrain
 
-    pretrain(args.manifest, args.out, stage_settings.from_args(PretrainSettings, args), _device(args))
+    pretrain(args.manifest, args.out, args.settings["encoder"], _device(args))
 
 
 def _import_exorl_arguments(p):
@@ -157,7 +206,7 @@ def _import_exorl_arguments(p):
 def _import_exorl(args) -> None:
     from berl.datasets.exorl import import_exorl
 
-    import_exorl(args.source, args.out, args.domain, stage_settings.from_args(CollectSettings, args).transitions)
+    import_exorl(args.source, args.out, args.domain, args.settings["collect"].transitions)
 
 
 def _export_minari_arguments(p):
@@ -240,23 +289,20 @@ def _train_arguments(p):
     group = p.add_argument_group("algorithm settings", "fields of the algorithm's config (berl.offline.settings); "
                                                        "left out, the algorithm's default (ExORL's value)")
     for name, owners in _algorithm_fields().items():
-        stage_settings.add_flags(group, ALGORITHM_CONFIGS[owners[0]], only={name}, lead=", ".join(owners) + ": ")
+        stage_settings.add_flag(group, name, stage_settings.describe(ALGORITHM_CONFIGS[owners[0]])[name],
+                                lead=", ".join(owners) + ": ")
 
 
 def _train(args) -> None:
     from berl.offline.train import train
 
-    device = _device(args)
-    settings = stage_settings.from_args(TrainSettings, args)
-    algorithm = {name: getattr(args, name) for name in _algorithm_fields() if hasattr(args, name)}
-    train(
-        args.algorithm, _named_paths("--data", args.data), args.out, list(range(settings.seeds)),
-        settings.steps, {"hidden_dim": settings.hidden_dim, "batch_size": settings.batch_size} | algorithm, device,
-        log_every=settings.log_every, checkpoint_every=settings.checkpoint_every,
-        eval_every=settings.eval_every or settings.steps,
-        eval_episodes=stage_settings.from_args(EvaluateSettings, args, prefix="eval_").episodes,
-        eval_path=args.eval_out, dataset=args.dataset,
-    )
+    settings = args.settings["offline"]
+    # The algorithm's flags given override its switches in the block.
+    switches = {name: getattr(args, name) for name in _algorithm_fields() if hasattr(args, name)}
+    if switches:
+        settings = replace(settings, **{args.algorithm: getattr(settings, args.algorithm, {}) | switches})
+    train(args.algorithm, _named_paths("--data", args.data), args.out, settings, args.settings["evaluate"],
+          _device(args), eval_path=args.eval_out, dataset=args.dataset)
 
 
 def _evaluate_arguments(p):
@@ -269,7 +315,7 @@ def _evaluate(args) -> None:
     from berl.offline.evaluate import evaluate
 
     _device(args)  # evaluation runs on the CPU; this sets the threads
-    evaluate(args.agent, args.dataset, stage_settings.from_args(EvaluateSettings, args).episodes, args.out)
+    evaluate(args.agent, args.dataset, args.settings["evaluate"], args.out)
 
 
 def _random_reference_arguments(p):
@@ -280,7 +326,7 @@ def _random_reference_arguments(p):
 def _random_reference(args) -> None:
     from berl.offline.evaluate import random_reference
 
-    random_reference(args.task, stage_settings.from_args(EvaluateSettings, args).random_episodes, args.out)
+    random_reference(args.task, args.settings["evaluate"], args.out)
 
 
 # ------------------------------------------------------------------------ coverage
@@ -304,7 +350,7 @@ def _coverage(args) -> None:
 
     _device(args)
     measure(args.domain, _named_paths("--manifests", args.manifests), _parsed_json(args.datasets, "--datasets"),
-            args.encoder, stage_settings.from_args(CoverageSettings, args), args.out)
+            args.encoder, args.settings["coverage"], args.out)
 
 
 def _embed_arguments(p):
@@ -318,7 +364,7 @@ def _embed(args) -> None:
 
     _device(args)
     joint_embedding(_named_paths("--manifests", args.manifests), args.method, args.out,
-                    stage_settings.from_args(EmbeddingSettings, args), encoder_path=args.encoder,
+                    args.settings["embedding"], encoder_path=args.encoder,
                     threads=args.threads)
 
 
@@ -326,8 +372,7 @@ def _estimator_study(args) -> None:
     from berl.coverage.estimator_study import run_study
 
     _device(args)
-    run_study(stage_settings.from_args(StudySettings, args),
-              stage_settings.from_args(CoverageSettings, args, prefix="coverage_"), args.out)
+    run_study(args.settings["estimator_study"], args.settings["coverage"], args.out)
 
 
 # ------------------------------------------------------------------------- distill
@@ -343,10 +388,8 @@ def _distill_arguments(p):
 def _distill(args) -> None:
     from berl.distill.obd import distill
 
-    device = _device(args)
-    run = stage_settings.chosen(DistillSettings, args, RUN_SETTINGS)
-    distill(args.data, args.agents, args.task, stage_settings.from_args(DistillConfig, args), run.pop("outer_steps"),
-            args.out, device, generalisation=args.generalisation, **run)
+    distill(args.data, args.agents, args.task, args.settings["distill"], args.out, _device(args),
+            generalisation=args.generalisation)
 
 
 def _generalisation_argument(p):
@@ -359,9 +402,7 @@ def _distill_baselines(args) -> None:
     from berl.core.io import write_json
     from berl.distill.obd import baselines
 
-    device = _device(args)
-    write_json(args.out, baselines(args.data, args.agents, args.task, stage_settings.from_args(DistillConfig, args),
-                                   args.bc_steps, device))
+    write_json(args.out, baselines(args.data, args.agents, args.task, args.settings["distill"], _device(args)))
 
 
 # ------------------------------------------------------------------------- reports
@@ -427,11 +468,11 @@ def _aggregate(args) -> None:
 # name: the stage, in the pipeline's order
 STAGES: dict[str, Stage] = {
     "pretrain-encoder": Stage("pretrain a domain's state encoder", _pretrain_encoder,
-                              _pretrain_encoder_arguments, (Flags(PretrainSettings),), threads=True),
+                              _pretrain_encoder_arguments, (Block("encoder", PretrainSettings),), threads=True),
     "collect": Stage("collect an exploration dataset", _collect, _collect_arguments,
-                     (Flags(CollectSettings), Flags(ExploreSettings)), threads=True),
+                     (Block("collect", CollectSettings), Block("explore", ExploreSettings)), threads=True),
     "import-exorl": Stage("import one of ExORL's datasets (episode files) as a dataset", _import_exorl,
-                          _import_exorl_arguments, (Flags(CollectSettings),)),
+                          _import_exorl_arguments, (Block("collect", CollectSettings),)),
     "relabel": Stage("relabel a dataset with one task's reward", _relabel, _relabel_arguments),
     "import-d4rl": Stage("check a D4RL file or Minari dataset and write it as transitions", _import_d4rl,
                          _import_d4rl_arguments),
@@ -439,24 +480,25 @@ STAGES: dict[str, Stage] = {
     "export-minari": Stage("export a dataset as local Minari datasets, one per task", _export_minari,
                            _export_minari_arguments),
     "train": Stage("train offline agents (every task x seed) as one batch", _train, _train_arguments,
-                   (Flags(TrainSettings), Flags(EvaluateSettings, prefix="eval_", only={"episodes"})),
+                   (Block("offline", TrainSettings), Block("evaluate", EvaluateSettings, prefix="eval_")),
                    threads=True),
     "evaluate": Stage("roll out trained agents, each in its own task", _evaluate, _evaluate_arguments,
-                      (Flags(EvaluateSettings, only={"episodes"}),), threads=True),
+                      (Block("evaluate", EvaluateSettings),), threads=True),
     "random-reference": Stage("returns of the uniform-random policy on a task", _random_reference,
-                              _random_reference_arguments, (Flags(EvaluateSettings, only={"random_episodes"}),)),
+                              _random_reference_arguments, (Block("evaluate", EvaluateSettings),)),
     "coverage": Stage("entropy and volumetric coverage of a domain's datasets", _coverage, _coverage_arguments,
-                      (Flags(CoverageSettings),), threads=True),
+                      (Block("coverage", CoverageSettings),), threads=True),
     "embed": Stage("joint t-SNE or PHATE map of a domain's datasets", _embed, _embed_arguments,
-                   (Flags(EmbeddingSettings),), threads=True),
+                   (Block("embedding", EmbeddingSettings),), threads=True),
     "estimator-study": Stage("entropy estimators against known entropies", _estimator_study,
                              lambda p: p.add_argument("--out", type=Path, required=True, help=".csv"),
-                             (Flags(StudySettings), Flags(CoverageSettings, prefix="coverage_", only=COVERAGE_READ,
-                                                          lead="the coverage stage's: ")), threads=True),
+                             (Block("estimator_study", StudySettings),
+                              Block("coverage", CoverageSettings, prefix="coverage_", lead="the coverage stage's: ")),
+                             threads=True),
     "distill": Stage("distil a dataset into a few synthetic (state, action) pairs", _distill,
-                     _generalisation_argument, (Flags(DistillSettings, skip=BASELINES_ONLY),), threads=True),
+                     _generalisation_argument, (Block("distill", DistillRun),), threads=True),
     "distill-baselines": Stage("whole-data BC and teacher scores for Table 2", _distill_baselines,
-                               _distill_arguments, (Flags(DistillSettings, skip=DISTILL_ONLY),), threads=True),
+                               _distill_arguments, (Block("distill", BaselineSettings),), threads=True),
     "aggregate": Stage("gather evaluation files into one CSV", _aggregate, _aggregate_arguments),
     "table1": _report(
         "write Table 1 (family best and full) as PDF, CSV and LaTeX",
@@ -547,7 +589,9 @@ def main(argv: list[str] | None = None) -> int:
     import traceback
 
     from berl.core.io import WriteError
-    from berl.core.log import DivergenceError, configure_logging
+    from berl.core.log import DivergenceError, configure_logging, get_logger
+
+    log = get_logger("berl")
 
     argv = sys.argv[1:] if argv is None else list(argv)
     named = argv[1:] if argv[:1] == ["--debug"] else argv
@@ -557,6 +601,9 @@ def main(argv: list[str] | None = None) -> int:
         usage_error(f"berl {args.stage}", f"unrecognized arguments: {' '.join(unknown)}")
     configure_logging()
     try:
+        args.settings = args.read_settings(args)
+        if args.settings:  # the job's provenance: every setting it ran with
+            log.info("settings: %s", json.dumps({key: asdict(value) for key, value in args.settings.items()}))
         args.run(args)
     except (InputError, WriteError, DivergenceError) as error:
         if args.debug:

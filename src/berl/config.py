@@ -27,7 +27,7 @@ from berl.core.validate import InputError
 from berl.coverage.settings import CoverageSettings, EmbeddingSettings, StudySettings
 from berl.datasets import d4rl, envs
 from berl.distill.settings import D4RLSettings, DistillSettings
-from berl.explore.settings import AGENT_NAMES, REWARD_KINDS, CollectSettings, ExploreSettings, PretrainSettings
+from berl.explore.settings import CollectSettings, ExploreSettings, PretrainSettings, dataset_schema
 from berl.offline.settings import EvaluateSettings, TrainSettings
 
 # Each block of a preset and the dataclass of its settings.
@@ -59,46 +59,6 @@ def _positive_ints(groups: dict[str, str], description: str) -> dict:
             "required": list(groups),
             "properties": {name: {"type": "integer", "minimum": 1, **({"description": doc} if doc else {})}
                            for name, doc in groups.items()}}
-
-
-def _dataset_schema() -> dict:
-    """A dataset entry: its explorer (or an ExORL import) and APT's reward, exactly where APT needs one."""
-    reward_parameters = [{"required": [key]} for key in ("alpha", "beta", "q")]
-    return {
-        "type": "object", "additionalProperties": False, "required": ["name", "agent"],
-        "properties": {
-            "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]*$",
-                     "description": "Name of the dataset in paths and tables."},
-            "agent": {"enum": [*AGENT_NAMES, "exorl"],
-                      "description": "Exploration agent that collects the dataset: uniform random actions, APT "
-                                     "with a particle reward, SMM (state marginal matching) or RND (random network "
-                                     "distillation); or `exorl`, a dataset of ExORL's imported from `source`."},
-            "source": {"type": "string", "minLength": 1,
-                       "description": "ExORL: folder of one agent's episode files (its `buffer/` or the folder "
-                                      "holding it); `{domain}` stands for the domain, e.g. "
-                                      "/data/exorl/{domain}/proto."},
-            "reward": {"enum": list(REWARD_KINDS), "description": "APT's particle reward (behavioral entropy, "
-                                                                  "Renyi, Shannon)."},
-            "alpha": {"type": "number", "exclusiveMinimum": 0, "description": "BE: Prelec alpha."},
-            "beta": {"type": "number", "exclusiveMinimum": 0,
-                     "description": "BE: Prelec beta; default (log 512)^(1-alpha)."},
-            "q": {"type": "number", "exclusiveMinimum": 0, "description": "Renyi order."},
-            "seed": {"type": "integer", "minimum": 0, "default": 0},
-        },
-        "allOf": [
-            {"if": {"properties": {"agent": {"const": "exorl"}}},
-             "then": {"required": ["source"]}, "else": {"not": {"required": ["source"]}}},
-            {"if": {"properties": {"agent": {"const": "apt"}}},
-             "then": {"required": ["reward"]},
-             "else": {"not": {"anyOf": [{"required": ["reward"]}, *reward_parameters]}}},
-            {"if": {"properties": {"reward": {"const": "be"}}, "required": ["reward"]},
-             "then": {"required": ["alpha"], "not": {"required": ["q"]}}},
-            {"if": {"properties": {"reward": {"const": "renyi"}}, "required": ["reward"]},
-             "then": {"required": ["q"], "not": {"anyOf": reward_parameters[:2]}}},
-            {"if": {"properties": {"reward": {"const": "shannon"}}, "required": ["reward"]},
-             "then": {"not": {"anyOf": reward_parameters}}},
-        ],
-    }
 
 
 def config_schema() -> dict:
@@ -133,7 +93,7 @@ def config_schema() -> dict:
             "preset": {"type": "string", "description": "Name of the preset to run (a key of `presets`)."},
             "presets": {"type": "object", "minProperties": 1, "additionalProperties": {"$ref": "#/$defs/preset"}},
         },
-        "$defs": {"dataset": _dataset_schema(), "preset": preset},
+        "$defs": {"dataset": dataset_schema(), "preset": preset},
     }
 
 

@@ -2,13 +2,15 @@
 import json
 import os
 import re
+import shlex
 import sys
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from berl.config import STAGE_SETTINGS, check_config, config_hash, domains, with_defaults
-from berl.core import settings as stage_settings
+from berl.cli import STAGES
+from berl.config import check_config, config_hash, domains, with_defaults
+from berl.core.settings import complete
 from berl.datasets import d4rl
 from berl.distill.settings import D4RLSettings
 from berl.datasets.envs import domain_of
@@ -72,21 +74,11 @@ def benchmark_file(job):
     return f"{BENCH}/{job}.tsv"
 
 
-def stage_flags(*blocks, skip=(), prefix="", only=None):
-    """The preset's blocks for a stage as the flags of its `berl` entry point (the blocks'
-    workflow-only keys left out)."""
-    return " ".join(stage_settings.flags(STAGE_SETTINGS[block], SETTINGS[block], skip=skip, prefix=prefix,
-                                         only=only)
-                    for block in blocks)
-
-
-def switches_of(algorithm):
-    """The preset's switches of one offline algorithm (`offline.<algorithm>`) as flags."""
-    return stage_settings.flags(ALGORITHM_CONFIGS[algorithm], SETTINGS["offline"].get(algorithm, {}))
-
-
-def algorithm_switches(wildcards):
-    return switches_of(wildcards.algorithm)
+def job_settings(stage, **replaced):
+    """The preset's blocks that `berl <stage>` reads, completed, as its one `--settings`
+    argument (the job's record of every setting); `replaced` gives a block of a job's own."""
+    blocks = {block.key: replaced.get(block.key, SETTINGS[block.key]) for block in STAGES[stage].blocks}
+    return "--settings " + shlex.quote(json.dumps(blocks, separators=(",", ":")))
 
 
 def learns(kind):
@@ -309,16 +301,16 @@ def d4rl_teacher(wildcards):
 
 
 def d4rl_teacher_settings():
-    """The teacher's `berl train` settings. A teacher with a block of its own in `d4rl`
-    (CORL's Cal-QL, `d4rl.corl_calql`) takes its sizes and settings from there, completed
-    with its own defaults (CORL's), and only the rest from the offline block; another takes
-    the offline block's sizes and its switches there (`offline.<teacher>`)."""
+    """The teacher's `berl train` settings: the offline block's, trained for `d4rl.steps`. A
+    teacher with a block of its own in `d4rl` (CORL's Cal-QL, `d4rl.corl_calql`) takes its
+    sizes and settings from there, completed with its own defaults (CORL's); another takes
+    its switches from the offline block (`offline.<teacher>`)."""
+    offline = SETTINGS["offline"] | {"steps": D4RL.steps}
     own = SETTINGS["d4rl"].get(D4RL.teacher)
-    if own is None:
-        return f'{stage_flags("offline", skip=("steps",))} {switches_of(D4RL.teacher)}'
-    config_class = ALGORITHM_CONFIGS[D4RL.teacher]
-    return (f'{stage_flags("offline", skip=("steps", "hidden_dim", "batch_size"))} '
-            f"{stage_settings.flags(config_class, stage_settings.complete(config_class, own))}")
+    if own is not None:
+        config = complete(ALGORITHM_CONFIGS[D4RL.teacher], own)
+        offline |= {"hidden_dim": config["hidden_dim"], "batch_size": config["batch_size"], D4RL.teacher: config}
+    return job_settings("train", offline=offline)
 
 
 def d4rl_outer_steps(wildcards):

@@ -1,7 +1,6 @@
 # Coverage of the datasets (berl.coverage): entropy estimates, volumetric measures, joint
 # embeddings, and the estimators' accuracy on distributions with known entropies.
 from berl.core.constants import EMBEDDING_METHODS
-from berl.coverage.settings import COVERAGE_READ
 
 
 wildcard_constraints:
@@ -17,7 +16,7 @@ rule coverage:
     params:
         manifests=lambda wc: named_paths(domain_manifests(wc)),
         datasets=datasets_json,
-        settings=stage_flags("coverage"),
+        settings=job_settings("coverage"),
     log:
         log_file("coverage/{domain}/seed{collection_seed}"),
     benchmark:
@@ -42,7 +41,7 @@ rule embedding:
         f"{RESULTS}/coverage/{{domain}}/{{method}}.csv",
     params:
         manifests=lambda wc: named_paths(domain_manifests(wc)),
-        settings=stage_flags("embedding"),
+        settings=job_settings("embed"),
     log:
         log_file("embedding/{domain}/{method}"),
     benchmark:
@@ -63,10 +62,9 @@ rule estimator_study:
     output:
         f"{RESULTS}/estimator_study.csv",
     params:
-        settings=stage_flags("estimator_study"),
-        # the coverage stage's points, k, components and alphas: the study measures the
-        # errors of the values the coverage table prints
-        coverage=stage_flags("coverage", prefix="coverage_", only=COVERAGE_READ),
+        # with the coverage block: the study measures the errors of the values the coverage
+        # table prints (its points, k, components and alphas)
+        settings=job_settings("estimator-study"),
     log:
         log_file("estimator_study"),
     benchmark:
@@ -78,5 +76,5 @@ rule estimator_study:
     conda:
         "../../envs/berl.yaml"
     shell:
-        "python -m berl estimator-study {params.settings} {params.coverage} --threads {threads} --out {output}"
+        "python -m berl estimator-study {params.settings} --threads {threads} --out {output}"
         " > {log} 2>&1"

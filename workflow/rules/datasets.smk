@@ -11,7 +11,7 @@ rule import_exorl:
         dataset=IMPORTED,
     params:
         source=exorl_source,
-        settings=stage_flags("collect"),
+        settings=job_settings("import-exorl"),
         folder=subpath(output[0], parent=True),
     log:
         log_file("import_exorl/{domain}/{dataset}/seed{collection_seed}"),

@@ -2,7 +2,6 @@
 # The preset's `distill` block names only what its scale changes: the rest is OBD's
 # (berl.distill.settings.DistillSettings).
 from berl.core.constants import OBJECTIVES
-from berl.distill.settings import BASELINES_ONLY, DISTILL_ONLY
 
 
 wildcard_constraints:
@@ -17,7 +16,7 @@ rule distill:
         f"{RESULTS}/distill/{{dataset}}/seed{{collection_seed}}/{{task}}/{{objective}}_n{{synthetic}}.pt",
     params:
         # the objective and the set's size come from the job's wildcards
-        settings=stage_flags("distill", skip=BASELINES_ONLY + ("objective", "synthetic")),
+        settings=job_settings("distill"),
         generalisation=generalisation_flag,
     log:
         log_file("distill/{dataset}/seed{collection_seed}/{task}/{objective}_n{synthetic}"),
@@ -42,7 +41,7 @@ rule distill_baselines:
     output:
         f"{RESULTS}/distill/{{dataset}}/seed{{collection_seed}}/{{task}}/baselines.json",
     params:
-        settings=stage_flags("distill", skip=DISTILL_ONLY),
+        settings=job_settings("distill-baselines"),
     log:
         log_file("distill_baselines/{dataset}/seed{collection_seed}/{task}"),
     benchmark:
@@ -70,7 +69,7 @@ rule distill_d4rl:
     params:
         task=d4rl_task,
         outer_steps=d4rl_outer_steps,
-        settings=stage_flags("distill", skip=BASELINES_ONLY + ("objective", "synthetic", "outer_steps")),
+        settings=job_settings("distill"),
     log:
         log_file("distill_d4rl/{d4rl}/{objective}_n{synthetic}"),
     benchmark:
@@ -97,7 +96,7 @@ rule distill_baselines_d4rl:
         f"{D4RL_RESULTS}/distill/baselines.json",
     params:
         task=d4rl_task,
-        settings=stage_flags("distill", skip=DISTILL_ONLY),
+        settings=job_settings("distill-baselines"),
     log:
         log_file("distill_baselines_d4rl/{d4rl}"),
     benchmark:

@@ -8,7 +8,7 @@ rule pretrain_encoder:
     output:
         f"{RESULTS}/encoder/{{domain}}.pt",
     params:
-        settings=stage_flags("encoder"),
+        settings=job_settings("pretrain-encoder"),
     log:
         log_file("pretrain_encoder/{domain}"),
     benchmark:
@@ -39,7 +39,7 @@ for group, (kind, members) in collection_groups().items():
             [f"{RESULTS}/datasets/{{domain}}/{name}/seed{seed}/manifest.json" for name, seed in members],
         params:
             datasets=collection_arguments(kind, members),
-            settings=stage_flags("collect", "explore"),
+            settings=job_settings("collect"),
             folders=lambda wildcards, output: " ".join(os.path.dirname(path) for path in output),
         log:
             log_file(f"collect/{{domain}}/{group}"),

@@ -10,9 +10,7 @@ rule train_offline:
         evaluation=f"{RESULTS}/eval/{{domain}}/{{dataset}}/seed{{collection_seed}}/{{algorithm}}.json",
     params:
         data=lambda wc, input: named_paths(input),
-        settings=stage_flags("offline"),
-        evaluation=stage_flags("evaluate", prefix="eval_", skip=("random_episodes",)),
-        switches=algorithm_switches,
+        settings=job_settings("train"),
     log:
         log_file("train/{domain}/{dataset}/seed{collection_seed}/{algorithm}"),
     benchmark:
@@ -27,7 +25,7 @@ rule train_offline:
     shell:
         "python -m berl train --algorithm {wildcards.algorithm} --data {params.data}"
         " --dataset {wildcards.dataset} --out {output.agents} --eval-out {output.evaluation}"
-        " {params.settings} {params.evaluation} {params.switches} --threads {threads} > {log} 2>&1"
+        " {params.settings} --threads {threads} > {log} 2>&1"
 
 
 rule random_reference:
@@ -35,7 +33,7 @@ rule random_reference:
     output:
         f"{RESULTS}/eval/random_policy/{{task}}.json",
     params:
-        settings=stage_flags("evaluate", skip=("episodes",)),
+        settings=job_settings("random-reference"),
     log:
         log_file("random_reference/{task}"),
     benchmark:
@@ -61,9 +59,7 @@ rule train_offline_d4rl:
         evaluation=f"{D4RL_RESULTS}/offline/{D4RL.teacher}/evaluation.json",
     params:
         task=d4rl_task,
-        steps=D4RL.steps,
         settings=d4rl_teacher_settings(),
-        evaluation=stage_flags("evaluate", prefix="eval_", skip=("random_episodes",)),
     log:
         log_file("train_d4rl/{d4rl}"),
     benchmark:
@@ -77,5 +73,5 @@ rule train_offline_d4rl:
         "../../envs/berl.yaml"
     shell:
         f"python -m berl train --algorithm {D4RL.teacher} --data {{params.task}}={{input}}"
-        " --dataset {wildcards.d4rl} --steps {params.steps} --out {output.agents} --eval-out {output.evaluation}"
-        " {params.settings} {params.evaluation} --threads {threads} > {log} 2>&1"
+        " --dataset {wildcards.d4rl} --out {output.agents} --eval-out {output.evaluation}"
+        " {params.settings} --threads {threads} > {log} 2>&1"

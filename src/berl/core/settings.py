@@ -1,12 +1,12 @@
 """A stage's settings: one dataclass per block of a preset, the only declaration of its keys.
 
 A field is declared with :func:`setting`, which keeps its documentation, its range and
-whether every preset must state it beside its default. The command line derives a stage's
-flags from the dataclass (:func:`add_flags`): a flag left out keeps the dataclass's default,
-so no default is written twice. The workflow fills each block of the active preset from the
-same dataclass (:func:`complete`) and passes it back to the stage as flags (:func:`flags`).
-Fields marked ``flag=False`` shape the workflow (which jobs exist) and are not passed to a
-job. :func:`block_schema` writes a block's JSON schema (types, ranges, choices, required
+whether every preset must state it beside its default. The workflow fills each block of the active preset from the
+dataclass (:func:`complete`) and hands a job its stage's completed blocks as one JSON
+argument; on the command line, each field is also a flag (:func:`add_flags`) that overrides
+the block, and a field that neither gives keeps the dataclass's default, so no default is
+written twice. Fields marked ``flag=False`` shape the workflow (which jobs exist) and have
+no flag. :func:`block_schema` writes a block's JSON schema (types, ranges, choices, required
 keys, docs) from the dataclass, for the configuration schema that ``berl.config``
 generates.
 """
@@ -29,7 +29,8 @@ def setting(default: Any = MISSING, doc: str = "", *, flag: bool = True, require
     Its schema: a number must be positive (> 0) unless a ``minimum`` is given; a list needs
     ``min_items`` entries (``unique``: no repeats); a ``dict`` field holds the fields of
     ``fields_of`` (a dataclass) or one positive integer per name of the Literal ``keys``. ``required``: every preset must state it (a field without a default
-    always must). ``per_job``: a job's own (from its wildcards), not a preset's key."""
+    always must). ``per_job``: a job's own (from its wildcards, or set by the workflow from another
+    block), not a preset's key."""
     metadata = {"doc": doc, "flag": flag, "required": required, "minimum": minimum, "maximum": maximum,
                 "min_items": min_items, "unique": unique, "fields_of": fields_of,
                 "keys": keys, "per_job": per_job}
@@ -134,32 +135,33 @@ def block_schema(cls, *, description: str | None = None, skip=()) -> dict:
     return schema
 
 
-def add_flags(parser, cls, *, prefix: str = "", only=None, skip=(), lead: str = "") -> None:
-    """A ``--name`` flag per flag field of ``cls`` (``--prefix-name`` with a prefix): booleans
-    as ``--name`` / ``--no-name``, lists as several values, choices from ``Literal`` types.
-    A field without default is a required flag; the others default to absent, which keeps
-    the dataclass's default (:func:`given`). ``lead`` opens every flag's help."""
+def add_flags(parser, cls, *, prefix: str = "", lead: str = "") -> None:
+    """A ``--name`` flag per flag field of ``cls`` (``--prefix-name`` with a prefix); see
+    :func:`add_flag`."""
     for name, info in describe(cls).items():
-        if not info["flag"] or name in skip or (only is not None and name not in only):
-            continue
-        option = "--" + (prefix + name).replace("_", "-")
-        required = info["default"] is MISSING
-        default = "required" if required else info["default"]
-        help_text = f"{info['doc']} (default: {default})" if info["doc"] else f"default: {default}"
-        kwargs: dict[str, Any] = {"dest": prefix + name, "help": (lead + help_text).replace("%", "%%")}
-        if info["type"] is bool:
-            kwargs["action"] = argparse.BooleanOptionalAction
-        else:
-            kwargs["type"] = info["type"]
-            if info["choices"]:
-                kwargs["choices"] = info["choices"]
-            if info["list"]:
-                kwargs["nargs"] = "+"
-        if required:
-            kwargs["required"] = True
-        else:
-            kwargs["default"] = argparse.SUPPRESS
-        parser.add_argument(option, **kwargs)
+        if info["flag"]:
+            add_flag(parser, name, info, prefix=prefix, lead=lead)
+
+
+def add_flag(parser, name: str, info: dict, *, prefix: str = "", lead: str = "") -> None:
+    """One field's flag (``info``: its :func:`describe` entry): a boolean as ``--name`` /
+    ``--no-name``, a list as several values, choices from its ``Literal`` type. Left out, the
+    flag is absent from the parsed arguments (:func:`given`), so the value comes from the
+    stage's settings block, else the dataclass's default; ``lead`` opens its help."""
+    option = "--" + (prefix + name).replace("_", "-")
+    default = "required" if info["default"] is MISSING else info["default"]
+    help_text = f"{info['doc']} (default: {default})" if info["doc"] else f"default: {default}"
+    kwargs: dict[str, Any] = {"dest": prefix + name, "help": (lead + help_text).replace("%", "%%"),
+                              "default": argparse.SUPPRESS}
+    if info["type"] is bool:
+        kwargs["action"] = argparse.BooleanOptionalAction
+    else:
+        kwargs["type"] = info["type"]
+        if info["choices"]:
+            kwargs["choices"] = info["choices"]
+        if info["list"]:
+            kwargs["nargs"] = "+"
+    parser.add_argument(option, **kwargs)
 
 
 def given(cls, args: argparse.Namespace, *, prefix: str = "") -> dict[str, Any]:
@@ -167,15 +169,9 @@ def given(cls, args: argparse.Namespace, *, prefix: str = "") -> dict[str, Any]:
     return {item.name: getattr(args, prefix + item.name) for item in fields(cls) if hasattr(args, prefix + item.name)}
 
 
-def chosen(cls, args: argparse.Namespace, names) -> dict[str, Any]:
-    """Fields ``names`` of ``cls``: as given on the command line, else their defaults."""
-    described = describe(cls)
-    return {name: getattr(args, name) if hasattr(args, name) else described[name]["default"] for name in names}
-
-
-def from_args(cls, args: argparse.Namespace, *, prefix: str = ""):
-    """``cls`` from the flags given; the dataclass's defaults for the others."""
-    return cls(**given(cls, args, prefix=prefix))
+def missing(cls, values: dict) -> list[str]:
+    """The fields of ``cls`` without default that ``values`` leaves out."""
+    return [name for name, info in describe(cls).items() if info["default"] is MISSING and name not in values]
 
 
 def complete(cls, block: dict) -> dict:
@@ -185,19 +181,39 @@ def complete(cls, block: dict) -> dict:
     return filled | block
 
 
-def flags(cls, block: dict, *, prefix: str = "", only=None, skip=()) -> str:
-    """A block's flag fields as command-line flags of a stage (see :func:`add_flags`)."""
-    parts = []
-    for name, info in describe(cls).items():
-        if not info["flag"] or name in skip or name not in block or (only is not None and name not in only):
-            continue
-        value, option = block[name], "--" + (prefix + name).replace("_", "-")
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            parts.append(option if value else "--no-" + option[2:])
-        elif isinstance(value, (list, tuple)):
-            parts.append(f"{option} " + " ".join(str(v) for v in value))
-        else:
-            parts.append(f"{option} {value}")
-    return " ".join(parts)
+def _fits(info: dict, value: Any) -> bool:
+    """Whether ``value`` is of the field's type (and among its choices)."""
+    if value is None:
+        return info["default"] is None
+    if info["list"]:
+        return isinstance(value, list) and all(_fits({**info, "list": False}, item) for item in value)
+    if info["choices"]:
+        return value in info["choices"]
+    kind = info["type"]
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def build(cls, values: dict):
+    """``cls`` from ``values`` (a stage's block, then its flags), checked: every key a field,
+    of its type, and every field without default given. A bad value raises ValueError
+    naming its key."""
+    values, described = dict(values), describe(cls)
+    unknown = sorted(set(values) - set(described))
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(unknown)} (known: {', '.join(described)})")
+    for name, value in values.items():
+        info = described[name]
+        if not _fits(info, value):
+            wanted = f"one of {list(info['choices'])}" if info["choices"] else info["type"].__name__
+            raise ValueError(f"{name}: {value!r} is not {'a list of ' if info['list'] else ''}{wanted}")
+    if missing(cls, values):
+        raise ValueError(f"{', '.join(missing(cls, values))} must be given")
+    floats = [name for name in values if described[name]["type"] is float and not described[name]["choices"]]
+    for name in floats:  # JSON writes 20.0 as 20
+        value = values[name]
+        values[name] = [float(v) for v in value] if isinstance(value, list) else value if value is None else float(value)
+    return cls(**values)

@@ -47,10 +47,6 @@ class EmbeddingSettings:
     seed: int = setting(0, "seed of the state draws and of the map", minimum=0)
 
 
-# The coverage stage's settings the study reads: where its table's values are estimated.
-COVERAGE_READ = ("points", "k", "components", "be_alphas")
-
-
 @dataclass
 class StudySettings:
     """The ``estimator_study`` block: the grid of the study."""

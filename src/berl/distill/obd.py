@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Literal
 from pathlib import Path
 
@@ -42,7 +42,7 @@ from berl.core.log import checked_metrics, get_logger
 from berl.core.nets import adam
 from berl.core.validate import InputError
 from berl.datasets import envs, storage
-from berl.distill.settings import Architecture, DistillConfig, Objective
+from berl.distill.settings import Architecture, BaselineSettings, DistillConfig, DistillRun, Objective
 from berl.offline.evaluate import rollout_returns
 from berl.offline.registry import load_agent
 
@@ -446,6 +446,12 @@ def standardisation(states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return states.mean(dim=0), states.std(dim=0, correction=0) + STD_EPS
 
 
+def obd_config(settings: DistillConfig) -> DistillConfig:
+    """OBD's hyperparameters alone, from a stage's settings that extend them (what a
+    checkpoint's identity and a result's ``config`` record)."""
+    return DistillConfig(**{item.name: getattr(settings, item.name) for item in fields(DistillConfig)})
+
+
 def standardised_data(data_path: Path, task: str, device: torch.device):
     """A relabelled dataset on ``device``, checked against ``task``'s sizes, with its
     states' mean, std and standardised states."""
@@ -454,16 +460,18 @@ def standardised_data(data_path: Path, task: str, device: torch.device):
     return data, mean, std, (data["observation"] - mean) / std
 
 
-def baselines(data_path: Path, agents_path: Path, task: str, config: DistillConfig, bc_steps: int,
+def baselines(data_path: Path, agents_path: Path, task: str, settings: BaselineSettings,
               device: torch.device) -> dict:
     """Table 2's references for one (dataset, task): BC on the whole dataset (mean return per
     evaluation seed) and the teacher algorithm's final evaluation return for the task, one
     per training seed (``teacher``; the distillations label with the best of them,
     ``teacher_member``)."""
 
+    config = obd_config(settings)
     data, mean, std, obs = standardised_data(data_path, task, device)
     net = Policy.of(config)
-    members = [[whole_data_bc(obs, data["action"], config, bc_steps, seed)] for seed in range(config.eval_seeds)]
+    members = [[whole_data_bc(obs, data["action"], config, settings.bc_steps, seed)]
+               for seed in range(config.eval_seeds)]
     returns = rollout_returns(PolicyMembers(net, members, mean, std).to(device), [task] * config.eval_seeds,
                               config.eval_episodes).mean(axis=1)
     _, saved = load_agent(Path(agents_path), device)
@@ -483,12 +491,11 @@ def random_draw(size: int, synthetic: int, generator: torch.Generator) -> torch.
     return torch.randperm(size, generator=generator, device=generator.device)[:synthetic]
 
 
-def distill(data_path: Path, agents_path: Path, task: str, config: DistillConfig, outer_steps: int,
-            out_path: Path, device: torch.device, *, seed: int, log_every: int, checkpoint_every: int,
-            eval_every: int, seeds: int = 1, generalisation: bool = False) -> dict:
+def distill(data_path: Path, agents_path: Path, task: str, settings: DistillRun, out_path: Path,
+            device: torch.device, *, generalisation: bool = False) -> dict:
     """Distil the dataset relabelled for ``task`` (``data_path``) with the teacher from
-    ``agents_path``, ``seeds`` times (distillation seeds ``seed``, ``seed + 1``, ...); write
-    the sets, their learning curves and scores to ``out_path``.
+    ``agents_path``, ``settings.seeds`` times (distillation seeds ``settings.seed``,
+    ``seed + 1``, ...); write the sets, their learning curves and scores to ``out_path``.
 
     Scores are mean returns per evaluation seed (none with ``config.eval_episodes`` 0),
     pooled over the runs: each list holds run after run one value per evaluation seed.
@@ -504,6 +511,8 @@ def distill(data_path: Path, agents_path: Path, task: str, config: DistillConfig
     same stream.
     """
 
+    config = obd_config(settings)
+    outer_steps, seed, seeds = settings.outer_steps, settings.seed, settings.seeds
     out_path = Path(out_path)
     data, mean, std, obs = standardised_data(data_path, task, device)
     raw_obs, dataset_actions = data["observation"], data["action"]
@@ -512,7 +521,7 @@ def distill(data_path: Path, agents_path: Path, task: str, config: DistillConfig
     real = real_data(config, obs, raw_obs, dataset_actions, one_member(teacher, member), 0)
     inner = Learner.inner(config)
     learners = generalisation_learners(config) if generalisation else {}
-    checkpoints = evaluation_steps(outer_steps, eval_every)
+    checkpoints = evaluation_steps(outer_steps, settings.eval_every)
     evaluated = set(checkpoints)
     kept = set(checkpoints[-config.generalisation_checkpoints:]) if generalisation else set()
 
@@ -522,7 +531,8 @@ def distill(data_path: Path, agents_path: Path, task: str, config: DistillConfig
         return score_sets(sets, mean, std, task, config, learner)
 
     run_id = {"config": asdict(config), "data": str(data_path), "agents": str(agents_path),
-              "task": task, "seed": seed, "seeds": seeds, "outer_steps": outer_steps, "eval_every": eval_every,
+              "task": task, "seed": seed, "seeds": seeds, "outer_steps": outer_steps,
+              "eval_every": settings.eval_every,
               "generalisation": generalisation}
     checkpoint = out_path.with_name(out_path.name + ".ckpt")
     state = load_checkpoint(checkpoint, run_id, device)
@@ -551,7 +561,7 @@ def distill(data_path: Path, agents_path: Path, task: str, config: DistillConfig
         while step < outer_steps:
             step += 1
             loss = distiller.step(real, generator)
-            if step % log_every == 0 or step == outer_steps:
+            if step % settings.log_every == 0 or step == outer_steps:
                 log.info("seed %d outer step %d/%d %s", run_seed, step, outer_steps,
                          checked_metrics({"loss": loss}, step))
                 losses.append({"seed": run_seed, "step": step, "loss": loss.item()})
@@ -560,7 +570,7 @@ def distill(data_path: Path, agents_path: Path, task: str, config: DistillConfig
                 curve.append({"step": step, "returns": scores([pairs])[0].tolist()})
                 if step in kept:
                     snapshots.append(pairs)
-            if step % checkpoint_every == 0 and step < outer_steps:
+            if step % settings.checkpoint_every == 0 and step < outer_steps:
                 state["current"] = {
                     "distiller": distiller.state_dict(), "optimizer": distiller.optimizer.state_dict(),
                     "generator": generator.get_state(), "step": step, "losses": losses, "curve": curve,

@@ -80,12 +80,11 @@ class DistillConfig:
 
 
 @dataclass(kw_only=True)
-class DistillSettings(DistillConfig):
-    """The ``distill`` block: OBD's hyperparameters (``DistillConfig``; a preset names only
-    what its scale changes), the runs' lengths, and which distillations the workflow runs."""
+class DistillRun(DistillConfig):
+    """What ``berl distill`` takes: OBD's hyperparameters and a distillation run's length,
+    evaluated checkpoints, logging and seeds."""
 
     outer_steps: int = setting(doc="outer steps of a distillation")
-    bc_steps: int = setting(doc="Adam steps of the whole-data BC baseline")
     eval_every: int = setting(1000, "outer steps between evaluated checkpoints, OBD's eval_freq (0: only the "
                                     "final set); a score's last 10 checkpoints span its last 10 000 steps", minimum=0)
     log_every: int = setting(100, "outer steps between progress lines")
@@ -93,6 +92,21 @@ class DistillSettings(DistillConfig):
     seed: int = setting(0, "first distillation seed: a run's seed draws its initial pairs and every outer "
                            "step's randomness", minimum=0)
     seeds: int = setting(5, "distillations per job (seeds seed, seed + 1, ...), their scores pooled, as OBD")
+
+
+@dataclass(kw_only=True)
+class BaselineSettings(DistillConfig):
+    """What ``berl distill-baselines`` takes: OBD's hyperparameters (the evaluation's) and
+    the whole-data BC's length."""
+
+    bc_steps: int = setting(doc="Adam steps of the whole-data BC baseline")
+
+
+@dataclass(kw_only=True)
+class DistillSettings(DistillRun, BaselineSettings):
+    """The ``distill`` block: OBD's hyperparameters (``DistillConfig``; a preset names only
+    what its scale changes), the runs' lengths, and which distillations the workflow runs."""
+
     teacher: Literal[PRESET_ALGORITHMS] = setting(
         doc="offline algorithm whose best seed per task is the teacher", flag=False)
     sizes: list[int] = setting(doc="further N_syn of the Av-PBC size sweep", flag=False)
@@ -104,13 +118,6 @@ class DistillSettings(DistillConfig):
     generalisation: list[Objective] = setting(
         [], "objectives whose sets (at `synthetic` pairs) OBD's generalisation study also scores: "
             "generalisation_architectures and 10-policy ensembles", flag=False, min_items=0, unique=True)
-
-
-# Settings that only one of the two entry points reads: a distillation's run (its length,
-# scoring, logging, checkpoints and seeds) and objective, and the whole-data BC's length.
-RUN_SETTINGS = ("outer_steps", "eval_every", "log_every", "checkpoint_every", "seed", "seeds")
-DISTILL_ONLY = ("objective",) + RUN_SETTINGS
-BASELINES_ONLY = ("bc_steps",)
 
 
 @dataclass

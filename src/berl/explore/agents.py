@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import fields
 from pathlib import Path
 
+import jsonschema
 import torch
 
 from berl.core.validate import InputError
@@ -20,28 +21,34 @@ from berl.explore.rnd import RNDAgent
 from berl.explore.settings import (
     AGENT_NAMES,
     ENCODER_INITS,
-    REWARD_KEYS,
     REWARD_PARAMETERS,
     APTConfig,
     EncoderConfig,
     RNDConfig,
     SMMConfig,
+    dataset_schema,
 )
 from berl.explore.smm import SMMAgent
 from berl.explore.uniform import UniformRandomAgent
 
 def check_spec(spec: dict) -> None:
-    """A dataset's agent entry names a known agent, and a reward exactly where APT needs one."""
-    unknown = sorted(set(spec) - {"agent", *REWARD_KEYS})
+    """A dataset's explorer entry (a dataset entry of the configuration without its name and
+    seed) against the entries' schema: a known explorer, and a reward exactly where APT
+    needs one. The first problem is bad input, named by its rule's description."""
+    schema = dataset_schema()
+    # An explorer's entry: no name needed, and no ExORL import (which collects nothing).
+    schema["required"] = ["agent"]
+    schema["properties"]["agent"] = {"enum": list(AGENT_NAMES)}
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(spec))
+    unknown = sorted(set(spec) - set(schema["properties"]))
     if unknown:
         raise InputError(f"unknown key(s) {', '.join(unknown)} in the dataset {spec}")
-    agent, reward = spec.get("agent"), {k: spec[k] for k in REWARD_KEYS if k in spec}
-    if agent not in AGENT_NAMES:
-        raise InputError(f"unknown exploration agent {agent!r}; known: {', '.join(AGENT_NAMES)}")
-    if agent == "apt" and "reward" not in reward:
-        raise InputError("an apt dataset needs a reward")
-    if agent != "apt" and reward:
-        raise InputError(f"{', '.join(reward)} only apply to apt datasets")
+    if "agent" not in spec or any(list(error.path) == ["agent"] for error in errors):
+        raise InputError(f"unknown exploration agent {spec.get('agent')!r}; known: {', '.join(AGENT_NAMES)}")
+    for error in errors:
+        rule = error.schema_path[1] if error.schema_path[0] == "allOf" else None
+        raise InputError(schema["allOf"][rule]["description"] if rule is not None
+                         else f"dataset {spec}: {error.message}")
 
 
 def make_agent(specs: list[dict], obs_dim: int, action_dim: int, seeds: list[int], *,

@@ -127,3 +127,50 @@ class CollectSettings:
                             "(the dataset's `seed` onwards); every later stage runs on each", flag=False)
     group_size: int = setting(16, "datasets of one explorer kind (APT, SMM, RND, random) collected by one job as "
                                   "a batched ensemble; 1: a job per dataset", flag=False)
+
+
+def dataset_schema() -> dict:
+    """The JSON schema of a dataset entry of a preset: its explorer (or an ExORL import) and
+    APT's reward, exactly where APT needs one. Each rule between keys says in its
+    description what it asks, the message :func:`berl.explore.agents.check_spec` gives."""
+    reward_parameters = [{"required": [key]} for key in REWARD_PARAMETERS]
+    return {
+        "type": "object", "additionalProperties": False, "required": ["name", "agent"],
+        "properties": {
+            "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]*$",
+                     "description": "Name of the dataset in paths and tables."},
+            "agent": {"enum": [*AGENT_NAMES, "exorl"],
+                      "description": "Exploration agent that collects the dataset: uniform random actions, APT "
+                                     "with a particle reward, SMM (state marginal matching) or RND (random network "
+                                     "distillation); or `exorl`, a dataset of ExORL's imported from `source`."},
+            "source": {"type": "string", "minLength": 1,
+                       "description": "ExORL: folder of one agent's episode files (its `buffer/` or the folder "
+                                      "holding it); `{domain}` stands for the domain, e.g. "
+                                      "/data/exorl/{domain}/proto."},
+            "reward": {"enum": list(REWARD_KINDS), "description": "APT's particle reward (behavioral entropy, "
+                                                                  "Renyi, Shannon)."},
+            "alpha": {"type": "number", "exclusiveMinimum": 0, "description": "BE: Prelec alpha."},
+            "beta": {"type": "number", "exclusiveMinimum": 0,
+                     "description": "BE: Prelec beta; default (log 512)^(1-alpha)."},
+            "q": {"type": "number", "exclusiveMinimum": 0, "description": "Renyi order."},
+            "seed": {"type": "integer", "minimum": 0, "default": 0},
+        },
+        "allOf": [
+            {"description": "an exorl dataset needs a source, and only exorl datasets have one",
+             "if": {"properties": {"agent": {"const": "exorl"}}},
+             "then": {"required": ["source"]}, "else": {"not": {"required": ["source"]}}},
+            {"description": "an apt dataset needs a reward, and only apt datasets have one (or alpha, beta, q)",
+             "if": {"properties": {"agent": {"const": "apt"}}},
+             "then": {"required": ["reward"]},
+             "else": {"not": {"anyOf": [{"required": ["reward"]}, *reward_parameters]}}},
+            {"description": "a be reward needs alpha and takes no q",
+             "if": {"properties": {"reward": {"const": "be"}}, "required": ["reward"]},
+             "then": {"required": ["alpha"], "not": {"required": ["q"]}}},
+            {"description": "a renyi reward needs q and takes no alpha or beta",
+             "if": {"properties": {"reward": {"const": "renyi"}}, "required": ["reward"]},
+             "then": {"required": ["q"], "not": {"anyOf": reward_parameters[:2]}}},
+            {"description": "a shannon reward takes no alpha, beta or q",
+             "if": {"properties": {"reward": {"const": "shannon"}}, "required": ["reward"]},
+             "then": {"not": {"anyOf": reward_parameters}}},
+        ],
+    }

@@ -12,6 +12,7 @@ from berl.core.io import write_json
 from berl.core.log import get_logger
 from berl.datasets import envs
 from berl.offline.registry import load_agent
+from berl.offline.settings import EvaluateSettings
 
 log = get_logger(__name__)
 
@@ -82,8 +83,10 @@ def evaluation_record(algorithm: str, dataset: str, members: list[dict], curve: 
     }
 
 
-def evaluate(agent_path: Path, dataset: str, episodes: int, out_path: Path) -> dict:
-    """Evaluate a trained agents file on the CPU (physics dominates, policy batches are tiny)."""
+def evaluate(agent_path: Path, dataset: str, settings: EvaluateSettings, out_path: Path) -> dict:
+    """Evaluate a trained agents file over ``settings.episodes`` episodes per member, on the
+    CPU (physics dominates, policy batches are tiny)."""
+    episodes = settings.episodes
     agent, saved = load_agent(Path(agent_path), torch.device("cpu"))
     members = saved["members"]
     returns = rollout_returns(agent, [m["task"] for m in members], episodes)
@@ -110,8 +113,10 @@ def random_policy_returns(task: str, episodes: int, seed: int = 0) -> np.ndarray
     return returns
 
 
-def random_reference(task: str, episodes: int, out_path: Path) -> dict:
-    """Write the uniform-random policy's returns on ``task``: what no learning scores."""
+def random_reference(task: str, settings: EvaluateSettings, out_path: Path) -> dict:
+    """Write the uniform-random policy's returns on ``task`` over ``settings.random_episodes``
+    episodes: what no learning scores."""
+    episodes = settings.random_episodes
     returns = random_policy_returns(task, episodes)
     log.info("%s: uniform-random policy, mean return %.1f over %d episodes", task, returns.mean(), episodes)
     record = {"task": task, "policy": "uniform random", "returns": returns.tolist()}

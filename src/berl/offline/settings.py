@@ -88,11 +88,14 @@ class TrainSettings:
     checkpoint_every: int = setting(10_000, "steps between checkpoints")
     eval_every: int | None = setting(None, "steps between evaluations (learning curves); the last step is "
                                            "always evaluated (none: only the last)", required=True)
-    # Switches of one algorithm away from ExORL's behaviour: fields of its config, passed to
-    # `berl train` as flags of their own (e.g. td3: {noisy_actor_loss: false}).
+    # Switches of one algorithm away from ExORL's behaviour: fields of its config (e.g. td3:
+    # {noisy_actor_loss: false}); on the command line, flags of their own.
     td3: dict = setting({}, "TD3's switches (fields of TD3Config)", flag=False, fields_of=TD3Config)
     cql: dict = setting({}, "CQL's switches (fields of CQLConfig)", flag=False, fields_of=CQLConfig)
+    crr: dict = setting({}, "CRR's switches (fields of CRRConfig)", flag=False, fields_of=CRRConfig)
     calql: dict = setting({}, "Cal-QL's switches (fields of CalQLConfig)", flag=False, fields_of=CalQLConfig)
+    corl_calql: dict = setting({}, "CORL's Cal-QL's settings: the D4RL teacher's, from the d4rl block", flag=False,
+                               per_job=True, fields_of=CORLCalQLConfig)
 
 
 @dataclass

@@ -33,6 +33,7 @@ from berl.core.nets import MemberStreams
 from berl.datasets import envs, storage
 from berl.offline.evaluate import evaluation_record, rollout_returns
 from berl.offline.registry import build_agent
+from berl.offline.settings import EvaluateSettings, TrainSettings
 
 log = get_logger(__name__)
 
@@ -75,6 +76,12 @@ def task_tensors(parts: dict[str, storage.Transitions], data_paths: dict[str, Pa
     return data
 
 
+def algorithm_config(algorithm: str, settings: TrainSettings) -> dict:
+    """The settings of ``algorithm``'s config: the block's network and batch sizes, then its
+    switches there (``settings.<algorithm>``, a field of its config each)."""
+    return {"hidden_dim": settings.hidden_dim, "batch_size": settings.batch_size} | getattr(settings, algorithm, {})
+
+
 def _checkpoint_path(out_path: Path) -> Path:
     return out_path.with_name(out_path.name + ".ckpt")
 
@@ -83,25 +90,26 @@ def train(
     algorithm: str,
     data_paths: dict[str, Path],
     out_path: Path,
-    seeds: list[int],
-    steps: int,
-    config: dict,
+    settings: TrainSettings,
+    evaluation: EvaluateSettings,
     device: torch.device,
     *,
-    log_every: int,
-    checkpoint_every: int,
-    eval_every: int,
-    eval_episodes: int,
     eval_path: Path | None = None,
     dataset: str = "",
 ) -> dict:
-    """Train members (task, seed) for every task of ``data_paths`` and every seed.
+    """Train members (task, seed) for every task of ``data_paths`` and training seeds
+    0..``settings.seeds`` - 1, with the algorithm's config from ``settings``
+    (:func:`algorithm_config`).
 
     Writes the agents, with their learning curves, to ``out_path`` and returns what it
     wrote. The evaluation record (curves, final and best returns) also goes to
-    ``eval_path`` when given. ``eval_episodes=0`` skips evaluation (for problems that are
-    not dm_control tasks).
+    ``eval_path`` when given. ``evaluation.episodes`` 0 skips evaluation (for problems that
+    are not dm_control tasks).
     """
+    seeds, steps = list(range(settings.seeds)), settings.steps
+    log_every, checkpoint_every = settings.log_every, settings.checkpoint_every
+    eval_every, eval_episodes = settings.eval_every or steps, evaluation.episodes
+    config = algorithm_config(algorithm, settings)
     out_path = Path(out_path)
     tasks = list(data_paths)
     members = [{"task": task, "seed": seed} for task in tasks for seed in seeds]

@@ -53,6 +53,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from scipy.stats import t as student_t  # noqa: E402
 
+from berl.core.constants import OBJECTIVES  # noqa: E402
 from berl.core.io import atomic_path, write_text  # noqa: E402
 from berl.core.stats import (  # noqa: E402
     MIN_BOOTSTRAP_RUNS, POWER, BootstrapTest, bootstrap_test, detectable_difference, holm_adjust, runs_to_detect,
@@ -64,7 +65,7 @@ from berl.reports.common import (  # noqa: E402
     RETURN_COLUMNS, interval_text, provenance_line, read_table, run_matrix, table_page,
 )
 from berl.reports.coverage import read_coverage  # noqa: E402
-from berl.reports.distill import generalisation_rows, load_results, score_rows  # noqa: E402
+from berl.reports.distill import COLUMNS, generalisation_rows, load_results, score_rows  # noqa: E402
 from berl.reports.offline import random_policy_table  # noqa: E402
 
 HOLDS, FAILS, INCONCLUSIVE, NOT_TESTED = "holds", "fails", "inconclusive", "not tested"
@@ -430,8 +431,8 @@ def objective_order(scores: pd.DataFrame, paper: str = "OBD", where: str = "",
                     without_scores: str = "no distillation scores", gate: str = "") -> Claim:
     """Av-PBC > PBC > DBC > random selection, every link; ``gate`` (why nothing learned)
     leaves it untested."""
-    chain = ["av_pbc", "pbc", "dbc", "random"]
-    names = {"av_pbc": "Av-PBC", "pbc": "PBC", "dbc": "DBC", "random": "random selection"}
+    chain = [*reversed(OBJECTIVES), "random"]  # OBD's objectives, each claimed above the one it extends
+    names = {method: COLUMNS[method] for method in chain}
     claim = Claim(paper, where + "Av-PBC > PBC > DBC > random selection",
                   "38.2 > 30.4 > 20.9 > 7.6 (D4RL average, OBD Table 1)", unit="score")
     if scores.empty:
