@@ -78,7 +78,7 @@ def job_settings(stage, **replaced):
     """The preset's blocks that `berl <stage>` reads, completed, as its one `--settings`
     argument (the job's record of every setting); `replaced` gives a block of a job's own."""
     blocks = {block.key: replaced.get(block.key, SETTINGS[block.key]) for block in STAGES[stage].blocks}
-    return "--settings " + shlex.quote(json.dumps(blocks, separators=(",", ":")))
+    return f"--settings {shlex.quote(json.dumps(blocks, separators=(',', ':')))}"
 
 
 def learns(kind):
