@@ -81,7 +81,7 @@ def main() -> None:
                 "steps_per_second": {k: round(v) for k, v in rates.items()},
                 "ratio_to_raw": {k: round(v / rates["raw"], 3) for k, v in rates.items()},
             }
-    write_results("collect", {"episodes_per_round": args.episodes, "rounds": args.rounds, **results})
+    write_results("collect_cpu", {"episodes_per_round": args.episodes, "rounds": args.rounds, **results})
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """t-SNE and PHATE time versus the number of points embedded.
 
-Both embed standardised walker states (the quick preset's datasets when they exist, else
+Both embed standardised walker states (a run's datasets, --datasets, when they exist, else
 uniform-random walker states collected here) with the settings of the pipeline's
 `embedding` rule, for each n in --sizes, run in alternation. Figures: seconds per
 embedding, the ratio to the smallest n, and the empirical exponent b of time ~ n^b
@@ -24,11 +24,8 @@ from berl.coverage.measures import SharedAxes
 from berl.datasets import storage
 from berl.explore.collect import collect
 
-QUICK_DATASETS = Path("results/quick/datasets/walker")
-
-
-def walker_states(count: int, scratch: Path) -> tuple[np.ndarray, str]:
-    manifests = sorted(QUICK_DATASETS.glob("*/seed0/manifest.json"))
+def walker_states(count: int, datasets: Path, scratch: Path) -> tuple[np.ndarray, str]:
+    manifests = sorted(datasets.glob("*/seed0/manifest.json"))
     if not manifests:
         manifests = [collect("walker", {"agent": "random"}, count, seed=0, dataset_dir=scratch / "random")]
     states = np.concatenate([storage.load_episode(path)["observation"]
@@ -45,9 +42,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000, 4000, 8000])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--datasets", type=Path, default=Path("results/quick/datasets/walker"),
+                        help="a run's walker datasets (a fresh random one is collected where there are none)")
     parser.add_argument("--scratch", type=Path, default=Path("bench/results/scratch"))
     args = parser.parse_args()
-    points, source = walker_states(max(args.sizes), args.scratch)
+    points, source = walker_states(max(args.sizes), args.datasets, args.scratch)
     results = {"threads": args.threads, "rounds": args.rounds, "data": source}
     for method in ("tsne", "phate"):
         runners = {n: (lambda n=n: embed(points[:n], method, seed=0, threads=args.threads,

@@ -18,9 +18,10 @@ import importlib
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+from berl.config import STAGE_SETTINGS
 from berl.core import settings as stage_settings
 from berl.core.constants import EMBEDDING_METHODS
 from berl.core.validate import InputError
@@ -107,8 +108,6 @@ class Block:
 
     def read(self, args: argparse.Namespace):
         """The block's settings: its ``--settings`` entry, the flags given over it."""
-        from berl.config import STAGE_SETTINGS
-
         block = dict((getattr(args, "settings", None) or {}).get(self.key, {}))
         whole = stage_settings.describe(STAGE_SETTINGS[self.key])
         unknown = sorted(set(block) - set(whole))
@@ -133,7 +132,7 @@ class Stage:
     help: str
     run: Callable[[argparse.Namespace], None]
     arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
-    blocks: tuple[Block, ...] = field(default=())
+    blocks: tuple[Block, ...] = ()
     threads: bool = False
 
     def build(self, parser: argparse.ArgumentParser) -> None:
