@@ -2,6 +2,7 @@
 Gymnasium rollouts, their checks, the normalised score, the environments and the report."""
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -345,23 +346,29 @@ def shell_commands(dry_run_output: str) -> list[str]:
     return [command for command in commands if command.startswith("python -m berl")]
 
 
-def flag_value(command: str, flag: str) -> str:
-    words = command.split()
-    assert words.count(flag) == 1, f"{flag} given {words.count(flag)} times: {command}"
-    return words[words.index(flag) + 1]
+def training_of(command: str) -> tuple[str, dict]:
+    """What a `berl train` command trains: its algorithm, and every setting the run takes
+    (the offline block's, then the algorithm's config as `berl train` builds it)."""
+    from berl.cli import STAGES, stage_parser
+    from berl.offline.train import algorithm_config
+
+    args = stage_parser("train").parse_args(shlex.split(command.split(" > ")[0])[4:])  # without the log
+    settings = STAGES["train"].read_settings(args)["offline"]
+    run = {"steps": settings.steps, "seeds": settings.seeds}
+    return args.algorithm, run | algorithm_config(args.algorithm, settings)
 
 
 def test_the_d4rl_teacher_trains_with_corls_settings_at_the_presets_sizes(dry_run):
-    """Smoke's teacher is corl_calql for `d4rl.steps` with `d4rl.corl_calql`'s sizes (once,
-    not also the offline block's), CORL's values for the rest, and the offline block's seeds."""
+    """Smoke's teacher is corl_calql for `d4rl.steps` with `d4rl.corl_calql`'s sizes (not the
+    offline block's), CORL's values for the rest, and the offline block's seeds."""
     teachers = [c for c in shell_commands(dry_run("smoke").stdout) if c.startswith("python -m berl train ")
                 and "/d4rl/" in c]
     assert len(teachers) == len(d4rl.OBD_DATASETS)
-    command = teachers[0]
-    expected = {"--algorithm": "corl_calql", "--steps": "300", "--hidden-dim": "64", "--batch-size": "64",
-                "--seeds": "2", "--cql-alpha": "10.0", "--action-samples": "10", "--cql-temperature": "1.0",
-                "--actor-lr": "3e-05", "--critic-lr": "0.0003", "--tau": "0.005", "--discount": "0.99"}
-    assert {flag: flag_value(command, flag) for flag in expected} == expected
+    algorithm, settings = training_of(teachers[0])
+    expected = {"steps": 300, "hidden_dim": 64, "batch_size": 64, "seeds": 2, "cql_alpha": 10.0,
+                "action_samples": 10, "cql_temperature": 1.0, "actor_lr": 3e-05, "critic_lr": 0.0003, "tau": 0.005,
+                "discount": 0.99}
+    assert algorithm == "corl_calql" and {key: settings[key] for key in expected} == expected
 
 
 def test_the_exorl_based_calql_stays_a_d4rl_teacher_with_the_offline_blocks_settings(workflow_copy):
@@ -377,6 +384,7 @@ def test_the_exorl_based_calql_stays_a_d4rl_teacher_with_the_offline_blocks_sett
     dry = snakemake(workflow_copy, "-n", "-p", *SMOKE)
     assert dry.returncode == 0, dry.stderr[-3000:]
     [command] = [c for c in shell_commands(dry.stdout) if "/d4rl/" in c and c.startswith("python -m berl train ")]
-    assert flag_value(command, "--algorithm") == "calql" and "--no-bound" in command.split()
-    assert (flag_value(command, "--steps"), flag_value(command, "--hidden-dim")) == ("300", "64")
-    assert "--cql-temperature" not in command and "results/smoke/d4rl/hopper-medium-v2/offline/calql/" in command
+    algorithm, settings = training_of(command)
+    assert algorithm == "calql" and settings["bound"] is False
+    assert (settings["steps"], settings["hidden_dim"]) == (300, 64)
+    assert "cql_temperature" not in settings and "results/smoke/d4rl/hopper-medium-v2/offline/calql/" in command
