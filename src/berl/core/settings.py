@@ -1,14 +1,14 @@
 """A stage's settings: one dataclass per block of a preset, the only declaration of its keys.
 
 A field is declared with :func:`setting`, which keeps its documentation, its range and
-whether every preset must state it beside its default. The workflow fills each block of the active preset from the
-dataclass (:func:`complete`) and hands a job its stage's completed blocks as one JSON
-argument; on the command line, each field is also a flag (:func:`add_flags`) that overrides
-the block, and a field that neither gives keeps the dataclass's default, so no default is
-written twice. Fields marked ``flag=False`` shape the workflow (which jobs exist) and have
-no flag. :func:`block_schema` writes a block's JSON schema (types, ranges, choices, required
-keys, docs) from the dataclass, for the configuration schema that ``berl.config``
-generates.
+whether every preset must state it beside its default. The workflow fills each block of
+the active preset from the dataclass (:func:`complete`) and hands a job its stage's
+completed blocks as one JSON argument, read back with :func:`build`; on the command line,
+each field is also a flag (:func:`add_flags`) that overrides the block, and a field that
+neither gives keeps the dataclass's default, so no default is written twice. Fields marked
+``flag=False`` shape the workflow (which jobs exist) and have no flag. :func:`block_schema`
+writes a block's JSON schema (types, ranges, choices, required keys, docs) from the
+dataclass, for the configuration schema that ``berl.config`` generates.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ def setting(default: Any = MISSING, doc: str = "", *, flag: bool = True, require
 
     Its schema: a number must be positive (> 0) unless a ``minimum`` is given; a list needs
     ``min_items`` entries (``unique``: no repeats); a ``dict`` field holds the fields of
-    ``fields_of`` (a dataclass) or one positive integer per name of the Literal ``keys``. ``required``: every preset must state it (a field without a default
-    always must). ``per_job``: a job's own (from its wildcards, or set by the workflow from another
-    block), not a preset's key."""
+    ``fields_of`` (a dataclass) or one positive integer per name of the Literal ``keys``.
+    ``required``: every preset must state it (a field without a default always must).
+    ``per_job``: a job's own (from its wildcards, or set by the workflow from another block),
+    not a preset's key."""
     metadata = {"doc": doc, "flag": flag, "required": required, "minimum": minimum, "maximum": maximum,
                 "min_items": min_items, "unique": unique, "fields_of": fields_of,
                 "keys": keys, "per_job": per_job}
