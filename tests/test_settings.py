@@ -265,3 +265,20 @@ def test_each_name_list_is_written_once(repo):
             if all(re.search(rf"\b{name}\b", text) for name in declared):
                 copies.append(f"{path.relative_to(repo)} names every one of {list_name}")
     assert not copies, copies
+
+
+def test_a_job_logs_every_setting_it_runs_with(tmp_path, caplog):
+    """The job's provenance: its log holds the completed blocks, the `--settings` block's
+    values, a flag's over them, and the defaults of what neither gives."""
+    import json
+    import logging
+
+    from berl.cli import main
+
+    with caplog.at_level(logging.INFO):
+        status = main(["random-reference", "--task", "walker_walk", "--settings", '{"evaluate": {"random_episodes": 2}}',
+                       "--random-episodes", "1", "--out", str(tmp_path / "random.json")])
+    assert status == 0
+    [line] = [record.getMessage() for record in caplog.records if record.getMessage().startswith("settings: ")]
+    assert json.loads(line.removeprefix("settings: ")) == {"evaluate": {"episodes": 10, "random_episodes": 1}}
+    assert len(json.loads((tmp_path / "random.json").read_text())["returns"]) == 1
