@@ -89,6 +89,12 @@ def snakemake(workdir: Path, *args) -> subprocess.CompletedProcess:
     return subprocess.run(snakemake_argv(*args), cwd=workdir, capture_output=True, text=True)
 
 
+def shell_commands(dry_run_output: str) -> list[str]:
+    """The `berl` commands that a dry run (-p) prints."""
+    commands = [line.split("Shell command: ", 1)[-1].strip() for line in dry_run_output.splitlines()]
+    return [command for command in commands if command.startswith("python -m berl")]
+
+
 def snapshot(root: Path, *folders: str) -> dict[str, bytes]:
     """Every file under ``folders`` of ``root`` (all of ``root`` without them), by its path
     relative to ``root``, with its bytes."""

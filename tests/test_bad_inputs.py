@@ -206,7 +206,7 @@ def train_settings_not_json(tmp, good):
 @case
 def train_settings_misspelt_key(tmp, good):
     return train_settings_case(tmp, good, '{"offline": {"stpes": 10}}',
-                               "--settings: unknown key(s) stpes in the offline block")
+                               "the offline settings (--settings or flags): unknown key(s) stpes")
 
 
 @case

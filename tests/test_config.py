@@ -5,7 +5,7 @@ import shlex
 
 import pytest
 import yaml
-from conftest import edit_config, snakemake, snapshot
+from conftest import edit_config, shell_commands, snakemake, snapshot
 
 from berl.cli import STAGES
 from berl.config import ConfigError, check_config, config_hash, domains, with_defaults
@@ -125,9 +125,8 @@ def test_collection_seeds_replicate_every_dataset_downstream(config, dry_run, pr
     settings = config["presets"][preset]
     replicates = max(settings["collect"]["seeds"], 2)
     collected = [d for d in settings["datasets"] if d["agent"] != "exorl"]
-    commands = [line.split("Shell command: ", 1)[-1].strip() for line in dry_run(preset).stdout.splitlines()]
     # The D4RL branch's jobs (on at smoke and paper) are not those of the collected datasets.
-    commands = [c for c in commands if c.startswith("python -m berl") and f"results/{preset}/d4rl/" not in c]
+    commands = [c for c in shell_commands(dry_run(preset).stdout) if f"results/{preset}/d4rl/" not in c]
     domains_ = domains(settings)
     # Each collection job lists its datasets' seeds and folders in the same order.
     def values(words, flag):
@@ -169,8 +168,7 @@ def test_each_job_gets_its_stage_blocks_as_one_settings_argument(config, dry_run
     preset = copy.deepcopy(config["presets"]["smoke"])
     preset["collect"]["seeds"] = max(preset["collect"]["seeds"], 2)  # as the dry_run fixture
     completed = with_defaults(preset)
-    commands = [line.split("Shell command: ", 1)[-1].strip() for line in dry_run("smoke").stdout.splitlines()]
-    commands = [c for c in commands if c.startswith("python -m berl") and "results/smoke/d4rl/" not in c]
+    commands = [c for c in shell_commands(dry_run("smoke").stdout) if "results/smoke/d4rl/" not in c]
     from_wildcards = {"objective", "synthetic", "outer_steps"}
     checked = set()
     for command in commands:

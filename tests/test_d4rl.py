@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import SMOKE, edit_config, gym_rollouts, snakemake, write_d4rl_file
+from conftest import (
+    SMOKE,
+    edit_config,
+    gym_rollouts,
+    shell_commands,
+    snakemake,
+    write_d4rl_file,
+)
 
 from berl.core.validate import InputError
 from berl.datasets import d4rl, storage
@@ -338,12 +345,6 @@ def test_every_offline_algorithm_can_be_a_teacher():
 
     assert set(describe(D4RLSettings)["teacher"]["choices"]) == set(ALGORITHMS)
     assert set(describe(DistillSettings)["teacher"]["choices"]) == set(ALGORITHMS) - {"corl_calql"}
-
-
-def shell_commands(dry_run_output: str) -> list[str]:
-    """The `berl` commands that a dry run (-p) prints."""
-    commands = [line.split("Shell command: ", 1)[-1].strip() for line in dry_run_output.splitlines()]
-    return [command for command in commands if command.startswith("python -m berl")]
 
 
 def training_of(command: str) -> tuple[str, dict]:

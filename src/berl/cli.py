@@ -108,17 +108,10 @@ class Block:
 
     def read(self, args: argparse.Namespace):
         """The block's settings: its ``--settings`` entry, the flags given over it."""
-        block = dict((getattr(args, "settings", None) or {}).get(self.key, {}))
-        whole = stage_settings.describe(STAGE_SETTINGS[self.key])
-        unknown = sorted(set(block) - set(whole))
-        if unknown:
-            raise InputError(f"--settings: unknown key(s) {', '.join(unknown)} in the {self.key} block "
-                             f"(known: {', '.join(whole)})")
-        own = {item.name for item in fields(self.settings)}
-        values = {name: value for name, value in block.items() if name in own}
-        values |= stage_settings.given(self.settings, args, prefix=self.prefix)
+        block = (getattr(args, "settings", None) or {}).get(self.key, {})
+        values = block | stage_settings.given(self.settings, args, prefix=self.prefix)
         try:
-            return stage_settings.build(self.settings, values)
+            return stage_settings.build(self.settings, values, block=STAGE_SETTINGS[self.key])
         except ValueError as error:
             raise InputError(f"the {self.key} settings (--settings or flags): {error}") from error
 

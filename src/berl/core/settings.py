@@ -198,23 +198,28 @@ def _fits(info: dict, value: Any) -> bool:
     return isinstance(value, kind)
 
 
-def build(cls, values: dict):
-    """``cls`` from ``values`` (a stage's block, then its flags), checked: every key a field,
-    of its type, and every field without default given. A bad value raises ValueError
-    naming its key."""
-    values, described = dict(values), describe(cls)
-    unknown = sorted(set(values) - set(described))
+def build(cls, values: dict, *, block: type | None = None):
+    """``cls`` from ``values`` (a stage's block, then its flags), checked: every key a field
+    of ``block``, the configuration block's dataclass (``cls`` itself by default), of its
+    type, and every field of ``cls`` without default given. The block's keys that ``cls``
+    does not take (another stage's) are left out. A bad value raises ValueError naming its
+    key."""
+    described = describe(cls)
+    known = described if block is None else describe(block)
+    unknown = sorted(set(values) - set(known))
     if unknown:
-        raise ValueError(f"unknown key(s) {', '.join(unknown)} (known: {', '.join(described)})")
+        raise ValueError(f"unknown key(s) {', '.join(unknown)} (known: {', '.join(known)})")
+    values = {name: value for name, value in values.items() if name in described}
     for name, value in values.items():
         info = described[name]
         if not _fits(info, value):
             wanted = f"one of {list(info['choices'])}" if info["choices"] else info["type"].__name__
             raise ValueError(f"{name}: {value!r} is not {'a list of ' if info['list'] else ''}{wanted}")
-    if missing(cls, values):
-        raise ValueError(f"{', '.join(missing(cls, values))} must be given")
-    floats = [name for name in values if described[name]["type"] is float and not described[name]["choices"]]
-    for name in floats:  # JSON writes 20.0 as 20
-        value = values[name]
-        values[name] = [float(v) for v in value] if isinstance(value, list) else value if value is None else float(value)
+    absent = missing(cls, values)
+    if absent:
+        raise ValueError(f"{', '.join(absent)} must be given")
+    for name, value in values.items():  # JSON writes 20.0 as 20
+        info = described[name]
+        if info["type"] is float and not info["choices"] and value is not None:
+            values[name] = [float(v) for v in value] if info["list"] else float(value)
     return cls(**values)
