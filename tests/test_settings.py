@@ -224,6 +224,16 @@ def test_a_block_and_flags_round_trip_through_the_command_line():
         settings.build(Example, {"steps": 1, "fast": 1})
 
 
+def test_a_stage_takes_its_part_of_a_block_and_the_block_names_the_known_keys():
+    @dataclass
+    class Part:  # a stage that reads only `steps` of Example's block
+        steps: int = setting(doc="required")
+
+    assert settings.build(Part, {"steps": 2, "rate": 0.5, "shape": "x"}, block=Example) == Part(steps=2)
+    with pytest.raises(ValueError, match=r"unknown key\(s\) stpes"):
+        settings.build(Part, {"steps": 2, "stpes": 2}, block=Example)
+
+
 def test_list_defaults_are_not_shared():
     first, second = Example(steps=1), Example(steps=1)
     first.sizes.append(9)
